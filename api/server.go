@@ -1,0 +1,106 @@
+// Package api is hookflow's HTTP surface (Gin): one file per source, plus the
+// shared middleware, error shape and health checks.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.temporal.io/sdk/client"
+
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/inbound"
+	"github.com/hookflow/hookflow/internal/store"
+)
+
+// Server carries what the handlers need.
+type Server struct {
+	Config   config.Config
+	Store    *store.Store
+	Temporal client.Client
+	Pipeline *inbound.Pipeline
+	Log      *slog.Logger
+
+	// SimplyPrintEvents feeds the live stream of processed events.
+	SimplyPrintEvents *store.Notifier
+}
+
+// Handler builds the router.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.ContextWithFallback = true // a *gin.Context used as context keeps the span (otelgin)
+	r.RedirectTrailingSlash = false
+	r.HandleMethodNotAllowed = true
+	r.Use(otelgin.Middleware(s.Config.Telemetry.ServiceName), s.recoverJSON(), s.accessLog())
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		fail(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	s.simplyPrintRoutes(r)
+	return r
+}
+
+// accessLog logs one line per request: never the query string (Okdesk-style
+// tokens travel there) and never headers.
+func (s *Server) accessLog() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		level := slog.LevelDebug
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelWarn
+		}
+		s.Log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "duration", time.Since(start).String())
+	}
+}
+
+func (s *Server) recoverJSON() gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		s.Log.Error("handler panicked", "path", c.Request.URL.Path, "panic", err)
+		fail(c, http.StatusInternalServerError, "internal error")
+	})
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz reports whether Postgres and Temporal answer, and the relay backlog.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ready := true
+	if err := s.Store.Ping(ctx); err != nil {
+		checks["postgres"] = "unreachable: " + err.Error()
+		ready = false
+	} else {
+		checks["postgres"] = "ok"
+		if n, age, err := s.Store.Backlog(ctx); err == nil {
+			checks["relay_backlog"] = n
+			checks["relay_oldest_seconds"] = int(age.Seconds())
+		}
+	}
+	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"] = "unreachable: " + err.Error()
+		ready = false
+	} else {
+		checks["temporal"] = "ok"
+	}
+	if !ready {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}

@@ -1,0 +1,174 @@
+// Command hookflow is the whole service: one binary with subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
+	"github.com/hookflow/hookflow/internal/temporalx"
+)
+
+const usage = `hookflow: a self-hosted webhook orchestrator on Temporal.
+
+Usage: hookflow <command> [flags]
+
+Commands:
+  serve        run the API and the Temporal worker in one process
+  api          run only the HTTP API (and the relay that hands events to Temporal)
+  worker       run only the Temporal worker
+  migrate      apply database migrations; --temporal also registers search attributes
+  dev          start a Temporal dev server and Postgres if needed, migrate, then serve
+  simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
+  config       print every environment variable with its default
+  version      print the version
+
+Configuration comes from environment variables; see README.md or 'hookflow config'.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1], os.Args[2:], os.Stdout)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "hookflow: %v\n\n%s", err, usage)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "hookflow: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error {
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintln(stdout, "hookflow", app.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "config":
+		return printConfig(stdout)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, app.Roles{API: true, Worker: true})
+	case "api":
+		return serve(ctx, cfg, log, app.Roles{API: true})
+	case "worker":
+		return serve(ctx, cfg, log, app.Roles{Worker: true})
+	case "migrate":
+		return migrate(ctx, cfg, log, args)
+	case "dev":
+		return dev(ctx, cfg, log, args, stdout)
+	case "simplyprint":
+		return simplyPrintCommand(ctx, cfg, args, stdout)
+	}
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	slog.SetDefault(log)
+	return log
+}
+
+func requireDatabase(cfg config.Config) error {
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/hookflow); 'hookflow dev' picks one for you")
+	}
+	return nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, roles app.Roles) error {
+	if err := requireDatabase(cfg); err != nil {
+		return err
+	}
+	shutdown, err := telemetry.Setup(ctx, cfg.Telemetry, app.Version)
+	if err != nil {
+		return err
+	}
+	defer shutdown(context.Background()) //nolint:errcheck
+	a, err := app.New(ctx, cfg, log, roles)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("hookflow started", "version", app.Version, "api", roles.API, "worker", roles.Worker,
+		"http_addr", a.Addr(), "temporal", cfg.Temporal.Address, "task_queue", cfg.Temporal.TaskQueue)
+	<-ctx.Done()
+	log.Info("stopping")
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	a.Stop(stopCtx)
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	withTemporal := fs.Bool("temporal", false, "also register hookflow's search attributes in TEMPORAL_NAMESPACE")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if err := requireDatabase(cfg); err != nil {
+		return err
+	}
+	version, err := store.Migrate(ctx, cfg.DatabaseURL, log)
+	if err != nil {
+		return err
+	}
+	log.Info("database is up to date", "version", version)
+	if *withTemporal {
+		tc, err := temporalx.Dial(cfg.Temporal, log)
+		if err != nil {
+			return err
+		}
+		defer tc.Close()
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := temporalx.EnsureSearchAttributes(tctx, tc, cfg.Temporal.Namespace); err != nil {
+			return err
+		}
+		log.Info("search attributes registered", "namespace", cfg.Temporal.Namespace)
+	}
+	return nil
+}
+
+func printConfig(w io.Writer) error {
+	vars, err := config.Variables()
+	if err != nil {
+		return err
+	}
+	for _, v := range vars {
+		fmt.Fprintf(w, "%s=%s\t# %s\n", v.Name, v.Default, v.Description)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+// Package app is the composition root: it wires configuration, Postgres,
+// Temporal, the relay, the HTTP API and the worker into one runnable unit,
+// used by every subcommand of the binary and by the integration tests.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/inbound"
+	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/temporalx"
+	"github.com/hookflow/hookflow/worker"
+)
+
+// Version is the build's version (set with -ldflags by the Makefile).
+var Version = "dev"
+
+// Roles selects what a process runs.
+type Roles struct {
+	API    bool // HTTP API, relay and live-stream listener
+	Worker bool // Temporal worker
+}
+
+// App is one running hookflow process.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Temporal client.Client
+	Relay    *inbound.Relay
+	Server   *api.Server
+
+	roles    Roles
+	worker   sdkworker.Worker
+	listener net.Listener
+	http     *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	ownsDeps bool
+}
+
+// New connects to Postgres and (lazily) Temporal and builds the parts.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, roles Roles) (*App, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConn)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := temporalx.Dial(cfg.Temporal, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a := Assemble(cfg, log, st, tc, roles)
+	a.ownsDeps = true
+	return a, nil
+}
+
+// Assemble builds an App from existing connections (tests share them).
+func Assemble(cfg config.Config, log *slog.Logger, st *store.Store, tc client.Client, roles Roles) *App {
+	a := &App{Config: cfg, Log: log, Store: st, Temporal: tc, roles: roles}
+	if roles.API {
+		a.Relay = inbound.NewRelay(st, tc, cfg.Temporal.TaskQueue, cfg.Relay, log.With("component", "relay"))
+		for source, workflowType := range worker.Routes() {
+			a.Relay.Handle(source, inbound.Route{WorkflowType: workflowType})
+		}
+		a.Server = &api.Server{
+			Config: cfg, Store: st, Temporal: tc, Log: log,
+			Pipeline:          &inbound.Pipeline{Store: st, Relay: a.Relay},
+			SimplyPrintEvents: store.NewNotifier(st, store.SimplyPrintChannel, log),
+		}
+	}
+	if roles.Worker {
+		a.worker = worker.New(tc, a.deps())
+	}
+	return a
+}
+
+func (a *App) deps() worker.Deps {
+	return worker.Deps{
+		Config: a.Config, Store: a.Store, Log: a.Log,
+		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport), Timeout: time.Minute},
+	}
+}
+
+// Start listens and starts the background parts; it returns once the API
+// accepts connections and the worker polls.
+func (a *App) Start(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if a.roles.API {
+		ln, err := net.Listen("tcp", a.Config.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("HTTP_ADDR %s: %w", a.Config.HTTPAddr, err)
+		}
+		a.listener = ln
+		a.http = &http.Server{Handler: a.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		a.goRun(func() {
+			if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.Log.Error("HTTP server stopped", "error", err)
+			}
+		})
+		a.goRun(func() { a.Relay.Run(ctx) })
+		a.goRun(func() { a.Server.SimplyPrintEvents.Run(ctx) })
+		if a.Config.SimplyPrint.WebhookSecret == "" {
+			a.Log.Warn("SIMPLYPRINT_WEBHOOK_SECRET is not set: SimplyPrint webhooks are accepted without authentication")
+		}
+	}
+	if a.worker != nil {
+		if err := a.worker.Start(); err != nil {
+			a.Stop(context.Background())
+			return fmt.Errorf("start Temporal worker (TEMPORAL_ADDRESS=%s): %w", a.Config.Temporal.Address, err)
+		}
+	}
+	return nil
+}
+
+func (a *App) goRun(f func()) {
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); f() }()
+}
+
+// Addr is the API's listening address (useful with HTTP_ADDR=127.0.0.1:0).
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// URL is the API's base URL on loopback.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Stop shuts down gracefully within the context's deadline.
+func (a *App) Stop(ctx context.Context) {
+	if a.http != nil {
+		if err := a.http.Shutdown(ctx); err != nil {
+			_ = a.http.Close()
+		}
+	}
+	if a.worker != nil {
+		a.worker.Stop()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	if a.ownsDeps {
+		a.Temporal.Close()
+		a.Store.Close()
+	}
+}

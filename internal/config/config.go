@@ -1,0 +1,147 @@
+// Package config holds hookflow's configuration, read from environment
+// variables with caarlos0/env. Every variable has a documented default in
+// README.md (a test checks that the table and these structs agree).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the whole configuration of the hookflow binary. Flow-specific
+// settings live in their own structs, one file per flow.
+type Config struct {
+	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080" desc:"address the API listens on"`
+	PublicBaseURL string        `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080" desc:"URL third parties use to reach the API (webhook registration, deep links)"`
+	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error"`
+	BodyLimit     int64         `env:"BODY_LIMIT_BYTES" envDefault:"1048576" desc:"largest accepted request body; larger ones get 413"`
+	AdminToken    string        `env:"ADMIN_TOKEN" desc:"Bearer token for admin APIs and the ops console; unset disables them"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"10s" desc:"how long a stop waits for in-flight requests and activities"`
+
+	DatabaseURL     string `env:"DATABASE_URL" desc:"Postgres connection string; hookflow dev picks or starts one when unset"`
+	DatabaseMaxConn int32  `env:"DATABASE_MAX_CONNS" envDefault:"20" desc:"pgxpool size"`
+
+	Temporal  TemporalConfig
+	Relay     RelayConfig
+	Telemetry TelemetryConfig
+
+	SimplyPrint SimplyPrintConfig
+}
+
+// TemporalConfig says where the Temporal frontend is.
+type TemporalConfig struct {
+	Address   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233" desc:"Temporal frontend host:port"`
+	Namespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default" desc:"Temporal namespace"`
+	TaskQueue string `env:"TEMPORAL_TASK_QUEUE" envDefault:"hookflow" desc:"task queue the worker polls"`
+	UIURL     string `env:"TEMPORAL_UI_URL" envDefault:"http://localhost:8233" desc:"Temporal Web UI base URL, for links to runs"`
+	APIKey    string `env:"TEMPORAL_API_KEY" desc:"API key for Temporal Cloud (turns TLS on)"`
+	TLS       bool   `env:"TEMPORAL_TLS" envDefault:"false" desc:"connect to Temporal over TLS"`
+}
+
+// RelayConfig tunes the relay that hands recorded events to Temporal.
+type RelayConfig struct {
+	BatchSize    int           `env:"RELAY_BATCH_SIZE" envDefault:"500" desc:"events the relay claims per round"`
+	PollInterval time.Duration `env:"RELAY_POLL_INTERVAL" envDefault:"1s" desc:"how often the relay looks for events nobody poked it about"`
+	MaxBackoff   time.Duration `env:"RELAY_MAX_BACKOFF" envDefault:"30s" desc:"longest wait between relay rounds while Temporal is unreachable"`
+	Parallelism  int           `env:"RELAY_PARALLELISM" envDefault:"8" desc:"concurrent SignalWithStart calls per round"`
+}
+
+// TelemetryConfig holds hookflow's own telemetry switches; the exporters read
+// the standard OTEL_* variables themselves (OTEL_EXPORTER_OTLP_ENDPOINT,
+// OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER ...).
+type TelemetryConfig struct {
+	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/HTTP endpoint for traces; unset keeps tracing in-process only"`
+	ServiceName  string `env:"OTEL_SERVICE_NAME" envDefault:"hookflow" desc:"service.name of every span and metric"`
+}
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) {
+	return LoadFrom(envMap(os.Environ()))
+}
+
+// LoadFrom reads the configuration from the given variables; tests use it.
+func LoadFrom(vars map[string]string) (Config, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: vars})
+	if err != nil {
+		return cfg, explain(err)
+	}
+	return cfg, cfg.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL: %q is not an http(s) URL", c.PublicBaseURL))
+	}
+	if c.BodyLimit <= 0 {
+		errs = append(errs, fmt.Errorf("BODY_LIMIT_BYTES: must be positive, got %d", c.BodyLimit))
+	}
+	if c.Relay.BatchSize <= 0 || c.Relay.Parallelism <= 0 {
+		errs = append(errs, errors.New("RELAY_BATCH_SIZE and RELAY_PARALLELISM: must be positive"))
+	}
+	if c.Temporal.TaskQueue == "" {
+		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// SlogLevel maps LOG_LEVEL to a slog level.
+func (c Config) SlogLevel() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel))
+	return l
+}
+
+// Variable describes one environment variable for documentation.
+type Variable struct {
+	Name, Default, Description string
+}
+
+// Variables lists every variable Config reads, in declaration order.
+func Variables() ([]Variable, error) {
+	params, err := env.GetFieldParams(&Config{})
+	if err != nil {
+		return nil, err
+	}
+	descs := descriptions()
+	out := make([]Variable, 0, len(params))
+	for _, p := range params {
+		out = append(out, Variable{Name: p.Key, Default: p.DefaultValue, Description: descs[p.Key]})
+	}
+	return out, nil
+}
+
+// explain turns caarlos0/env's aggregate error into one line per variable.
+func explain(err error) error {
+	var agg env.AggregateError
+	if errors.As(err, &agg) {
+		msgs := make([]string, 0, len(agg.Errors))
+		for _, e := range agg.Errors {
+			msgs = append(msgs, e.Error())
+		}
+		return fmt.Errorf("invalid configuration: %s", strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("invalid configuration: %w", err)
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

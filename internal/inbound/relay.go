@@ -1,0 +1,191 @@
+// Package inbound is the pipeline every source shares after its handler has
+// authenticated and parsed a request: record the event in Postgres (before the
+// 2xx), then let the relay hand it to Temporal. Recording is synchronous;
+// handing over is not, so a slow or absent Temporal never slows the ack and
+// never loses an event.
+package inbound
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Route says which workflow type receives a source's events.
+type Route struct {
+	WorkflowType string
+}
+
+// Relay hands recorded, undispatched events to Temporal: it groups them per
+// workflow (entity) and sends each group as one SignalWithStart, so an
+// entity's events arrive in order and in batches.
+type Relay struct {
+	store     *store.Store
+	temporal  client.Client
+	taskQueue string
+	cfg       config.RelayConfig
+	log       *slog.Logger
+	routes    map[string]Route
+	poke      chan struct{}
+
+	mu        sync.Mutex
+	lastErr   error
+	lastRound time.Time
+	OnRound   func(claimed, delivered int, err error) // metrics hook, optional
+}
+
+// NewRelay builds a relay; call Handle for each source, then Run.
+func NewRelay(st *store.Store, tc client.Client, taskQueue string, cfg config.RelayConfig, log *slog.Logger) *Relay {
+	return &Relay{store: st, temporal: tc, taskQueue: taskQueue, cfg: cfg, log: log,
+		routes: map[string]Route{}, poke: make(chan struct{}, 1)}
+}
+
+// Handle routes a source's events to a workflow type.
+func (r *Relay) Handle(source string, route Route) { r.routes[source] = route }
+
+// Poke wakes the relay after an event was recorded. It never blocks.
+func (r *Relay) Poke() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+// LastError is the error of the latest round (nil when it went through).
+func (r *Relay) LastError() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr
+}
+
+// Run relays until ctx ends.
+func (r *Relay) Run(ctx context.Context) {
+	backoff := time.Duration(0)
+	ticker := time.NewTicker(r.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		claimed, err := r.round(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			backoff = min(max(2*backoff, 250*time.Millisecond), r.cfg.MaxBackoff)
+			r.log.Warn("relay: Temporal did not take events; will retry", "error", err, "retry_in", backoff.String())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			continue
+		case claimed >= r.cfg.BatchSize:
+			backoff = 0
+			continue // more waiting: go again at once
+		}
+		backoff = 0
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.poke:
+		case <-ticker.C:
+		}
+	}
+}
+
+// RunOnce performs one relay round; tests and the bench use it.
+func (r *Relay) RunOnce(ctx context.Context) (claimed int, err error) { return r.round(ctx) }
+
+func (r *Relay) round(ctx context.Context) (int, error) {
+	var handErr error
+	claimed, delivered, _, err := r.store.DispatchRound(ctx, r.cfg.BatchSize, func(events []store.PendingEvent) (done, failed []int64) {
+		done, failed, handErr = r.hand(ctx, events)
+		return done, failed
+	})
+	if err == nil {
+		err = handErr
+	}
+	r.mu.Lock()
+	r.lastErr, r.lastRound = err, time.Now()
+	r.mu.Unlock()
+	if r.OnRound != nil {
+		r.OnRound(claimed, delivered, err)
+	}
+	return claimed, err
+}
+
+type group struct {
+	workflowID string
+	source     string
+	entityID   string
+	ids        []int64
+}
+
+// hand sends each workflow's events as one SignalWithStart, several
+// workflows at a time. A group that fails stays undispatched and is retried
+// (in order) next round.
+func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, failed []int64, firstErr error) {
+	var groups []*group
+	byID := map[string]*group{}
+	for _, ev := range events {
+		g := byID[ev.WorkflowID]
+		if g == nil {
+			g = &group{workflowID: ev.WorkflowID, source: ev.Source, entityID: ev.EntityID}
+			byID[ev.WorkflowID] = g
+			groups = append(groups, g)
+		}
+		g.ids = append(g.ids, ev.ID)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, r.cfg.Parallelism)
+	for _, g := range groups {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(g *group) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := r.signal(ctx, g)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, g.ids...)
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			done = append(done, g.ids...)
+		}(g)
+	}
+	wg.Wait()
+	return done, failed, firstErr
+}
+
+func (r *Relay) signal(ctx context.Context, g *group) error {
+	route, ok := r.routes[g.source]
+	if !ok {
+		return errors.New("no workflow handles source " + g.source)
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        g.workflowID,
+		TaskQueue: r.taskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchSource.ValueSet(g.source),
+			workflows.SearchEntity.ValueSet(g.entityID),
+		),
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := r.temporal.SignalWithStartWorkflow(cctx, g.workflowID, workflows.SignalEvents,
+		workflows.EventBatch{IDs: g.ids}, opts, route.WorkflowType,
+		workflows.EntityInput{Source: g.source, EntityID: g.entityID})
+	return err
+}

@@ -1,0 +1,121 @@
+// Package workflows holds hookflow's deterministic workflow code: one file
+// per flow, plus the per-entity event loop they share. Workflow code never
+// does I/O, reads the clock or random directly.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// SignalEvents is the signal the relay sends to per-entity workflows.
+const SignalEvents = "events"
+
+// EventBatch is the payload of SignalEvents: ids of recorded inbound events,
+// in the order they were received. The workflow loads nothing itself; its
+// activity reads the rows, so the history stays small.
+type EventBatch struct {
+	IDs []int64 `json:"ids"`
+}
+
+// EntityInput starts (or continues) a per-entity workflow.
+type EntityInput struct {
+	Source   string  `json:"source"`
+	EntityID string  `json:"entity_id"`
+	Pending  []int64 `json:"pending,omitempty"` // carried across continue-as-new
+}
+
+// Search attributes set on every hookflow workflow, so Temporal UI can filter
+// by them (e.g. HookflowSource = "simplyprint" AND HookflowEntity = "123").
+var (
+	SearchSource  = temporal.NewSearchAttributeKeyKeyword("HookflowSource")
+	SearchEntity  = temporal.NewSearchAttributeKeyKeyword("HookflowEntity")
+	SearchOutcome = temporal.NewSearchAttributeKeyKeyword("HookflowOutcome")
+)
+
+// SearchAttributeNames lists the keyword attributes hookflow registers.
+func SearchAttributeNames() []string {
+	return []string{SearchSource.GetName(), SearchEntity.GetName(), SearchOutcome.GetName()}
+}
+
+// Entity loop tuning. Package variables so tests can shorten them.
+var (
+	// EntityIdleTimeout ends an entity workflow that received nothing for
+	// this long; the next event starts a new run (SignalWithStart).
+	EntityIdleTimeout = time.Hour
+	// EntityMaxBatch caps the events handed to one activity call.
+	EntityMaxBatch = 1000
+	// EntityBatchesBeforeContinue bounds history growth.
+	EntityBatchesBeforeContinue = 500
+)
+
+// ApplyFunc applies a batch of event ids (in order) through an activity.
+type ApplyFunc func(ctx workflow.Context, ids []int64) error
+
+// RunEntityLoop processes the events of one entity strictly in the order
+// they were signalled, draining whatever is buffered into one activity call,
+// and continues-as-new before the history grows large. It returns when the
+// entity has been idle for EntityIdleTimeout.
+func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error {
+	ch := workflow.GetSignalChannel(ctx, SignalEvents)
+	pending := in.Pending
+	drain := func() {
+		for {
+			var b EventBatch
+			if !ch.ReceiveAsync(&b) {
+				return
+			}
+			pending = append(pending, b.IDs...)
+		}
+	}
+	batches := 0
+	for {
+		drain()
+		if len(pending) == 0 {
+			if batches >= EntityBatchesBeforeContinue || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+				return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name, EntityInput{Source: in.Source, EntityID: in.EntityID})
+			}
+			idle := false
+			timerCtx, cancelTimer := workflow.WithCancel(ctx)
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+				var b EventBatch
+				c.Receive(ctx, &b)
+				pending = append(pending, b.IDs...)
+			})
+			sel.AddFuture(workflow.NewTimer(timerCtx, EntityIdleTimeout), func(workflow.Future) { idle = true })
+			sel.Select(ctx)
+			cancelTimer()
+			if idle {
+				drain()
+				if len(pending) == 0 {
+					return nil
+				}
+			}
+			continue
+		}
+		n := min(len(pending), EntityMaxBatch)
+		batch := pending[:n]
+		if err := apply(ctx, batch); err != nil {
+			return err
+		}
+		pending = pending[n:]
+		batches++
+	}
+}
+
+// entityActivityOptions: applying events touches only Postgres, so retry it
+// until it works; a poison event is recorded as failed by the activity
+// itself instead of failing the call.
+func entityActivityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	})
+}
