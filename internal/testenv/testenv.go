@@ -1,0 +1,251 @@
+// Package testenv gives integration tests the real parts: a fresh Postgres
+// database per test (migrated), one Temporal dev server per test binary (the
+// CLI that `make` builds into bin/), and a running hookflow App on a free
+// port. Only third-party SaaS is faked, by the integrations/*test packages.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/temporalx"
+)
+
+// AdminDatabaseURL is where test databases are created (TEST_DATABASE_URL
+// overrides the machine's Postgres at 127.0.0.1:5432).
+func AdminDatabaseURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// Database creates a fresh, migrated database and drops it after the test.
+func Database(t testing.TB) (databaseURL string, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	admin := AdminDatabaseURL()
+	name := "hookflow_test_" + randomHex(6)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to Postgres (%s): %v — start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", redacted(admin), err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		conn.Close(ctx)
+		t.Fatalf("create test database: %v", err)
+	}
+	conn.Close(ctx)
+	u, _ := url.Parse(admin)
+	u.Path = "/" + name
+	databaseURL = u.String()
+	if _, err := store.Migrate(ctx, databaseURL, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	st, err = store.Open(ctx, databaseURL, 20)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return
+		}
+		defer conn.Close(ctx)
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return databaseURL, st
+}
+
+func redacted(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "?"
+	}
+	return u.Redacted()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TemporalCLI finds the temporal binary: $TEMPORAL_CLI, else bin/temporal at
+// the repository root (built by `make bin/temporal`).
+func TemporalCLI() (string, error) {
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "bin", "temporal")
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("%s is missing: run `make bin/temporal` (or `make test`, which builds it)", p)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("repository root (go.mod) not found")
+		}
+		dir = parent
+	}
+}
+
+// DevServer is a Temporal dev server for tests.
+type DevServer struct {
+	*testsuite.DevServer
+	HostPort string
+}
+
+// StartTemporal starts a dev server with hookflow's search attributes on a
+// free port (or hostPort), persisting to dbFile when given.
+func StartTemporal(hostPort, dbFile string) (*DevServer, error) {
+	cli, err := TemporalCLI()
+	if err != nil {
+		return nil, err
+	}
+	if hostPort == "" {
+		hostPort, err = FreeHostPort()
+		if err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath:  cli,
+		ClientOptions: &client.Options{HostPort: hostPort, Namespace: "default", Logger: quietLogger{}},
+		DBFilename:    dbFile,
+		LogLevel:      "error",
+		ExtraArgs:     temporalx.DevServerSearchAttributeArgs(),
+		Stdout:        io.Discard,
+		Stderr:        io.Discard,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start Temporal dev server: %w", err)
+	}
+	return &DevServer{DevServer: srv, HostPort: hostPort}, nil
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *DevServer
+	sharedErr  error
+)
+
+// Temporal returns the dev server shared by the tests of this binary
+// (started on first use; the process exit ends it, see Main).
+func Temporal(t testing.TB) *DevServer {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = StartTemporal("", "") })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+// Main runs a package's tests and stops the shared dev server afterwards.
+// Use it from TestMain: func TestMain(m *testing.M) { testenv.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Stop()
+	}
+	os.Exit(code)
+}
+
+// Config is a test configuration: loopback on a free port, the given
+// database and dev server, a unique task queue, fast relay polling.
+func Config(t testing.TB, databaseURL string, temporal *DevServer, vars map[string]string) config.Config {
+	t.Helper()
+	base := map[string]string{
+		"HTTP_ADDR":           "127.0.0.1:0",
+		"DATABASE_URL":        databaseURL,
+		"TEMPORAL_ADDRESS":    temporal.HostPort,
+		"TEMPORAL_TASK_QUEUE": "test-" + randomHex(4),
+		"RELAY_POLL_INTERVAL": "200ms",
+		"RELAY_MAX_BACKOFF":   "1s",
+		"LOG_LEVEL":           "warn",
+	}
+	for k, v := range vars {
+		base[k] = v
+	}
+	cfg, err := config.LoadFrom(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Logger is a test logger: quiet unless HOOKFLOW_TEST_LOG=1.
+func Logger() *slog.Logger {
+	if os.Getenv("HOOKFLOW_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// StartApp runs hookflow with the given roles and stops it after the test.
+func StartApp(t testing.TB, cfg config.Config, roles app.Roles) *app.App {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, Logger(), roles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.Stop(stopCtx)
+	})
+	return a
+}
+
+// Eventually polls cond until it returns nil or the timeout passes, then
+// fails with cond's last error. (A wait for an asynchronous outcome, not a
+// timing assertion: the timeout only bounds a broken run.)
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
