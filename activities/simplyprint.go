@@ -4,7 +4,9 @@ package activities
 
 import (
 	"context"
+	"sort"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,52 +27,152 @@ type ApplyResult struct {
 // ApplyEvents applies recorded SimplyPrint events in id order, exactly once,
 // and notifies the live stream.
 func (a *SimplyPrint) ApplyEvents(ctx context.Context, ids []int64) (ApplyResult, error) {
-	n, err := a.Store.ProcessEvents(ctx, ids, store.SimplyPrintChannel, applySimplyPrintEvent)
+	n, err := a.Store.ProcessEvents(ctx, ids, store.SimplyPrintChannel, applySimplyPrintBatch)
 	return ApplyResult{Processed: n}, err
 }
 
-func applySimplyPrintEvent(ctx context.Context, tx pgx.Tx, rec store.InboundEvent) (store.EventOutcome, error) {
-	ev, err := simplyprint.ParseEvent(rec.Payload)
-	if err != nil { // accepted once, so this only happens if the parser changed
-		return store.EventOutcome{Outcome: "failed", Error: err.Error()}, nil
+// applySimplyPrintBatch folds a batch of events into the final change per
+// printer and per job (as if applied one by one, in order) and writes them
+// in one round trip.
+func applySimplyPrintBatch(ctx context.Context, tx pgx.Tx, events []store.InboundEvent) ([]store.EventOutcome, error) {
+	out := make([]store.EventOutcome, len(events))
+	parsed := make([]simplyprint.Event, len(events))
+	var printerIDs []int64
+	for i, rec := range events {
+		ev, err := simplyprint.ParseEvent(rec.Payload)
+		if err != nil { // accepted once, so only if the parser changed since
+			out[i] = store.EventOutcome{Outcome: "failed", Error: err.Error()}
+			continue
+		}
+		parsed[i] = ev
+		if ev.PrinterID != 0 {
+			printerIDs = append(printerIDs, ev.PrinterID)
+		}
 	}
-	if ev.PrinterID == 0 {
-		return store.EventOutcome{Outcome: "recorded"}, nil
-	}
-	eventAt := ev.Time()
-	last, err := store.PrinterLastEventAt(ctx, tx, ev.PrinterID)
+	last, err := store.PrintersLastEventAt(ctx, tx, printerIDs)
 	if err != nil {
-		return store.EventOutcome{}, err
+		return nil, err
 	}
-	if !eventAt.IsZero() && eventAt.Before(last) {
-		return store.EventOutcome{Outcome: "stale", Error: "older than the last applied event of printer " +
-			strconv.FormatInt(ev.PrinterID, 10) + " (" + last.Format("2006-01-02T15:04:05Z") + ")"}, nil
+	printers := map[int64]*store.PrinterChange{}
+	jobs := map[string]*store.PrintJob{}
+	jobAt := map[string]time.Time{}
+	for i, ev := range parsed {
+		if out[i].Outcome != "" {
+			continue
+		}
+		if ev.PrinterID == 0 {
+			out[i] = store.EventOutcome{Outcome: "recorded"}
+			continue
+		}
+		at := ev.Time()
+		if prev := last[ev.PrinterID]; !at.IsZero() && at.Before(prev) {
+			out[i] = store.EventOutcome{Outcome: "stale", Error: "older than the last applied event of printer " +
+				strconv.FormatInt(ev.PrinterID, 10) + " (" + prev.UTC().Format(time.RFC3339) + ")"}
+			continue
+		}
+		if at.After(last[ev.PrinterID]) {
+			last[ev.PrinterID] = at
+		}
+		foldPrinter(printers, ev, events[i].ID)
+		if ev.Job != nil && ev.Job.ID != "" {
+			foldJob(jobs, jobAt, ev)
+		}
+		out[i] = store.EventOutcome{Outcome: "applied"}
+	}
+	batch := &pgx.Batch{}
+	for _, id := range sortedKeys(printers) {
+		store.QueuePrinterChange(batch, *printers[id])
+	}
+	for _, id := range sortedKeys(jobs) {
+		store.QueuePrintJob(batch, *jobs[id], jobAt[id])
+	}
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// foldPrinter merges one event's effect into the printer's pending change.
+func foldPrinter(printers map[int64]*store.PrinterChange, ev simplyprint.Event, eventID int64) {
+	c := printers[ev.PrinterID]
+	if c == nil {
+		c = &store.PrinterChange{ID: ev.PrinterID}
+		printers[ev.PrinterID] = c
 	}
 	eff := ev.Effect()
-	change := store.PrinterChange{ID: ev.PrinterID, Name: ev.PrinterName, State: eff.PrinterState,
-		ClearJob: eff.ClearJob, EventAt: eventAt, EventID: rec.ID}
-	if ev.Job != nil && ev.Job.ID != "" {
-		if eff.SetJob {
-			change.SetJob = &ev.Job.ID
-			change.Progress = ev.Job.Percentage
+	if ev.PrinterName != "" {
+		c.Name = ev.PrinterName
+	}
+	if eff.PrinterState != "" {
+		c.State = eff.PrinterState
+	}
+	if eff.ClearJob {
+		c.ClearJob, c.SetJob, c.Progress = true, nil, nil
+	}
+	if eff.SetJob && ev.Job != nil && ev.Job.ID != "" {
+		id := ev.Job.ID
+		if c.ClearJob && ev.Job.Percentage == nil { // a new job after one ended in this batch
+			zero := 0
+			c.Progress = &zero
 		}
-		state := eff.JobState
-		if state == "" {
-			state = ev.Job.State
-		}
-		pid := ev.PrinterID
-		job := store.PrintJob{ID: ev.Job.ID, PrinterID: &pid, File: ev.Job.File, State: state,
-			Percentage: ev.Job.Percentage, Started: ev.Job.Started, Ended: ev.Job.Ended, DurationSeconds: ev.Job.Duration}
-		if eff.JobState == "completed" && job.Percentage == nil {
-			full := 100
-			job.Percentage = &full
-		}
-		if err := store.ApplyPrintJob(ctx, tx, job, eventAt); err != nil {
-			return store.EventOutcome{}, err
+		c.ClearJob, c.SetJob = false, &id
+		if ev.Job.Percentage != nil {
+			c.Progress = ev.Job.Percentage
 		}
 	}
-	if err := store.ApplyPrinterChange(ctx, tx, change); err != nil {
-		return store.EventOutcome{}, err
+	if at := ev.Time(); at.After(c.EventAt) {
+		c.EventAt = at
 	}
-	return store.EventOutcome{Outcome: "applied"}, nil
+	c.EventID = eventID
+}
+
+// foldJob merges one event's job fields (set fields win, as the upsert does).
+func foldJob(jobs map[string]*store.PrintJob, jobAt map[string]time.Time, ev simplyprint.Event) {
+	j := jobs[ev.Job.ID]
+	if j == nil {
+		j = &store.PrintJob{ID: ev.Job.ID}
+		jobs[ev.Job.ID] = j
+	}
+	pid := ev.PrinterID
+	j.PrinterID = &pid
+	eff := ev.Effect()
+	state := eff.JobState
+	if state == "" {
+		state = ev.Job.State
+	}
+	if state != "" {
+		j.State = state
+	}
+	if ev.Job.File != "" {
+		j.File = ev.Job.File
+	}
+	if ev.Job.Percentage != nil {
+		j.Percentage = ev.Job.Percentage
+	} else if eff.JobState == "completed" {
+		full := 100
+		j.Percentage = &full
+	}
+	if ev.Job.Started != nil {
+		j.Started = ev.Job.Started
+	}
+	if ev.Job.Ended != nil {
+		j.Ended = ev.Job.Ended
+	}
+	if ev.Job.Duration != nil {
+		j.DurationSeconds = ev.Job.Duration
+	}
+	if at := ev.Time(); at.After(jobAt[ev.Job.ID]) {
+		jobAt[ev.Job.ID] = at
+	}
+}
+
+func sortedKeys[K int64 | string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
 }

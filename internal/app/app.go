@@ -111,6 +111,7 @@ func (a *App) Start(ctx context.Context) error {
 				a.Log.Error("HTTP server stopped", "error", err)
 			}
 		})
+		a.Server.Pipeline.Run(ctx)
 		a.goRun(func() { a.Relay.Run(ctx) })
 		a.goRun(func() { a.Server.SimplyPrintEvents.Run(ctx) })
 		if a.Config.SimplyPrint.WebhookSecret == "" {

@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -9,10 +10,85 @@ import (
 	"github.com/hookflow/hookflow/internal/store"
 )
 
-// Pipeline records accepted events and wakes the relay.
+// Pipeline records accepted events and wakes the relay. With Run started,
+// concurrent Accept calls are written together: each flusher takes what is
+// queued when it is free (one row when traffic is light, many under load),
+// inserts it with one statement and one commit, then answers every waiter.
+// Nobody waits for a timer, and each caller still returns only after its
+// row is committed.
 type Pipeline struct {
 	Store *store.Store
 	Relay *Relay
+
+	queue chan *recordRequest
+}
+
+type recordRequest struct {
+	ev   *store.InboundEvent
+	done chan recordResult
+}
+
+type recordResult struct {
+	rec store.Recorded
+	err error
+}
+
+// Pipeline tuning.
+const (
+	flushers     = 4   // concurrent multi-row inserts
+	maxBatchRows = 256 // rows per insert
+)
+
+// Run starts the flushers; Accept writes directly until then.
+func (p *Pipeline) Run(ctx context.Context) {
+	p.queue = make(chan *recordRequest, 4*maxBatchRows)
+	for i := 0; i < flushers; i++ {
+		go p.flush(ctx)
+	}
+}
+
+func (p *Pipeline) flush(ctx context.Context) {
+	batch := make([]*recordRequest, 0, maxBatchRows)
+	evs := make([]*store.InboundEvent, 0, maxBatchRows)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-p.queue:
+			batch = append(batch[:0], r)
+		}
+	more:
+		for len(batch) < maxBatchRows {
+			select {
+			case r := <-p.queue:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		evs = evs[:0]
+		for _, r := range batch {
+			evs = append(evs, r.ev)
+		}
+		// Not a request's context: the batch serves several requests, and a
+		// client that hung up still gets its event recorded (its retry then
+		// finds a duplicate).
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		res, err := p.Store.RecordEvents(wctx, evs)
+		cancel()
+		inserted := false
+		for i, r := range batch {
+			if err != nil {
+				r.done <- recordResult{err: err}
+				continue
+			}
+			inserted = inserted || !res[i].Duplicate
+			r.done <- recordResult{rec: res[i]}
+		}
+		if inserted && p.Relay != nil {
+			p.Relay.Poke()
+		}
+	}
 }
 
 // Accept records ev durably (the caller answers 2xx only after this returns
@@ -22,9 +98,24 @@ func (p *Pipeline) Accept(ctx context.Context, ev *store.InboundEvent) (id int64
 	carrier := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(ctx, carrier)
 	ev.TraceParent = carrier.Get("traceparent")
-	id, duplicate, err = p.Store.RecordEvent(ctx, ev)
-	if err == nil && !duplicate && p.Relay != nil {
-		p.Relay.Poke()
+	if p.queue == nil {
+		id, duplicate, err = p.Store.RecordEvent(ctx, ev)
+		if err == nil && !duplicate && p.Relay != nil {
+			p.Relay.Poke()
+		}
+		return id, duplicate, err
 	}
-	return id, duplicate, err
+	r := &recordRequest{ev: ev, done: make(chan recordResult, 1)}
+	select {
+	case p.queue <- r:
+	case <-ctx.Done():
+		return 0, false, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.rec.ID, res.rec.Duplicate, res.err
+	case <-ctx.Done():
+		// The row may still be committed; a retry is then answered as a duplicate.
+		return 0, false, ctx.Err()
+	}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -34,23 +33,99 @@ type InboundEvent struct {
 // RecordEvent stores an event unless one with the same (source, dedup key)
 // exists. It returns the new id, or duplicate=true with the existing id.
 func (s *Store) RecordEvent(ctx context.Context, ev *InboundEvent) (id int64, duplicate bool, err error) {
-	attrs := ev.Attrs
-	if attrs == nil {
-		attrs = map[string]any{}
+	res, err := s.RecordEvents(ctx, []*InboundEvent{ev})
+	if err != nil {
+		return 0, false, err
 	}
-	err = s.Pool.QueryRow(ctx, `
+	return res[0].ID, res[0].Duplicate, nil
+}
+
+// Recorded is the result of recording one event.
+type Recorded struct {
+	ID        int64
+	Duplicate bool
+}
+
+type eventKey struct{ source, dedupKey string }
+
+// RecordEvents stores several events with one statement (in slice order, so
+// ids follow arrival order) and one commit. Events whose (source, dedup key)
+// exists already, or repeats within the slice, are reported as duplicates
+// with the id of the stored one.
+func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Recorded, error) {
+	n := len(evs)
+	cols := make([][]string, 9)
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	for i, ev := range evs {
+		attrs := []byte("{}")
+		if len(ev.Attrs) > 0 {
+			var err error
+			if attrs, err = json.Marshal(ev.Attrs); err != nil {
+				return nil, fmt.Errorf("event attrs: %w", err)
+			}
+		}
+		cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i] = ev.Source, ev.DedupKey, ev.WorkflowID, ev.Event, ev.EventType
+		cols[5][i], cols[6][i], cols[7][i], cols[8][i] = ev.EntityID, string(attrs), string(ev.Payload), ev.TraceParent
+	}
+	rows, err := s.Pool.Query(ctx, `
 		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''))
+		SELECT s, k, w, e, t, en, a::jsonb, p::json, nullif(tp, '')
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+			AS u(s, k, w, e, t, en, a, p, tp)
 		ON CONFLICT (source, dedup_key) DO NOTHING
-		RETURNING id`,
-		ev.Source, ev.DedupKey, ev.WorkflowID, ev.Event, ev.EventType, ev.EntityID, attrs, string(ev.Payload), ev.TraceParent,
-	).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.Pool.QueryRow(ctx, `SELECT id FROM inbound_events WHERE source = $1 AND dedup_key = $2`,
-			ev.Source, ev.DedupKey).Scan(&id)
-		return id, true, err
+		RETURNING id, source, dedup_key`,
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8])
+	if err != nil {
+		return nil, err
 	}
-	return id, false, err
+	ids := make(map[eventKey]int64, n)
+	var id int64
+	var k eventKey
+	if _, err := pgx.ForEachRow(rows, []any{&id, &k.source, &k.dedupKey}, func() error {
+		ids[k] = id
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]Recorded, n)
+	seen := make(map[eventKey]bool, n)
+	var missing []int
+	for i, ev := range evs {
+		key := eventKey{ev.Source, ev.DedupKey}
+		id, inserted := ids[key]
+		switch {
+		case inserted && !seen[key]:
+			out[i] = Recorded{ID: id}
+		case inserted:
+			out[i] = Recorded{ID: id, Duplicate: true}
+		default:
+			missing = append(missing, i)
+		}
+		seen[key] = true
+	}
+	if len(missing) > 0 {
+		src, keys := make([]string, len(missing)), make([]string, len(missing))
+		for j, i := range missing {
+			src[j], keys[j] = evs[i].Source, evs[i].DedupKey
+		}
+		rows, err := s.Pool.Query(ctx, `SELECT id, source, dedup_key FROM inbound_events
+			WHERE (source, dedup_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, src, keys)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&id, &k.source, &k.dedupKey}, func() error {
+			ids[k] = id
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		for _, i := range missing {
+			out[i] = Recorded{ID: ids[eventKey{evs[i].Source, evs[i].DedupKey}], Duplicate: true}
+		}
+	}
+	return out, nil
 }
 
 // PendingEvent is what the relay needs to hand an event to Temporal.
@@ -228,52 +303,72 @@ func ClaimForProcessing(ctx context.Context, tx pgx.Tx, ids []int64) ([]InboundE
 	return pgx.CollectRows(rows, scanEvent)
 }
 
-// FinishEvent marks one event processed with its outcome (and error, if any).
-func FinishEvent(ctx context.Context, tx pgx.Tx, id int64, outcome string, errText string) error {
-	var e *string
-	if errText != "" {
-		e = &errText
-	}
-	tag, err := tx.Exec(ctx, `UPDATE inbound_events SET processed = true, processed_at = now(), outcome = $2, error = $3
-		WHERE id = $1 AND NOT processed`, id, outcome, e)
-	if err == nil && tag.RowsAffected() != 1 {
-		err = fmt.Errorf("event %d was already processed", id)
-	}
-	return err
-}
-
 // EventOutcome is what a flow did with one event.
 type EventOutcome struct {
 	Outcome string // applied, stale, ignored, failed ...
 	Error   string // why it failed or was skipped, for people
 }
 
-// ProcessEvents applies events exactly once: it locks the unprocessed ones of
-// ids in id order, calls apply for each inside one transaction, records each
-// outcome, and notifies channel (if not empty) with the processed ids on
-// commit. A returned error from apply rolls everything back (the activity is
-// retried); a bad event is reported as an outcome instead.
-func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string,
-	apply func(ctx context.Context, tx pgx.Tx, ev InboundEvent) (EventOutcome, error)) (processed int, err error) {
+// BatchApplier applies claimed events (in id order) inside tx and returns
+// one outcome per event, in the same order. An error rolls the whole batch
+// back (the activity is retried); a bad event is reported as an outcome.
+type BatchApplier func(ctx context.Context, tx pgx.Tx, events []InboundEvent) ([]EventOutcome, error)
+
+// EventApplier applies one event; PerEvent turns it into a BatchApplier.
+type EventApplier func(ctx context.Context, tx pgx.Tx, ev InboundEvent) (EventOutcome, error)
+
+// PerEvent adapts a one-event applier for flows whose events are few.
+func PerEvent(apply EventApplier) BatchApplier {
+	return func(ctx context.Context, tx pgx.Tx, events []InboundEvent) ([]EventOutcome, error) {
+		out := make([]EventOutcome, len(events))
+		for i, ev := range events {
+			o, err := apply(ctx, tx, ev)
+			if err != nil {
+				return nil, fmt.Errorf("event %d: %w", ev.ID, err)
+			}
+			out[i] = o
+		}
+		return out, nil
+	}
+}
+
+// ProcessEvents applies events exactly once: it locks the unprocessed ones
+// among ids (in id order), hands them to apply inside one transaction,
+// records every outcome with one statement, and notifies channel (if not
+// empty) with the processed ids when the transaction commits. Events that
+// were processed already (a batch signalled twice) are skipped.
+func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string, apply BatchApplier) (processed int, err error) {
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		events, err := ClaimForProcessing(ctx, tx, ids)
+		if err != nil || len(events) == 0 {
+			return err
+		}
+		outcomes, err := apply(ctx, tx, events)
 		if err != nil {
 			return err
 		}
-		done := make([]string, 0, len(events))
-		for _, ev := range events {
-			out, err := apply(ctx, tx, ev)
-			if err != nil {
-				return fmt.Errorf("event %d: %w", ev.ID, err)
+		if len(outcomes) != len(events) {
+			return fmt.Errorf("applier returned %d outcomes for %d events", len(outcomes), len(events))
+		}
+		doneIDs := make([]int64, len(events))
+		kinds := make([]string, len(events))
+		errs := make([]*string, len(events))
+		idText := make([]string, len(events))
+		for i, ev := range events {
+			doneIDs[i], kinds[i], idText[i] = ev.ID, outcomes[i].Outcome, fmt.Sprint(ev.ID)
+			if outcomes[i].Error != "" {
+				e := outcomes[i].Error
+				errs[i] = &e
 			}
-			if err := FinishEvent(ctx, tx, ev.ID, out.Outcome, out.Error); err != nil {
-				return err
-			}
-			done = append(done, fmt.Sprint(ev.ID))
+		}
+		if _, err := tx.Exec(ctx, `UPDATE inbound_events e SET processed = true, processed_at = now(), outcome = u.outcome, error = u.error
+			FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, outcome, error)
+			WHERE e.id = u.id AND NOT e.processed`, doneIDs, kinds, errs); err != nil {
+			return err
 		}
 		processed = len(events)
-		if channel != "" && len(done) > 0 {
-			_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, joinIDs(done))
+		if channel != "" {
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, joinIDs(idText))
 		}
 		return err
 	})

@@ -39,15 +39,25 @@ type PrintJob struct {
 	UpdatedAt       time.Time  `json:"updated_at"`
 }
 
-// PrinterLastEventAt returns the provider time of the newest event applied
-// to a printer (zero time when none), locking the printer's row.
-func PrinterLastEventAt(ctx context.Context, tx pgx.Tx, printerID int64) (time.Time, error) {
-	var t *time.Time
-	err := tx.QueryRow(ctx, `SELECT last_event_at FROM printers WHERE id = $1 FOR UPDATE`, printerID).Scan(&t)
-	if err == pgx.ErrNoRows || t == nil {
-		return time.Time{}, nil
+// PrintersLastEventAt returns the provider time of the newest event applied
+// to each printer (absent when none), locking the printers' rows.
+func PrintersLastEventAt(ctx context.Context, tx pgx.Tx, printerIDs []int64) (map[int64]time.Time, error) {
+	out := map[int64]time.Time{}
+	if len(printerIDs) == 0 {
+		return out, nil
 	}
-	return *t, err
+	rows, err := tx.Query(ctx, `SELECT id, last_event_at FROM printers WHERE id = ANY($1) AND last_event_at IS NOT NULL
+		ORDER BY id FOR UPDATE`, printerIDs)
+	if err != nil {
+		return nil, err
+	}
+	var id int64
+	var at time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &at}, func() error {
+		out[id] = at
+		return nil
+	})
+	return out, err
 }
 
 // PrinterChange is one applied event's change to a printer row.
@@ -62,13 +72,13 @@ type PrinterChange struct {
 	EventID  int64
 }
 
-// ApplyPrinterChange upserts a printer row.
-func ApplyPrinterChange(ctx context.Context, tx pgx.Tx, c PrinterChange) error {
+// QueuePrinterChange queues the upsert of a printer row.
+func QueuePrinterChange(b *pgx.Batch, c PrinterChange) {
 	var eventAt *time.Time
 	if !c.EventAt.IsZero() {
 		eventAt = &c.EventAt
 	}
-	_, err := tx.Exec(ctx, `
+	b.Queue(`
 		INSERT INTO printers (id, name, state, current_job_id, progress, last_event_at, last_event_id, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, now())
 		ON CONFLICT (id) DO UPDATE SET
@@ -80,16 +90,16 @@ func ApplyPrinterChange(ctx context.Context, tx pgx.Tx, c PrinterChange) error {
 			last_event_id = $7,
 			updated_at = now()`,
 		c.ID, c.Name, c.State, c.SetJob, c.Progress, eventAt, c.EventID, c.ClearJob)
-	return err
 }
 
-// ApplyPrintJob upserts a job row; nil/empty fields keep what is stored.
-func ApplyPrintJob(ctx context.Context, tx pgx.Tx, j PrintJob, eventAt time.Time) error {
+// QueuePrintJob queues the upsert of a job row; nil/empty fields keep what
+// is stored.
+func QueuePrintJob(b *pgx.Batch, j PrintJob, eventAt time.Time) {
 	var at *time.Time
 	if !eventAt.IsZero() {
 		at = &eventAt
 	}
-	_, err := tx.Exec(ctx, `
+	b.Queue(`
 		INSERT INTO print_jobs (id, printer_id, file, state, percentage, started, ended, duration_seconds, last_event_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
 		ON CONFLICT (id) DO UPDATE SET
@@ -103,7 +113,6 @@ func ApplyPrintJob(ctx context.Context, tx pgx.Tx, j PrintJob, eventAt time.Time
 			last_event_at = coalesce($9, print_jobs.last_event_at),
 			updated_at = now()`,
 		j.ID, j.PrinterID, j.File, j.State, j.Percentage, j.Started, j.Ended, j.DurationSeconds, at)
-	return err
 }
 
 // ListPrinters returns every printer with its current job.

@@ -231,10 +231,7 @@ func (c *Client) CreateOrUpdateWebhook(ctx context.Context, spec WebhookSpec) (W
 	if err != nil {
 		return Webhook{}, err
 	}
-	req := createRequest{
-		ID: spec.ID, Name: spec.Name, Description: spec.Description, URL: spec.URL,
-		Secret: spec.Secret, Enabled: spec.Enabled, Events: spec.Events,
-	}
+	req := createRequest(spec)
 	out := struct {
 		Webhook Webhook `json:"webhook"`
 	}{Webhook: Webhook{
