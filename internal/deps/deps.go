@@ -5,6 +5,7 @@ package deps
 
 import (
 	_ "github.com/caarlos0/env/v11"
+	_ "github.com/chromedp/chromedp"
 	_ "github.com/exaring/otelpgx"
 	_ "github.com/gin-gonic/gin"
 	_ "github.com/go-telegram/bot"
