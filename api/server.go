@@ -15,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
 )
 
 // Server carries what the handlers need.
@@ -46,6 +47,9 @@ func (s *Server) Handler() http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	if metrics, err := telemetry.EnsureMetrics(); err == nil {
+		r.GET("/metrics", gin.WrapH(metrics))
+	}
 	s.simplyPrintRoutes(r)
 	return r
 }

@@ -182,7 +182,7 @@ func TestSimplyPrintOrderPerPrinter(t *testing.T) {
 		send("job.progress", t0+int64(i*10), job(1, p1, "printing", i*10, t0, 0))
 		send("job.progress", t0+int64(i*10)+1, job(2, p2, "printing", i*10, t0+1, 0))
 	}
-	send("job.done", t0+100, job(1, p1, "completed", 100, t0, t0+100))     // vendor name
+	send("job.done", t0+100, job(1, p1, "completed", 100, t0, t0+100))      // vendor name
 	send("job.finished", t0+101, job(2, p2, "finished", 100, t0+1, t0+101)) // seed name
 	send("job.progress", t0+55, job(1, p1, "printing", 55, t0, 0))          // stale: older than job.done
 	send("printer.state_changed", t0+200, map[string]any{"printer": map[string]any{"id": 102, "name": "Bambu X1", "state": "maintenance"}})

@@ -22,6 +22,7 @@ type Deps struct {
 	Store      *store.Store
 	HTTPClient *http.Client // traced transport for third-party calls
 	Log        *slog.Logger
+	Version    string // app.Version, for User-Agent headers
 }
 
 // Register adds every workflow and activity to r (a worker, or a test
@@ -29,11 +30,16 @@ type Deps struct {
 func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.SimplyPrintPrinter, workflow.RegisterOptions{Name: WorkflowSimplyPrintPrinter})
 	r.RegisterActivity(&activities.SimplyPrint{Store: d.Store})
+	r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: WorkflowDescriptionJob})
+	r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: WorkflowCallbackDelivery})
+	r.RegisterActivity(activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log))
 }
 
 // Workflow type names: the relay starts workflows by these.
 const (
 	WorkflowSimplyPrintPrinter = "SimplyPrintPrinter"
+	WorkflowDescriptionJob     = "DescriptionJob"
+	WorkflowCallbackDelivery   = "CallbackDelivery"
 )
 
 // New creates a worker on the configured task queue.
@@ -48,5 +54,6 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 func Routes() map[string]string {
 	return map[string]string{
 		store.SimplyPrintSource: WorkflowSimplyPrintPrinter,
+		store.JobsSource:        WorkflowDescriptionJob,
 	}
 }

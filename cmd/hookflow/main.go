@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,6 +34,7 @@ Commands:
   dev          start a Temporal dev server and Postgres if needed, migrate, then serve
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
   config       print every environment variable with its default
+  healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
@@ -89,6 +92,8 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return dev(ctx, cfg, log, args, stdout)
 	case "simplyprint":
 		return simplyPrintCommand(ctx, cfg, args, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }
@@ -169,6 +174,26 @@ func printConfig(w io.Writer) error {
 	}
 	for _, v := range vars {
 		fmt.Fprintf(w, "%s=%s\t# %s\n", v.Name, v.Default, v.Description)
+	}
+	return nil
+}
+
+// healthcheck asks the local API whether it is alive.
+func healthcheck(ctx context.Context, cfg config.Config) error {
+	_, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %q: %w", cfg.HTTPAddr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %d", resp.StatusCode)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
 	"github.com/hookflow/hookflow/internal/temporalx"
 	"github.com/hookflow/hookflow/worker"
 )
@@ -47,6 +48,7 @@ type App struct {
 	worker   sdkworker.Worker
 	listener net.Listener
 	http     *http.Server
+	metrics  *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	ownsDeps bool
@@ -54,6 +56,9 @@ type App struct {
 
 // New connects to Postgres and (lazily) Temporal and builds the parts.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, roles Roles) (*App, error) {
+	if _, err := telemetry.EnsureMetrics(); err != nil { // before the Temporal client takes its meter
+		return nil, err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConn)
 	if err != nil {
 		return nil, err
@@ -90,7 +95,7 @@ func Assemble(cfg config.Config, log *slog.Logger, st *store.Store, tc client.Cl
 
 func (a *App) deps() worker.Deps {
 	return worker.Deps{
-		Config: a.Config, Store: a.Store, Log: a.Log,
+		Config: a.Config, Store: a.Store, Log: a.Log, Version: Version,
 		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport), Timeout: time.Minute},
 	}
 }
@@ -117,6 +122,20 @@ func (a *App) Start(ctx context.Context) error {
 		if a.Config.SimplyPrint.WebhookSecret == "" {
 			a.Log.Warn("SIMPLYPRINT_WEBHOOK_SECRET is not set: SimplyPrint webhooks are accepted without authentication")
 		}
+	}
+	if addr := a.Config.Telemetry.MetricsAddr; addr != "" {
+		metrics, err := telemetry.EnsureMetrics()
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics)
+		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		a.goRun(func() { _ = a.metrics.Serve(ln) })
 	}
 	if a.worker != nil {
 		if err := a.worker.Start(); err != nil {
@@ -149,6 +168,9 @@ func (a *App) Stop(ctx context.Context) {
 		if err := a.http.Shutdown(ctx); err != nil {
 			_ = a.http.Close()
 		}
+	}
+	if a.metrics != nil {
+		_ = a.metrics.Close()
 	}
 	if a.worker != nil {
 		a.worker.Stop()

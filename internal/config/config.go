@@ -33,6 +33,7 @@ type Config struct {
 	Telemetry TelemetryConfig
 
 	SimplyPrint SimplyPrintConfig
+	Jobs        JobsConfig
 }
 
 // TemporalConfig says where the Temporal frontend is.
@@ -59,6 +60,7 @@ type RelayConfig struct {
 type TelemetryConfig struct {
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/HTTP endpoint for traces; unset keeps tracing in-process only"`
 	ServiceName  string `env:"OTEL_SERVICE_NAME" envDefault:"hookflow" desc:"service.name of every span and metric"`
+	MetricsAddr  string `env:"METRICS_ADDR" desc:"extra listener for /metrics, for processes without the API (hookflow worker); the API serves /metrics on HTTP_ADDR"`
 }
 
 // Load reads the configuration from the environment.
@@ -70,7 +72,7 @@ func Load() (Config, error) {
 func LoadFrom(vars map[string]string) (Config, error) {
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: vars})
 	if err != nil {
-		return cfg, explain(err)
+		return cfg, explain(err, vars)
 	}
 	return cfg, cfg.validate()
 }
@@ -94,6 +96,7 @@ func (c Config) validate() error {
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
 	}
+	errs = append(errs, c.Jobs.validate())
 	return errors.Join(errs...)
 }
 
@@ -123,17 +126,42 @@ func Variables() ([]Variable, error) {
 	return out, nil
 }
 
-// explain turns caarlos0/env's aggregate error into one line per variable.
-func explain(err error) error {
+// explain turns caarlos0/env's aggregate error into one line per variable,
+// naming the variable (the library names the Go field).
+func explain(err error, vars map[string]string) error {
 	var agg env.AggregateError
-	if errors.As(err, &agg) {
-		msgs := make([]string, 0, len(agg.Errors))
-		for _, e := range agg.Errors {
-			msgs = append(msgs, e.Error())
-		}
-		return fmt.Errorf("invalid configuration: %s", strings.Join(msgs, "; "))
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("invalid configuration: %w", err)
 	}
-	return fmt.Errorf("invalid configuration: %w", err)
+	byField := fieldVariables()
+	msgs := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			for _, name := range byField[pe.Name] {
+				if v, set := vars[name]; set {
+					msgs = append(msgs, fmt.Sprintf("%s: cannot read %q as %s", name, v, kindName(pe.Type.String())))
+				}
+			}
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return fmt.Errorf("invalid configuration: %s", strings.Join(msgs, "; "))
+}
+
+func kindName(goType string) string {
+	switch goType {
+	case "time.Duration":
+		return "a duration (e.g. 30s, 5m, 1h)"
+	case "bool":
+		return "a boolean (true or false)"
+	case "int", "int32", "int64":
+		return "a whole number"
+	case "float64":
+		return "a number"
+	}
+	return goType
 }
 
 func envMap(environ []string) map[string]string {

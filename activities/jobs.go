@@ -1,0 +1,257 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/internal/callback"
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/integrations/generator"
+	"github.com/hookflow/hookflow/internal/netguard"
+	"github.com/hookflow/hookflow/internal/store"
+)
+
+// Jobs runs description jobs: it generates lots through the generator and
+// delivers the signed callback. Its methods are activities; every name starts
+// with Job or Callback so they stay unique on the shared worker.
+type Jobs struct {
+	Store     *store.Store
+	Config    config.JobsConfig
+	Generator *generator.Client
+	Callbacks *http.Client // netguard: no redirects, refuses private addresses at connect time
+	UserAgent string       // hookflow/<version>
+	Log       *slog.Logger
+}
+
+// NewJobs builds the activities from configuration: a generator client on a
+// traced transport, and a callback client that re-checks every address it
+// connects to (DNS rebinding) and never follows redirects.
+func NewJobs(cfg config.JobsConfig, st *store.Store, version string, log *slog.Logger) *Jobs {
+	gen := generator.New(cfg.GeneratorURL, cfg.GeneratorAPIKey, cfg.GeneratorModel,
+		&http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport)}) // bounded by the activity's timeout
+	cb := netguard.WrapClient(otelhttp.NewTransport(netguard.Transport(cfg.CallbackAllowPrivate)))
+	return &Jobs{Store: st, Config: cfg, Generator: gen, Callbacks: cb, UserAgent: callback.UserAgent(version), Log: log}
+}
+
+// JobStartInput names the job and the inbound events that started it.
+type JobStartInput struct {
+	JobID    string  `json:"job_id"`
+	EventIDs []int64 `json:"event_ids,omitempty"`
+}
+
+// LotRef names one lot of a job.
+type LotRef struct {
+	Position int    `json:"position"`
+	LotID    string `json:"lot_id"`
+}
+
+// JobPlan is what the job workflow does: the lots still pending and the
+// settings (read once, kept in history, so a config change never alters a
+// running job's replay).
+type JobPlan struct {
+	Status       string        `json:"status"`
+	Pending      []LotRef      `json:"pending"`
+	Concurrency  int           `json:"concurrency"`
+	LotAttempts  int           `json:"lot_attempts"`
+	LotRetryBase time.Duration `json:"lot_retry_base"`
+	LotTimeout   time.Duration `json:"lot_timeout"`
+}
+
+// JobStart marks the job processing (and its inbound events processed) and
+// returns its plan.
+func (a *Jobs) JobStart(ctx context.Context, in JobStartInput) (JobPlan, error) {
+	status, pending, err := a.Store.StartJob(ctx, in.JobID, in.EventIDs)
+	if err != nil {
+		return JobPlan{}, err
+	}
+	plan := JobPlan{Status: status, Concurrency: a.Config.GeneratorConcurrency, LotAttempts: a.Config.GeneratorAttempts,
+		LotRetryBase: a.Config.GeneratorRetryBase, LotTimeout: a.Config.GeneratorTimeout}
+	for _, l := range pending {
+		plan.Pending = append(plan.Pending, LotRef{Position: l.Position, LotID: l.LotID})
+	}
+	return plan, nil
+}
+
+// LotInput names the lot to generate.
+type LotInput struct {
+	JobID    string `json:"job_id"`
+	Position int    `json:"position"`
+	LotID    string `json:"lot_id"`
+}
+
+// Error types of JobGenerateLot's application errors.
+const (
+	ErrTypeGenerator              = "GeneratorError"
+	ErrTypeGeneratorNotConfigured = "GeneratorNotConfigured"
+)
+
+// JobGenerateLot asks the generator for the lot's descriptions and stores
+// them. A retryable generator error is returned for Temporal to retry (with
+// the API's Retry-After as the next delay); a permanent one is
+// non-retryable. A lot finished already (a retry after a lost completion) is
+// not generated again.
+func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
+	w, err := a.Store.BeginLotAttempt(ctx, in.JobID, in.Position)
+	if err != nil {
+		return fmt.Errorf("load lot %q: %w", in.LotID, err)
+	}
+	if w.Status != store.LotPending {
+		return nil
+	}
+	descs, err := a.Generator.Describe(ctx, w.LotID, w.Images, w.Languages)
+	if err != nil {
+		return generatorError(err)
+	}
+	return a.Store.CompleteLot(ctx, in.JobID, in.Position, descs)
+}
+
+func generatorError(err error) error {
+	if errors.Is(err, generator.ErrNotConfigured) {
+		return temporal.NewNonRetryableApplicationError(
+			"no generator configured: set GENERATOR_URL (and GENERATOR_API_KEY, GENERATOR_MODEL)", ErrTypeGeneratorNotConfigured, nil)
+	}
+	var ae *generator.APIError
+	if errors.As(err, &ae) {
+		return temporal.NewApplicationErrorWithOptions(ae.Error(), ErrTypeGenerator, temporal.ApplicationErrorOptions{
+			NonRetryable:   !ae.Retryable,
+			NextRetryDelay: ae.RetryAfter,
+		})
+	}
+	return err // context deadline and the like: retried
+}
+
+// LotFailure is a lot that ran out of attempts.
+type LotFailure struct {
+	JobID    string `json:"job_id"`
+	Position int    `json:"position"`
+	Error    string `json:"error"`
+}
+
+// JobFailLot records a lot's failure.
+func (a *Jobs) JobFailLot(ctx context.Context, in LotFailure) error {
+	return a.Store.FailLot(ctx, in.JobID, in.Position, in.Error)
+}
+
+// JobSummary is a finished job and, when it has a webhook_url, its callback.
+type JobSummary struct {
+	Status        string `json:"status"`
+	TotalLots     int    `json:"total_lots"`
+	CompletedLots int    `json:"completed_lots"`
+	FailedLots    int    `json:"failed_lots"`
+	// Callback is set when the job's callback series is still to be started.
+	Callback *CallbackInput `json:"callback,omitempty"`
+}
+
+// CallbackInput starts one attempt series of a delivery.
+type CallbackInput struct {
+	DeliveryID   int64             `json:"delivery_id"`
+	JobID        string            `json:"job_id"`
+	Series       int               `json:"series"`        // 1 for the job's own, +1 per manual retry
+	FirstAttempt int               `json:"first_attempt"` // attempt number of the series' first attempt
+	Schedule     callback.Schedule `json:"schedule"`
+	Timeout      time.Duration     `json:"timeout"`
+}
+
+// CallbackWorkflowID is the workflow of a delivery's attempt series.
+func CallbackWorkflowID(deliveryID int64, series int) string {
+	if series <= 1 {
+		return fmt.Sprintf("callback-%d", deliveryID)
+	}
+	return fmt.Sprintf("callback-%d-retry-%d", deliveryID, series-1)
+}
+
+// WebhookID is the Standard Webhooks webhook-id of a job's callback: the same
+// on every attempt and every manual retry series, and unique beyond this
+// installation (receivers deduplicate on it).
+func WebhookID(jobID string) string { return "msg_" + jobID }
+
+// JobFinish gives the job its final status and creates its callback delivery.
+func (a *Jobs) JobFinish(ctx context.Context, jobID string) (JobSummary, error) {
+	j, err := a.Store.FinishJob(ctx, jobID, func(j store.Job) string { return WebhookID(j.ID) })
+	if err != nil {
+		return JobSummary{}, err
+	}
+	s := JobSummary{Status: j.Status, TotalLots: j.TotalLots, CompletedLots: j.CompletedLots, FailedLots: j.FailedLots}
+	if d := j.Delivery; d != nil && d.Series == 1 && d.Attempts == 0 && d.Status == store.DeliveryPending {
+		s.Callback = &CallbackInput{DeliveryID: d.ID, JobID: j.ID, Series: 1, FirstAttempt: 1,
+			Schedule: a.Config.Schedule(), Timeout: a.Config.CallbackTimeout}
+	}
+	return s, nil
+}
+
+// DeliverInput is one attempt.
+type DeliverInput struct {
+	DeliveryID int64         `json:"delivery_id"`
+	Attempt    int           `json:"attempt"`
+	Timeout    time.Duration `json:"timeout"`
+}
+
+// DeliverResult is what one attempt did.
+type DeliverResult struct {
+	callback.Attempt
+	AttemptedAt time.Time `json:"attempted_at"`
+}
+
+// CallbackDeliver makes exactly one attempt (the workflow owns the
+// schedule). It signs with the submitting client's secret, read from
+// configuration here: secrets never enter workflow history.
+func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
+	d, err := a.Store.GetDelivery(ctx, in.DeliveryID)
+	if err != nil {
+		return DeliverResult{}, fmt.Errorf("load delivery %d: %w", in.DeliveryID, err)
+	}
+	res := DeliverResult{AttemptedAt: time.Now()}
+	if d == nil {
+		res.Attempt = callback.Attempt{Outcome: callback.OutcomePermanent, Err: fmt.Sprintf("delivery %d does not exist", in.DeliveryID)}
+		return res, nil
+	}
+	secret := ""
+	if clients, err := a.Config.ClientSet(); err == nil {
+		for _, c := range clients {
+			if c.ID == d.ClientID {
+				secret = c.Secret
+			}
+		}
+	}
+	if secret == "" {
+		res.Attempt = callback.Attempt{Outcome: callback.OutcomePermanent,
+			Err: fmt.Sprintf("client %q is no longer configured (JOBS_CLIENTS/JOBS_SHARED_SECRET): cannot sign the callback", d.ClientID)}
+		return res, nil
+	}
+	res.Attempt = callback.Deliver(ctx, a.Callbacks, callback.Request{
+		URL: d.URL, Body: d.Body, Secret: secret, WebhookID: d.WebhookID, UserAgent: a.UserAgent, Timeout: in.Timeout,
+	})
+	if a.Log != nil {
+		a.Log.Info("callback attempt", "delivery_id", d.ID, "job_id", d.JobID, "attempt", in.Attempt,
+			"status", res.StatusCode, "outcome", res.Outcome, "latency", res.Latency.String(), "error", res.Err)
+	}
+	return res, nil
+}
+
+// AttemptRecord is an attempt and what it means for its delivery.
+type AttemptRecord struct {
+	DeliveryID     int64         `json:"delivery_id"`
+	Series         int           `json:"series"`
+	Attempt        int           `json:"attempt"`
+	Result         DeliverResult `json:"result"`
+	DeliveryStatus string        `json:"delivery_status"`
+	NextAttemptAt  *time.Time    `json:"next_attempt_at,omitempty"`
+}
+
+// CallbackRecordAttempt stores an attempt and the delivery's new state
+// (idempotent: a repeat changes nothing).
+func (a *Jobs) CallbackRecordAttempt(ctx context.Context, r AttemptRecord) error {
+	return a.Store.RecordAttempt(ctx, store.AttemptRecord{
+		DeliveryID: r.DeliveryID, Series: r.Series, Attempt: r.Attempt, AttemptedAt: r.Result.AttemptedAt,
+		StatusCode: r.Result.StatusCode, Latency: r.Result.Latency, Outcome: string(r.Result.Outcome),
+		Error: r.Result.Err, ResponseSnippet: r.Result.ResponseSnippet,
+		DeliveryStatus: r.DeliveryStatus, NextAttemptAt: r.NextAttemptAt,
+	})
+}

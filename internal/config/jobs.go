@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/callback"
+	"github.com/hookflow/hookflow/internal/jobs"
+)
+
+// JobsConfig configures description jobs (POST /api/v1/generate-descriptions),
+// the generator they call and the signed callbacks they end with.
+type JobsConfig struct {
+	Clients      string `env:"JOBS_CLIENTS" desc:"clients allowed to submit jobs, id:secret,id2:secret2; a client's secret verifies its submissions and signs its callbacks"`
+	SharedSecret string `env:"JOBS_SHARED_SECRET" desc:"the seed's single shared secret (client \"default\"); may be combined with JOBS_CLIENTS"`
+
+	MaxLots         int `env:"JOBS_MAX_LOTS" envDefault:"1000" desc:"most lots per submission (0: no limit); more get 422"`
+	MaxImagesPerLot int `env:"JOBS_MAX_IMAGES_PER_LOT" envDefault:"20" desc:"most images per lot (0: no limit); more get 422"`
+
+	GeneratorURL         string        `env:"GENERATOR_URL" desc:"OpenAI-compatible API root, e.g. https://api.openai.com/v1; unset fails every lot with a clear error"`
+	GeneratorAPIKey      string        `env:"GENERATOR_API_KEY" desc:"Bearer key for GENERATOR_URL (unset sends none, for local servers)"`
+	GeneratorModel       string        `env:"GENERATOR_MODEL" envDefault:"gpt-4o-mini" desc:"model named in every chat completions request"`
+	GeneratorConcurrency int           `env:"GENERATOR_CONCURRENCY" envDefault:"4" desc:"lots of one job generated at the same time"`
+	GeneratorTimeout     time.Duration `env:"GENERATOR_TIMEOUT" envDefault:"2m" desc:"longest wait for one generator answer"`
+	GeneratorAttempts    int           `env:"GENERATOR_MAX_ATTEMPTS" envDefault:"3" desc:"attempts per lot before it is failed with its error"`
+	GeneratorRetryBase   time.Duration `env:"GENERATOR_RETRY_BASE" envDefault:"5s" desc:"wait before a lot's second attempt; doubles per attempt (a Retry-After from the API wins)"`
+
+	CallbackRetryBase        time.Duration `env:"CALLBACK_RETRY_BASE" envDefault:"1m" desc:"wait after the first failed callback attempt"`
+	CallbackRetryFactor      float64       `env:"CALLBACK_RETRY_FACTOR" envDefault:"2" desc:"growth of the wait per further attempt (1, 2, 4, 8, 16 min by default)"`
+	CallbackRetryMaxAttempts int           `env:"CALLBACK_RETRY_MAX_ATTEMPTS" envDefault:"6" desc:"callback attempts in all, the first included"`
+	CallbackMaxRetryAfter    time.Duration `env:"CALLBACK_MAX_RETRY_AFTER" envDefault:"1h" desc:"cap on a receiver's Retry-After (429/503)"`
+	CallbackTimeout          time.Duration `env:"CALLBACK_TIMEOUT" envDefault:"30s" desc:"longest wait for a receiver's complete answer"`
+	CallbackAllowPrivate     bool          `env:"CALLBACK_ALLOW_PRIVATE_NETWORKS" envDefault:"false" desc:"allow webhook_url and image URLs on loopback, private and link-local networks (never the cloud metadata address)"`
+}
+
+// ClientSet parses JOBS_CLIENTS and JOBS_SHARED_SECRET (checked at load).
+func (c JobsConfig) ClientSet() (jobs.ClientSet, error) {
+	return jobs.ParseClients(c.Clients, c.SharedSecret)
+}
+
+// Limits are the submission limits.
+func (c JobsConfig) Limits() jobs.Limits {
+	return jobs.Limits{MaxLots: c.MaxLots, MaxImagesPerLot: c.MaxImagesPerLot}
+}
+
+// Schedule is the callback retry schedule.
+func (c JobsConfig) Schedule() callback.Schedule {
+	return callback.Schedule{Base: c.CallbackRetryBase, Factor: c.CallbackRetryFactor,
+		MaxAttempts: c.CallbackRetryMaxAttempts, MaxRetryAfter: c.CallbackMaxRetryAfter}
+}
+
+func (c JobsConfig) validate() error {
+	var errs []error
+	if _, err := c.ClientSet(); err != nil {
+		errs = append(errs, err) // names entries by position and id, never a secret
+	}
+	if c.MaxLots < 0 || c.MaxImagesPerLot < 0 {
+		errs = append(errs, errors.New("JOBS_MAX_LOTS and JOBS_MAX_IMAGES_PER_LOT: must not be negative"))
+	}
+	if c.GeneratorURL != "" {
+		if u, err := url.Parse(c.GeneratorURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("GENERATOR_URL: not an http(s) URL")) // the URL may embed a key: not repeated
+		}
+	}
+	if c.GeneratorConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("GENERATOR_CONCURRENCY: must be at least 1, got %d", c.GeneratorConcurrency))
+	}
+	if c.GeneratorAttempts < 1 {
+		errs = append(errs, fmt.Errorf("GENERATOR_MAX_ATTEMPTS: must be at least 1, got %d", c.GeneratorAttempts))
+	}
+	if c.GeneratorTimeout <= 0 || c.GeneratorRetryBase <= 0 {
+		errs = append(errs, errors.New("GENERATOR_TIMEOUT and GENERATOR_RETRY_BASE: must be positive"))
+	}
+	if c.CallbackRetryBase <= 0 || c.CallbackTimeout <= 0 || c.CallbackMaxRetryAfter <= 0 {
+		errs = append(errs, errors.New("CALLBACK_RETRY_BASE, CALLBACK_TIMEOUT and CALLBACK_MAX_RETRY_AFTER: must be positive"))
+	}
+	if c.CallbackRetryFactor < 1 {
+		errs = append(errs, fmt.Errorf("CALLBACK_RETRY_FACTOR: must be at least 1, got %g", c.CallbackRetryFactor))
+	}
+	if c.CallbackRetryMaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("CALLBACK_RETRY_MAX_ATTEMPTS: must be at least 1, got %d", c.CallbackRetryMaxAttempts))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,236 @@
+package workflows
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/internal/callback"
+)
+
+// Source and entity search attributes of callback workflows.
+const callbackSource = "callbacks"
+
+// DescriptionJob processes one job (workflow ID job-<uuid>, started by the
+// relay with SignalWithStart like every inbound flow): it generates the
+// lots with bounded concurrency, recording each result as it finishes, gives
+// the job its final status and starts the callback as a child workflow
+// (callback-<delivery id>) that outlives this run.
+func DescriptionJob(ctx workflow.Context, in EntityInput) error {
+	var a *activities.Jobs
+	events := workflow.GetSignalChannel(ctx, SignalEvents)
+	ids := append([]int64(nil), in.Pending...)
+	drainEvents(events, &ids)
+
+	dbCtx := entityActivityOptions(ctx)
+	var plan activities.JobPlan
+	if err := workflow.ExecuteActivity(dbCtx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}).Get(ctx, &plan); err != nil {
+		return err
+	}
+	if err := generateLots(ctx, in.EntityID, plan); err != nil {
+		return err
+	}
+	var sum activities.JobSummary
+	if err := workflow.ExecuteActivity(dbCtx, a.JobFinish, in.EntityID).Get(ctx, &sum); err != nil {
+		return err
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(sum.Status))
+	if sum.Callback != nil {
+		if err := startCallback(ctx, *sum.Callback); err != nil {
+			return err
+		}
+	}
+	// A batch signalled twice (the relay's at-least-once hand-over) carries
+	// events JobStart processed already; nothing is left to do with them.
+	drainEvents(events, &ids)
+	return nil
+}
+
+func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
+	for {
+		var b EventBatch
+		if !ch.ReceiveAsync(&b) {
+			return
+		}
+		*ids = append(*ids, b.IDs...)
+	}
+}
+
+// generateLots runs the pending lots, at most plan.Concurrency at a time. A
+// lot whose activity fails for good (attempts used up, or a permanent
+// error) is recorded as failed with the reason.
+func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan) error {
+	var a *activities.Jobs
+	lotCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: plan.LotTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    plan.LotRetryBase,
+			BackoffCoefficient: 2,
+			MaximumAttempts:    int32(max(plan.LotAttempts, 1)),
+		},
+	})
+	dbCtx := entityActivityOptions(ctx)
+	sem := workflow.NewSemaphore(ctx, int64(max(plan.Concurrency, 1)))
+	wg := workflow.NewWaitGroup(ctx)
+	for _, lot := range plan.Pending {
+		if err := sem.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			defer sem.Release(1)
+			err := workflow.ExecuteActivity(lotCtx, a.JobGenerateLot, activities.LotInput{JobID: jobID, Position: lot.Position, LotID: lot.LotID}).Get(ctx, nil)
+			if err == nil {
+				return
+			}
+			reason := lotFailureReason(err, plan.LotTimeout)
+			// Retried until Postgres takes it; only cancellation ends it early.
+			_ = workflow.ExecuteActivity(dbCtx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+		})
+	}
+	wg.Wait(ctx)
+	return ctx.Err()
+}
+
+// lotFailureReason is the error a failed lot shows: the generator's own
+// message, or what timed out.
+func lotFailureReason(err error, timeout time.Duration) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	var toErr *temporal.TimeoutError
+	if errors.As(err, &toErr) {
+		return "the generator did not answer within " + timeout.String()
+	}
+	return err.Error()
+}
+
+// startCallback starts the delivery's attempt series as a child that
+// outlives this run (ABANDON), and only once: a second start of the same
+// workflow ID is refused by Temporal and ignored here.
+func startCallback(ctx workflow.Context, in activities.CallbackInput) error {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            activities.CallbackWorkflowID(in.DeliveryID, in.Series),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: CallbackSearchAttributes(in.DeliveryID),
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, CallbackDelivery, in)
+	var exec workflow.Execution
+	err := f.GetChildWorkflowExecution().Get(ctx, &exec)
+	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}
+
+// CallbackSearchAttributes are the search attributes of a delivery's
+// workflows (HookflowSource "callbacks", HookflowEntity the delivery id).
+func CallbackSearchAttributes(deliveryID int64) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		SearchSource.ValueSet(callbackSource),
+		SearchEntity.ValueSet(strconv.FormatInt(deliveryID, 10)),
+	)
+}
+
+// CallbackResult is how an attempt series ended.
+type CallbackResult struct {
+	Status   string `json:"status"`   // delivered, failed or gone
+	Attempts int    `json:"attempts"` // made in this series
+}
+
+// Delivery statuses as the store names them.
+const (
+	deliveryPending   = "pending"
+	deliveryDelivered = "delivered"
+	deliveryFailed    = "failed"
+	deliveryGone      = "gone"
+)
+
+// CallbackDelivery is one attempt series of a callback (workflow ID
+// callback-<delivery id>, or callback-<id>-retry-<n> for manual retries).
+// The schedule is this workflow's durable timers: attempt, wait
+// Schedule.NextDelay (1, 2, 4, 8, 16 min by default, longer when the
+// receiver's Retry-After asks), attempt again, until a 2xx, a permanent
+// answer (4xx but 408/429, 410 Gone) or the last attempt. Each attempt is
+// one activity without retries of its own, then one (retried) activity
+// that records it.
+func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, error) {
+	var a *activities.Jobs
+	deliverCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// Deliver bounds the request by in.Timeout; the margin covers loading
+		// the delivery. A worker that dies mid-attempt shows as a timeout.
+		StartToCloseTimeout: in.Timeout + 15*time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	dbCtx := entityActivityOptions(ctx)
+	first := max(in.FirstAttempt, 1)
+	for n := 1; ; n++ {
+		attempt := first + n - 1
+		var res activities.DeliverResult
+		err := workflow.ExecuteActivity(deliverCtx, a.CallbackDeliver,
+			activities.DeliverInput{DeliveryID: in.DeliveryID, Attempt: attempt, Timeout: in.Timeout}).Get(ctx, &res)
+		if err != nil {
+			res = activities.DeliverResult{AttemptedAt: workflow.Now(ctx), Attempt: callback.Attempt{
+				Outcome: callback.OutcomeRetryable, Err: "the attempt did not complete: " + attemptErrorText(err)}}
+		}
+		delay, more := in.Schedule.NextDelay(n, res.RetryAfter)
+		status := deliveryStatus(res.Outcome, more)
+		rec := activities.AttemptRecord{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Result: res, DeliveryStatus: status}
+		var next time.Time
+		if status == deliveryPending {
+			next = workflow.Now(ctx).Add(delay)
+			rec.NextAttemptAt = &next
+		}
+		if err := workflow.ExecuteActivity(dbCtx, a.CallbackRecordAttempt, rec).Get(ctx, nil); err != nil {
+			return CallbackResult{}, err
+		}
+		if status != deliveryPending {
+			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(status))
+			return CallbackResult{Status: status, Attempts: n}, nil
+		}
+		// Measured from the end of the attempt, not of its recording.
+		if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				return CallbackResult{}, err
+			}
+		}
+	}
+}
+
+// CallbackInput is the input of CallbackDelivery.
+type CallbackInput = activities.CallbackInput
+
+func deliveryStatus(o callback.Outcome, more bool) string {
+	switch o {
+	case callback.OutcomeDelivered:
+		return deliveryDelivered
+	case callback.OutcomeGone:
+		return deliveryGone
+	case callback.OutcomeRetryable:
+		if more {
+			return deliveryPending
+		}
+	}
+	return deliveryFailed
+}
+
+func attemptErrorText(err error) string {
+	var toErr *temporal.TimeoutError
+	if errors.As(err, &toErr) {
+		return "no result in time (worker stopped or stalled)"
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
+}
