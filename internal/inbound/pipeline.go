@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hookflow/hookflow/internal/store"
@@ -95,6 +97,14 @@ func (p *Pipeline) flush(ctx context.Context) {
 // nil). A repeat of the same (source, dedup key) is reported as duplicate and
 // not handed over again.
 func (p *Pipeline) Accept(ctx context.Context, ev *store.InboundEvent) (id int64, duplicate bool, err error) {
+	ctx, span := tracer.Start(ctx, "record "+ev.Source+" event")
+	defer func() {
+		span.SetAttributes(attribute.Int64("hookflow.event.id", id), attribute.Bool("hookflow.duplicate", duplicate))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	carrier := propagation.MapCarrier{}
 	otel.GetTextMapPropagator().Inject(ctx, carrier)
 	ev.TraceParent = carrier.Get("traceparent")

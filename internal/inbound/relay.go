@@ -12,6 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -126,6 +130,7 @@ type group struct {
 	source     string
 	entityID   string
 	ids        []int64
+	traces     []string // traceparents of the requests that recorded the events
 }
 
 // hand sends each workflow's events as one SignalWithStart, several
@@ -142,6 +147,9 @@ func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, fa
 			groups = append(groups, g)
 		}
 		g.ids = append(g.ids, ev.ID)
+		if ev.TraceParent != "" {
+			g.traces = append(g.traces, ev.TraceParent)
+		}
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -182,10 +190,30 @@ func (r *Relay) signal(ctx context.Context, g *group) error {
 			workflows.SearchEntity.ValueSet(g.entityID),
 		),
 	}
+	// The hand-over joins the trace of the first request of the group (so a
+	// new run, its activities and their outbound calls are in that trace)
+	// and links the others.
+	if len(g.traces) > 0 {
+		ctx = store.EventContext(ctx, g.traces[0])
+	}
+	var links []trace.Link
+	for _, tp := range g.traces[min(1, len(g.traces)):] {
+		if sc := trace.SpanContextFromContext(store.EventContext(context.Background(), tp)); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	ctx, span := tracer.Start(ctx, "relay "+g.source+" events", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.String("hookflow.workflow_id", g.workflowID), attribute.Int("hookflow.events", len(g.ids))))
+	defer span.End()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := r.temporal.SignalWithStartWorkflow(cctx, g.workflowID, workflows.SignalEvents,
 		workflows.EventBatch{IDs: g.ids}, opts, route.WorkflowType,
 		workflows.EntityInput{Source: g.source, EntityID: g.entityID})
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
 	return err
 }
+
+var tracer = otel.Tracer("github.com/hookflow/hookflow/internal/inbound")

@@ -130,10 +130,11 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 
 // PendingEvent is what the relay needs to hand an event to Temporal.
 type PendingEvent struct {
-	ID         int64
-	Source     string
-	WorkflowID string
-	EntityID   string
+	ID          int64
+	Source      string
+	WorkflowID  string
+	EntityID    string
+	TraceParent string
 }
 
 // relayLockKey is the advisory lock that makes one relay at a time hand
@@ -154,14 +155,14 @@ func (s *Store) DispatchRound(ctx context.Context, limit int, hand func([]Pendin
 		return 0, 0, false, err
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT id, source, workflow_id, entity_id FROM inbound_events
+		SELECT id, source, workflow_id, entity_id, coalesce(traceparent, '') FROM inbound_events
 		WHERE dispatched_at IS NULL ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return 0, 0, true, err
 	}
 	pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingEvent, error) {
 		var p PendingEvent
-		return p, r.Scan(&p.ID, &p.Source, &p.WorkflowID, &p.EntityID)
+		return p, r.Scan(&p.ID, &p.Source, &p.WorkflowID, &p.EntityID, &p.TraceParent)
 	})
 	if err != nil || len(pending) == 0 {
 		return 0, 0, true, err
@@ -201,13 +202,13 @@ type EventFilter struct {
 }
 
 const eventColumns = `id, source, workflow_id, event, event_type, entity_id, attrs, payload, received_at,
-	dispatched_at, processed, processed_at, outcome, error`
+	dispatched_at, processed, processed_at, outcome, error, coalesce(traceparent, '')`
 
 func scanEvent(r pgx.CollectableRow) (InboundEvent, error) {
 	var e InboundEvent
 	var payload string
 	err := r.Scan(&e.ID, &e.Source, &e.WorkflowID, &e.Event, &e.EventType, &e.EntityID, &e.Attrs, &payload,
-		&e.ReceivedAt, &e.DispatchedAt, &e.Processed, &e.ProcessedAt, &e.Outcome, &e.Error)
+		&e.ReceivedAt, &e.DispatchedAt, &e.Processed, &e.ProcessedAt, &e.Outcome, &e.Error, &e.TraceParent)
 	e.Payload = json.RawMessage(payload)
 	return e, err
 }
@@ -350,6 +351,7 @@ func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string, 
 		if len(outcomes) != len(events) {
 			return fmt.Errorf("applier returned %d outcomes for %d events", len(outcomes), len(events))
 		}
+		traceProcessing(ctx, events, outcomes)
 		doneIDs := make([]int64, len(events))
 		kinds := make([]string, len(events))
 		errs := make([]*string, len(events))
