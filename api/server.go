@@ -51,6 +51,8 @@ func (s *Server) Handler() http.Handler {
 		r.GET("/metrics", gin.WrapH(metrics))
 	}
 	s.simplyPrintRoutes(r)
+	s.jobsRoutes(r)
+	s.ordersRoutes(r)
 	return r
 }
 
@@ -75,6 +77,35 @@ func (s *Server) recoverJSON() gin.HandlerFunc {
 		fail(c, http.StatusInternalServerError, "internal error")
 	})
 }
+
+// inboundMetrics counts an inbound endpoint's requests per outcome and
+// measures its ack latency. Handlers mark duplicates with markDuplicate.
+func inboundMetrics(source string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		m := telemetry.Metrics()
+		outcome := "accepted"
+		switch status := c.Writer.Status(); {
+		case status >= 500:
+			outcome = "error"
+		case status >= 400:
+			outcome = "rejected"
+		case c.GetBool(duplicateKey):
+			outcome = "duplicate"
+		}
+		ctx := c.Request.Context()
+		m.Inbound.Add(ctx, 1, telemetry.Attrs("source", source, "outcome", outcome))
+		if outcome == "accepted" || outcome == "duplicate" {
+			m.AckLatency.Record(ctx, time.Since(start).Seconds(), telemetry.Attrs("source", source))
+		}
+	}
+}
+
+const duplicateKey = "hookflow.duplicate"
+
+// markDuplicate tells inboundMetrics the event was a repeat.
+func markDuplicate(c *gin.Context, duplicate bool) { c.Set(duplicateKey, duplicate) }
 
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})

@@ -20,9 +20,10 @@ import (
 var simplyPrintPrefixes = []string{"/api/v1/simpleprint", "/api/v1/simplyprint"}
 
 func (s *Server) simplyPrintRoutes(r *gin.Engine) {
+	in := inboundMetrics(store.SimplyPrintSource)
 	for _, p := range simplyPrintPrefixes {
-		r.POST(p+"/webhook/", s.simplyPrintWebhook)
-		r.POST(p+"/webhook", s.simplyPrintWebhook)
+		r.POST(p+"/webhook/", in, s.simplyPrintWebhook)
+		r.POST(p+"/webhook", in, s.simplyPrintWebhook)
 		r.GET(p+"/webhook/", s.simplyPrintReady)
 		r.GET(p+"/webhook", s.simplyPrintReady)
 		r.GET(p+"/events", s.simplyPrintEvents)
@@ -88,6 +89,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
 		return
 	}
+	markDuplicate(c, duplicate)
 	if ev.Type == "unknown" {
 		s.Log.Warn("simplyprint: unknown event type, stored as unknown", "event", ev.Name, "id", id)
 	}

@@ -91,7 +91,7 @@ func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error 
 			if idle {
 				drain()
 				if len(pending) == 0 {
-					return nil
+					return RecordOutcome(ctx, "idle")
 				}
 			}
 			continue
@@ -118,4 +118,13 @@ func entityActivityOptions(ctx workflow.Context) workflow.Context {
 			MaximumInterval:    time.Minute,
 		},
 	})
+}
+
+// RecordOutcome marks how a run ended: the HookflowOutcome search attribute
+// (Temporal UI filters on it) and the hookflow_workflow_outcomes counter.
+func RecordOutcome(ctx workflow.Context, outcome string) error {
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{
+		"workflow_type": workflow.GetInfo(ctx).WorkflowType.Name, "outcome": outcome,
+	}).Counter("hookflow_workflow_outcomes").Inc(1)
+	return workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(outcome))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -49,9 +50,11 @@ type App struct {
 	listener net.Listener
 	http     *http.Server
 	metrics  *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	ownsDeps bool
+	// backlogGauge is unregistered on Stop (several Apps share a process in tests).
+	backlogGauge metric.Registration
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	ownsDeps     bool
 }
 
 // New connects to Postgres and (lazily) Temporal and builds the parts.
@@ -117,6 +120,14 @@ func (a *App) Start(ctx context.Context) error {
 			}
 		})
 		a.Server.Pipeline.Run(ctx)
+		reg, err := telemetry.ObserveBacklog(func(ctx context.Context) (int64, float64, error) {
+			n, age, err := a.Store.Backlog(ctx)
+			return n, age.Seconds(), err
+		})
+		if err != nil {
+			return err
+		}
+		a.backlogGauge = reg
 		a.goRun(func() { a.Relay.Run(ctx) })
 		a.goRun(func() { a.Server.SimplyPrintEvents.Run(ctx) })
 		if a.Config.SimplyPrint.WebhookSecret == "" {
@@ -171,6 +182,9 @@ func (a *App) Stop(ctx context.Context) {
 	}
 	if a.metrics != nil {
 		_ = a.metrics.Close()
+	}
+	if a.backlogGauge != nil {
+		_ = a.backlogGauge.Unregister()
 	}
 	if a.worker != nil {
 		a.worker.Stop()

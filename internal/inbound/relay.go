@@ -21,6 +21,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -44,7 +45,6 @@ type Relay struct {
 	mu        sync.Mutex
 	lastErr   error
 	lastRound time.Time
-	OnRound   func(claimed, delivered int, err error) // metrics hook, optional
 }
 
 // NewRelay builds a relay; call Handle for each source, then Run.
@@ -119,8 +119,12 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	r.mu.Lock()
 	r.lastErr, r.lastRound = err, time.Now()
 	r.mu.Unlock()
-	if r.OnRound != nil {
-		r.OnRound(claimed, delivered, err)
+	if claimed > 0 {
+		m := telemetry.Metrics()
+		m.Relayed.Add(ctx, int64(delivered), telemetry.Attrs("outcome", "dispatched"))
+		if failed := claimed - delivered; failed > 0 {
+			m.Relayed.Add(ctx, int64(failed), telemetry.Attrs("outcome", "failed"))
+		}
 	}
 	return claimed, err
 }

@@ -7,6 +7,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/hookflow/hookflow/internal/telemetry"
 )
 
 var tracer = otel.Tracer("github.com/hookflow/hookflow/internal/store")
@@ -27,7 +29,9 @@ func EventContext(ctx context.Context, traceParent string) context.Context {
 // activity span that did the work.
 func traceProcessing(ctx context.Context, events []InboundEvent, outcomes []EventOutcome) {
 	batch := trace.SpanContextFromContext(ctx)
+	m := telemetry.Metrics()
 	for i, ev := range events {
+		m.Processed.Add(ctx, 1, telemetry.Attrs("source", ev.Source, "outcome", outcomes[i].Outcome))
 		if ev.TraceParent == "" {
 			continue
 		}

@@ -1,0 +1,74 @@
+package telemetry
+
+import (
+	"context"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Instruments are hookflow's own metrics (the Temporal SDK adds its own
+// temporal_* series through the same meter provider).
+type Instruments struct {
+	Inbound          metric.Int64Counter     // hookflow_inbound_events_total{source,outcome}
+	AckLatency       metric.Float64Histogram // hookflow_ack_duration_seconds{source}
+	Relayed          metric.Int64Counter     // hookflow_relay_events_total{outcome}
+	Processed        metric.Int64Counter     // hookflow_events_processed_total{source,outcome}
+	CallbackAttempts metric.Int64Counter     // hookflow_callback_attempts_total{outcome,status}
+}
+
+var (
+	instOnce sync.Once
+	inst     *Instruments
+)
+
+// Metrics returns the process's instruments, created on first use from the
+// global meter provider (call EnsureMetrics first to export them).
+func Metrics() *Instruments {
+	instOnce.Do(func() {
+		m := otel.Meter("github.com/hookflow/hookflow")
+		inst = &Instruments{}
+		inst.Inbound, _ = m.Int64Counter("hookflow_inbound_events", metric.WithDescription("inbound requests per source and outcome (accepted, duplicate, rejected, error)"))
+		inst.AckLatency, _ = m.Float64Histogram("hookflow_ack_duration", metric.WithUnit("s"),
+			metric.WithDescription("time from request to acknowledgement of inbound events"),
+			metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+		inst.Relayed, _ = m.Int64Counter("hookflow_relay_events", metric.WithDescription("events the relay handed to Temporal (outcome dispatched) or could not (failed)"))
+		inst.Processed, _ = m.Int64Counter("hookflow_events_processed", metric.WithDescription("events processed by workflows, per source and outcome"))
+		inst.CallbackAttempts, _ = m.Int64Counter("hookflow_callback_attempts", metric.WithDescription("callback delivery attempts per outcome and status code"))
+	})
+	return inst
+}
+
+// ObserveBacklog registers the relay backlog gauge, read at each scrape.
+// Unregister it when the process part that owns read stops.
+func ObserveBacklog(read func(ctx context.Context) (count int64, oldestSeconds float64, err error)) (metric.Registration, error) {
+	m := otel.Meter("github.com/hookflow/hookflow")
+	backlog, err := m.Int64ObservableGauge("hookflow_relay_backlog", metric.WithDescription("recorded events not yet handed to Temporal"))
+	if err != nil {
+		return nil, err
+	}
+	oldest, err := m.Float64ObservableGauge("hookflow_relay_backlog_oldest", metric.WithUnit("s"), metric.WithDescription("age of the oldest event not yet handed to Temporal"))
+	if err != nil {
+		return nil, err
+	}
+	return m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		n, age, err := read(ctx)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(backlog, n)
+		o.ObserveFloat64(oldest, age)
+		return nil
+	}, backlog, oldest)
+}
+
+// Attrs is a short way to build metric attributes.
+func Attrs(kv ...string) metric.MeasurementOption {
+	attrs := make([]attribute.KeyValue, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
+	}
+	return metric.WithAttributes(attrs...)
+}
