@@ -16,6 +16,7 @@ import (
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
+	"github.com/hookflow/hookflow/internal/web/ops"
 )
 
 // Server carries what the handlers need.
@@ -28,6 +29,9 @@ type Server struct {
 
 	// SimplyPrintEvents feeds the live stream of processed events.
 	SimplyPrintEvents *store.Notifier
+	// SelfURL is this API's own base URL (the ops console's test button
+	// calls the real webhook endpoint through it).
+	SelfURL func() string
 }
 
 // Handler builds the router.
@@ -50,6 +54,11 @@ func (s *Server) Handler() http.Handler {
 	if metrics, err := telemetry.EnsureMetrics(); err == nil {
 		r.GET("/metrics", gin.WrapH(metrics))
 	}
+	(&ops.Console{
+		Store: s.Store, AdminToken: s.Config.AdminToken, Log: s.Log,
+		TemporalUI: s.Config.Temporal.UIURL, Namespace: s.Config.Temporal.Namespace,
+		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret,
+	}).Register(r)
 	s.simplyPrintRoutes(r)
 	s.jobsRoutes(r)
 	s.ordersRoutes(r)

@@ -89,6 +89,7 @@ func Assemble(cfg config.Config, log *slog.Logger, st *store.Store, tc client.Cl
 			Pipeline:          &inbound.Pipeline{Store: st, Relay: a.Relay},
 			SimplyPrintEvents: store.NewNotifier(st, store.SimplyPrintChannel, log),
 		}
+		a.Server.SelfURL = a.URL
 	}
 	if roles.Worker {
 		a.worker = worker.New(tc, a.deps())

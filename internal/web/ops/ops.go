@@ -1,0 +1,224 @@
+// Package ops is the ops console: server-rendered pages behind ADMIN_TOKEN
+// (a login form sets a cookie; a Bearer header works too), with embedded
+// assets and no CDN. Every row that has a workflow links to its run in
+// Temporal UI.
+package ops
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Console serves the ops pages.
+type Console struct {
+	Store      *store.Store
+	AdminToken string
+	TemporalUI string // TEMPORAL_UI_URL
+	Namespace  string
+	Log        *slog.Logger
+	SelfURL    func() string // the API's own base URL, for "send test event"
+	SPSecret   string        // SIMPLYPRINT_WEBHOOK_SECRET, sent by the test-event button
+	HTTPClient *http.Client
+	pages      map[string]*template.Template
+	extraPages []Page
+}
+
+// Page is a console section in the navigation.
+type Page struct {
+	Path  string // under /ops, e.g. "/ratings"
+	Title string
+}
+
+const cookieName = "hookflow_ops"
+
+// Register mounts /ops on r.
+func (c *Console) Register(r *gin.Engine) {
+	c.pages = map[string]*template.Template{}
+	funcs := template.FuncMap{
+		"temporalURL": c.temporalURL,
+		"when": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return v.UTC().Format("2006-01-02 15:04:05")
+			case *time.Time:
+				if v != nil {
+					return v.UTC().Format("2006-01-02 15:04:05")
+				}
+			}
+			return "—"
+		},
+		"str": func(s *string) string {
+			if s == nil {
+				return ""
+			}
+			return *s
+		},
+		"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	}
+	for _, name := range []string{"login", "simplyprint"} {
+		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	sub, _ := fs.Sub(assetFS, "assets")
+	r.GET("/ops/assets/*file", gin.WrapH(http.StripPrefix("/ops/assets/", http.FileServerFS(sub))))
+	r.GET("/ops/login", func(g *gin.Context) { c.render(g, "login", gin.H{"Next": g.Query("next")}) })
+	r.POST("/ops/login", c.login)
+	r.POST("/ops/logout", c.logout)
+	g := r.Group("/ops", c.auth)
+	g.GET("", func(g *gin.Context) { g.Redirect(http.StatusSeeOther, "/ops/simplyprint") })
+	g.GET("/", func(g *gin.Context) { g.Redirect(http.StatusSeeOther, "/ops/simplyprint") })
+	g.GET("/simplyprint", c.simplyPrint)
+	g.POST("/simplyprint/test-event", c.sendTestEvent)
+}
+
+func (c *Console) temporalURL(workflowID string) string {
+	if c.TemporalUI == "" || workflowID == "" {
+		return ""
+	}
+	return strings.TrimRight(c.TemporalUI, "/") + "/namespaces/" + url.PathEscape(c.Namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
+func (c *Console) cookieValue() string {
+	sum := sha256.Sum256([]byte("hookflow-ops:" + c.AdminToken))
+	return hex.EncodeToString(sum[:])
+}
+
+// auth lets a request in with the console cookie or the Bearer token; a
+// browser without either goes to the login form.
+func (c *Console) auth(g *gin.Context) {
+	if c.AdminToken == "" {
+		g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("The ops console is disabled: set ADMIN_TOKEN and restart hookflow.\n"))
+		g.Abort()
+		return
+	}
+	if bearer, ok := strings.CutPrefix(g.GetHeader("Authorization"), "Bearer "); ok &&
+		subtle.ConstantTimeCompare([]byte(bearer), []byte(c.AdminToken)) == 1 {
+		g.Next()
+		return
+	}
+	if v, err := g.Cookie(cookieName); err == nil && subtle.ConstantTimeCompare([]byte(v), []byte(c.cookieValue())) == 1 {
+		g.Next()
+		return
+	}
+	g.Redirect(http.StatusSeeOther, "/ops/login?next="+url.QueryEscape(g.Request.URL.RequestURI()))
+	g.Abort()
+}
+
+func (c *Console) login(g *gin.Context) {
+	next := g.PostForm("next")
+	if !strings.HasPrefix(next, "/ops") || strings.HasPrefix(next, "//") {
+		next = "/ops/simplyprint"
+	}
+	if c.AdminToken == "" || subtle.ConstantTimeCompare([]byte(g.PostForm("token")), []byte(c.AdminToken)) != 1 {
+		g.Status(http.StatusUnauthorized)
+		c.render(g, "login", gin.H{"Next": next, "Error": "That is not the admin token (ADMIN_TOKEN)."})
+		return
+	}
+	http.SetCookie(g.Writer, &http.Cookie{Name: cookieName, Value: c.cookieValue(), Path: "/ops", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: g.Request.TLS != nil, MaxAge: 12 * 3600})
+	g.Redirect(http.StatusSeeOther, next)
+}
+
+func (c *Console) logout(g *gin.Context) {
+	http.SetCookie(g.Writer, &http.Cookie{Name: cookieName, Value: "", Path: "/ops", MaxAge: -1, HttpOnly: true})
+	g.Redirect(http.StatusSeeOther, "/ops/login")
+}
+
+func (c *Console) render(g *gin.Context, page string, data gin.H) {
+	data["Page"] = page
+	data["Nav"] = nav
+	var buf bytes.Buffer
+	if err := c.pages[page].Execute(&buf, data); err != nil {
+		c.Log.Error("ops console: render", "page", page, "error", err)
+		g.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("cannot render the page; see the server log\n"))
+		return
+	}
+	g.Data(g.Writer.Status(), "text/html; charset=utf-8", buf.Bytes()) // 200 unless a handler set another
+
+}
+
+var nav = []Page{
+	{"/ops/simplyprint", "Print farm"},
+	{"/ops/ratings", "Ratings"},
+	{"/crm/sync", "Order sync"},
+	{"/ops/jobs", "Jobs & callbacks"},
+}
+
+func (c *Console) simplyPrint(g *gin.Context) {
+	ctx := g.Request.Context()
+	stats, err := c.Store.Stats(ctx, store.SimplyPrintSource)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	events, err := c.Store.ListEvents(ctx, store.EventFilter{Source: store.SimplyPrintSource, EventType: g.Query("type"), Limit: 50})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	printers, err := c.Store.ListPrinters(ctx)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, "simplyprint", gin.H{"Stats": stats, "Events": events, "Printers": printers,
+		"Sent": g.Query("sent"), "SendError": g.Query("error"), "Type": g.Query("type")})
+}
+
+// sendTestEvent posts a SimplyPrint "test" event to hookflow's own webhook
+// endpoint over HTTP, with the configured secret: the whole inbound path runs.
+func (c *Console) sendTestEvent(g *gin.Context) {
+	body := fmt.Sprintf(`{"webhook_id":0,"event":"test","timestamp":%d,"data":{"sent_by":"ops console"}}`, time.Now().Unix())
+	ctx, cancel := context.WithTimeout(g.Request.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.SelfURL()+"/api/v1/simpleprint/webhook/", strings.NewReader(body))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.SPSecret != "" {
+		req.Header.Set("X-SP-Token", c.SPSecret)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?error="+url.QueryEscape(err.Error()))
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?error="+url.QueryEscape("the webhook endpoint answered "+resp.Status))
+		return
+	}
+	g.Redirect(http.StatusSeeOther, "/ops/simplyprint?sent=1")
+}
+
+func (c *Console) fail(g *gin.Context, err error) {
+	c.Log.Error("ops console", "path", g.Request.URL.Path, "error", err)
+	g.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error; see the server log\n"))
+}
