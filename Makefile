@@ -8,8 +8,6 @@ LDFLAGS         := -X github.com/hookflow/hookflow/internal/app.Version=$(VERSIO
 TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Chromium and php-cli come from Debian; browser and PHP tests need them.
-SYSTEM_PACKAGES := chromium php-cli php-curl
 
 .PHONY: run build test test-short lint bench tools system-deps clean help
 
@@ -51,6 +49,8 @@ tools: bin/temporal system-deps
 
 test: tools
 	$(GO) vet ./...
+	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
+	$(GO) run $(STATICCHECK) ./...
 	TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # Unit and workflow tests only (no Postgres, no dev server).

@@ -24,12 +24,13 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	dataDir := fs.String("data", ".data", "where the dev server and a private Postgres keep their files")
 	uiPort := fs.Int("ui-port", 8233, "Temporal Web UI port")
+	pg := fs.String("postgres", "auto", "without DATABASE_URL: auto (127.0.0.1:5432, else a private cluster), local, or private")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	env, err := devenv.Start(ctx, devenv.Options{
 		DataDir: *dataDir, TemporalAddress: cfg.Temporal.Address, TemporalUIPort: *uiPort,
-		TemporalCLI: os.Getenv("TEMPORAL_CLI"), DatabaseURL: cfg.DatabaseURL,
+		TemporalCLI: os.Getenv("TEMPORAL_CLI"), DatabaseURL: cfg.DatabaseURL, Postgres: *pg,
 	}, log)
 	if err != nil {
 		return err

@@ -46,6 +46,7 @@ type Options struct {
 	TemporalUIPort  int
 	TemporalCLI     string // path to the temporal binary ("" looks in bin/ and PATH)
 	DatabaseURL     string // "" picks or starts one
+	Postgres        string // auto (local, else private), local, or private
 }
 
 // Start brings up Temporal and Postgres.
@@ -163,6 +164,9 @@ func displayHost(h string) string {
 // hookflow), or starts a private cluster under DataDir.
 func (e *Env) startPostgres(ctx context.Context, o Options) error {
 	const local = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	if o.Postgres == "private" {
+		return e.startPrivatePostgres(ctx, o)
+	}
 	if answers("127.0.0.1:5432") {
 		url, err := ensureDatabase(ctx, local, "hookflow")
 		if err == nil {
@@ -170,7 +174,12 @@ func (e *Env) startPostgres(ctx context.Context, o Options) error {
 			e.log.Info("using the local Postgres", "database", "hookflow", "address", "127.0.0.1:5432")
 			return nil
 		}
+		if o.Postgres == "local" {
+			return fmt.Errorf("the Postgres on 127.0.0.1:5432 cannot be used: %w", err)
+		}
 		e.log.Warn("a Postgres answers on 127.0.0.1:5432 but cannot be used; starting a private one", "error", err)
+	} else if o.Postgres == "local" {
+		return errors.New("no Postgres answers on 127.0.0.1:5432")
 	}
 	return e.startPrivatePostgres(ctx, o)
 }
@@ -235,7 +244,7 @@ func (e *Env) startPrivatePostgres(ctx context.Context, o Options) error {
 		}
 		asUser = []string{"runuser", "-u", "postgres", "--"}
 	}
-	run := func(name string, args ...string) error {
+	run := func(ctx context.Context, name string, args ...string) error {
 		full := append(append([]string{}, asUser...), append([]string{filepath.Join(bin, name)}, args...)...)
 		out, err := exec.CommandContext(ctx, full[0], full[1:]...).CombinedOutput()
 		if err != nil {
@@ -257,16 +266,17 @@ func (e *Env) startPrivatePostgres(ctx context.Context, o Options) error {
 			}
 		}
 		e.log.Info("creating a private Postgres cluster", "dir", dir)
-		if err := run("initdb", "-D", dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8"); err != nil {
+		if err := run(ctx, "initdb", "-D", dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8"); err != nil {
 			return err
 		}
 	}
 	logPath := filepath.Join(dir, "server.log")
-	if err := run("pg_ctl", "-D", dir, "-l", logPath, "-w", "-o",
+	if err := run(ctx, "pg_ctl", "-D", dir, "-l", logPath, "-w", "-o",
 		"-p "+privatePort+" -c listen_addresses=127.0.0.1 -k "+dir, "start"); err != nil {
 		return err
 	}
-	e.stops = append(e.stops, func() { _ = run("pg_ctl", "-D", dir, "-m", "fast", "-w", "stop") })
+	// Stopping runs after Ctrl-C has cancelled ctx: it needs its own context.
+	e.stops = append(e.stops, func() { _ = run(context.Background(), "pg_ctl", "-D", dir, "-m", "fast", "-w", "stop") })
 	url, err := ensureDatabase(ctx, "postgres://postgres@127.0.0.1:"+privatePort+"/postgres?sslmode=disable", "hookflow")
 	if err != nil {
 		return err
