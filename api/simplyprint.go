@@ -219,10 +219,26 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, ": connected\n\n")
+	ctx := c.Request.Context()
+	send := func(events []store.InboundEvent) {
+		for _, e := range events {
+			data, _ := json.Marshal(ToSimplyPrintEvent(e))
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, "simplyprint", data)
+		}
+		w.Flush()
+	}
+	// A client that reconnects with Last-Event-ID first gets what it missed
+	// (EventSource sends the header by itself).
+	if last, err := strconv.ParseInt(c.GetHeader("Last-Event-ID"), 10, 64); err == nil && last >= 0 {
+		missed, err := s.Store.ProcessedAfter(ctx, store.SimplyPrintSource, last, 1000)
+		if err != nil {
+			s.Log.Warn("simplyprint stream: cannot load missed events", "error", err)
+		}
+		send(missed)
+	}
 	w.Flush()
 	ping := time.NewTicker(15 * time.Second)
 	defer ping.Stop()
-	ctx := c.Request.Context()
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,11 +256,7 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 				s.Log.Warn("simplyprint stream: cannot load events", "error", err)
 				continue
 			}
-			for _, e := range events {
-				data, _ := json.Marshal(ToSimplyPrintEvent(e))
-				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, "simplyprint", data)
-			}
-			w.Flush()
+			send(events)
 		}
 	}
 }

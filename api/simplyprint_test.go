@@ -284,9 +284,35 @@ func TestSimplyPrintStream(t *testing.T) {
 		if ev.Event != "job.started" || !ev.Processed || *ev.PrinterID != 5 || *ev.JobID != "77" {
 			t.Fatalf("streamed %+v", ev)
 		}
+		resumeStream(t, a.URL(), ev.ID)
 		return
 	}
 	t.Fatalf("stream ended without an event: %v", lines.Err())
+}
+
+// resumeStream reconnects with Last-Event-ID = before-1 and expects the
+// event it missed first.
+func resumeStream(t *testing.T, base string, id int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/simpleprint/stream", nil)
+	req.Header.Set("Last-Event-ID", fmt.Sprint(id-1))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), "id: "); ok {
+			if v != fmt.Sprint(id) {
+				t.Fatalf("resumed with id %s, want %d", v, id)
+			}
+			return
+		}
+	}
+	t.Fatal("a resumed stream did not replay the missed event")
 }
 
 // TestSimplyPrintRelaySurvivesTemporalOutage stops Temporal, sends events

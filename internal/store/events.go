@@ -392,3 +392,14 @@ func joinIDs(ids []string) string {
 	}
 	return out
 }
+
+// ProcessedAfter returns a source's processed events with ids above afterID,
+// oldest first (a live stream resuming after a reconnect).
+func (s *Store) ProcessedAfter(ctx context.Context, source string, afterID int64, limit int) ([]InboundEvent, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+eventColumns+` FROM inbound_events
+		WHERE source = $1 AND id > $2 AND processed ORDER BY id LIMIT $3`, source, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanEvent)
+}
