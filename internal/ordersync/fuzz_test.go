@@ -41,7 +41,7 @@ func FuzzParseSiteOrder(f *testing.F) {
 				t.Fatalf("negative quantity accepted: %v", it.Quantity)
 			}
 		}
-		if Hash(o) != Hash(o) {
+		if h1, h2 := Hash(o), Hash(o); h1 != h2 {
 			t.Fatal("hash not deterministic")
 		}
 		c := ToCRM(o, DefaultStatusMap())

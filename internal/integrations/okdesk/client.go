@@ -163,7 +163,7 @@ func (c *Client) AddComment(ctx context.Context, issueID int64, cm Comment) (int
 	}
 	body := struct {
 		Comment wireCommentIn `json:"comment"`
-	}{wireCommentIn{Content: cm.Content, AuthorID: cm.AuthorID, AuthorType: cm.AuthorType, Public: cm.Public}}
+	}{wireCommentIn(cm)}
 	var out struct {
 		ID flexID `json:"id"`
 	}
@@ -181,7 +181,7 @@ func (c *Client) CreateIssue(ctx context.Context, in IssueInput) (int64, error) 
 	}
 	body := struct {
 		Issue wireIssueIn `json:"issue"`
-	}{wireIssueIn{Title: in.Title, Description: in.Description, ContactID: in.ContactID, CompanyID: in.CompanyID}}
+	}{wireIssueIn(in)}
 	var out struct {
 		ID flexID `json:"id"`
 	}

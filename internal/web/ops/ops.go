@@ -42,7 +42,6 @@ type Console struct {
 	SPSecret   string        // SIMPLYPRINT_WEBHOOK_SECRET, sent by the test-event button
 	HTTPClient *http.Client
 	pages      map[string]*template.Template
-	extraPages []Page
 }
 
 // Page is a console section in the navigation.

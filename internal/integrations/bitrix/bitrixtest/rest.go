@@ -415,11 +415,7 @@ func splitPHPKey(key string) []string {
 	if i <= 0 || !strings.HasSuffix(key, "]") {
 		return []string{key}
 	}
-	parts := []string{key[:i]}
-	for _, p := range strings.Split(key[i+1:len(key)-1], "][") {
-		parts = append(parts, p)
-	}
-	return parts
+	return append([]string{key[:i]}, strings.Split(key[i+1:len(key)-1], "][")...)
 }
 
 func intOf(v any) (int64, bool) {
