@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/internal/integrations/generator"
 	"github.com/hookflow/hookflow/internal/netguard"
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
 )
 
 // Jobs runs description jobs: it generates lots through the generator and
@@ -68,6 +70,9 @@ type JobPlan struct {
 // returns its plan.
 func (a *Jobs) JobStart(ctx context.Context, in JobStartInput) (JobPlan, error) {
 	status, pending, err := a.Store.StartJob(ctx, in.JobID, in.EventIDs)
+	if errors.Is(err, store.ErrJobNotFound) {
+		return JobPlan{}, temporal.NewNonRetryableApplicationError(err.Error(), "JobNotFound", err)
+	}
 	if err != nil {
 		return JobPlan{}, err
 	}
@@ -107,6 +112,9 @@ func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
 	}
 	descs, err := a.Generator.Describe(ctx, w.LotID, w.Images, w.Languages)
 	if err != nil {
+		if a.Log != nil {
+			a.Log.Warn("generator call failed", "job_id", in.JobID, "lot_id", w.LotID, "error", err)
+		}
 		return generatorError(err)
 	}
 	return a.Store.CompleteLot(ctx, in.JobID, in.Position, descs)
@@ -119,7 +127,13 @@ func generatorError(err error) error {
 	}
 	var ae *generator.APIError
 	if errors.As(err, &ae) {
-		return temporal.NewApplicationErrorWithOptions(ae.Error(), ErrTypeGenerator, temporal.ApplicationErrorOptions{
+		msg := ae.Error()
+		if ae.Status == 0 && ae.Code == "transport" {
+			// The transport's error names the generator's URL, an operator
+			// detail the job's client sees in the results: say what happened.
+			msg = "generator: no answer (connection failed or timed out; see the worker log)"
+		}
+		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeGenerator, temporal.ApplicationErrorOptions{
 			NonRetryable:   !ae.Retryable,
 			NextRetryDelay: ae.RetryAfter,
 		})
@@ -151,8 +165,9 @@ type JobSummary struct {
 
 // CallbackInput starts one attempt series of a delivery.
 type CallbackInput struct {
-	DeliveryID   int64             `json:"delivery_id"`
+	DeliveryID   string            `json:"delivery_id"`
 	JobID        string            `json:"job_id"`
+	ClientID     string            `json:"client_id"`     // HookflowEntity of the run: "failed callbacks of client X"
 	Series       int               `json:"series"`        // 1 for the job's own, +1 per manual retry
 	FirstAttempt int               `json:"first_attempt"` // attempt number of the series' first attempt
 	Schedule     callback.Schedule `json:"schedule"`
@@ -160,27 +175,27 @@ type CallbackInput struct {
 }
 
 // CallbackWorkflowID is the workflow of a delivery's attempt series.
-func CallbackWorkflowID(deliveryID int64, series int) string {
+func CallbackWorkflowID(deliveryID string, series int) string {
 	if series <= 1 {
-		return fmt.Sprintf("callback-%d", deliveryID)
+		return "callback-" + deliveryID
 	}
-	return fmt.Sprintf("callback-%d-retry-%d", deliveryID, series-1)
+	return fmt.Sprintf("callback-%s-retry-%d", deliveryID, series-1)
 }
 
-// WebhookID is the Standard Webhooks webhook-id of a job's callback: the same
-// on every attempt and every manual retry series, and unique beyond this
+// WebhookID is the Standard Webhooks webhook-id of a delivery: the same on
+// every attempt and every manual retry series, and unique beyond this
 // installation (receivers deduplicate on it).
-func WebhookID(jobID string) string { return "msg_" + jobID }
+func WebhookID(deliveryID string) string { return "msg_" + deliveryID }
 
 // JobFinish gives the job its final status and creates its callback delivery.
 func (a *Jobs) JobFinish(ctx context.Context, jobID string) (JobSummary, error) {
-	j, err := a.Store.FinishJob(ctx, jobID, func(j store.Job) string { return WebhookID(j.ID) })
+	j, err := a.Store.FinishJob(ctx, jobID, WebhookID)
 	if err != nil {
 		return JobSummary{}, err
 	}
 	s := JobSummary{Status: j.Status, TotalLots: j.TotalLots, CompletedLots: j.CompletedLots, FailedLots: j.FailedLots}
 	if d := j.Delivery; d != nil && d.Series == 1 && d.Attempts == 0 && d.Status == store.DeliveryPending {
-		s.Callback = &CallbackInput{DeliveryID: d.ID, JobID: j.ID, Series: 1, FirstAttempt: 1,
+		s.Callback = &CallbackInput{DeliveryID: d.ID, JobID: j.ID, ClientID: d.ClientID, Series: 1, FirstAttempt: 1,
 			Schedule: a.Config.Schedule(), Timeout: a.Config.CallbackTimeout}
 	}
 	return s, nil
@@ -188,7 +203,7 @@ func (a *Jobs) JobFinish(ctx context.Context, jobID string) (JobSummary, error) 
 
 // DeliverInput is one attempt.
 type DeliverInput struct {
-	DeliveryID int64         `json:"delivery_id"`
+	DeliveryID string        `json:"delivery_id"`
 	Attempt    int           `json:"attempt"`
 	Timeout    time.Duration `json:"timeout"`
 }
@@ -205,11 +220,11 @@ type DeliverResult struct {
 func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	d, err := a.Store.GetDelivery(ctx, in.DeliveryID)
 	if err != nil {
-		return DeliverResult{}, fmt.Errorf("load delivery %d: %w", in.DeliveryID, err)
+		return DeliverResult{}, fmt.Errorf("load delivery %s: %w", in.DeliveryID, err)
 	}
 	res := DeliverResult{AttemptedAt: time.Now()}
 	if d == nil {
-		res.Attempt = callback.Attempt{Outcome: callback.OutcomePermanent, Err: fmt.Sprintf("delivery %d does not exist", in.DeliveryID)}
+		res.Attempt = callback.Attempt{Outcome: callback.OutcomePermanent, Err: fmt.Sprintf("delivery %s does not exist", in.DeliveryID)}
 		return res, nil
 	}
 	secret := ""
@@ -228,6 +243,11 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 	res.Attempt = callback.Deliver(ctx, a.Callbacks, callback.Request{
 		URL: d.URL, Body: d.Body, Secret: secret, WebhookID: d.WebhookID, UserAgent: a.UserAgent, Timeout: in.Timeout,
 	})
+	code := "none"
+	if res.StatusCode != 0 {
+		code = strconv.Itoa(res.StatusCode)
+	}
+	telemetry.Metrics().CallbackAttempts.Add(ctx, 1, telemetry.Attrs("outcome", string(res.Outcome), "status", code))
 	if a.Log != nil {
 		a.Log.Info("callback attempt", "delivery_id", d.ID, "job_id", d.JobID, "attempt", in.Attempt,
 			"status", res.StatusCode, "outcome", res.Outcome, "latency", res.Latency.String(), "error", res.Err)
@@ -237,7 +257,7 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 
 // AttemptRecord is an attempt and what it means for its delivery.
 type AttemptRecord struct {
-	DeliveryID     int64         `json:"delivery_id"`
+	DeliveryID     string        `json:"delivery_id"`
 	Series         int           `json:"series"`
 	Attempt        int           `json:"attempt"`
 	Result         DeliverResult `json:"result"`

@@ -62,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	s.simplyPrintRoutes(r)
 	s.jobsRoutes(r)
 	s.ordersRoutes(r)
+	s.ratingsRoutes(r)
 	return r
 }
 

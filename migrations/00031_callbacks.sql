@@ -3,11 +3,11 @@
 -- for it. The schedule lives in the callback-<id> workflow (durable timers);
 -- these rows are what people query.
 CREATE TABLE callback_deliveries (
-    id               bigserial PRIMARY KEY,
+    id               uuid        PRIMARY KEY,     -- also names its workflows (callback-<id>): unique beyond this database
     job_id           uuid        NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     client_id        text        NOT NULL,
     url              text        NOT NULL,
-    webhook_id       text        NOT NULL,            -- webhook-id header, the same on every attempt and series
+    webhook_id       text        NOT NULL,            -- webhook-id header (msg_<id>), the same on every attempt and series
     body             text        NOT NULL,            -- the exact bytes sent and signed on every attempt
     status           text        NOT NULL DEFAULT 'pending', -- pending, delivered, failed, gone
     series           integer     NOT NULL DEFAULT 1,  -- 1 = the job's own; each manual retry adds one
@@ -24,7 +24,7 @@ CREATE INDEX callback_deliveries_pending ON callback_deliveries (created_at) WHE
 CREATE INDEX callback_deliveries_created ON callback_deliveries (created_at);
 
 CREATE TABLE callback_attempts (
-    delivery_id      bigint      NOT NULL REFERENCES callback_deliveries (id) ON DELETE CASCADE,
+    delivery_id      uuid        NOT NULL REFERENCES callback_deliveries (id) ON DELETE CASCADE,
     attempt          integer     NOT NULL,            -- 1, 2, ... over all series
     series           integer     NOT NULL,
     attempted_at     timestamptz NOT NULL,

@@ -33,6 +33,15 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: WorkflowDescriptionJob})
 	r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: WorkflowCallbackDelivery})
 	r.RegisterActivity(activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log))
+	r.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: WorkflowBitrixOrder})
+	r.RegisterWorkflowWithOptions(workflows.OrderBackSync{Retry: workflows.BackSyncRetry{Base: d.Config.Orders.BackSyncRetryBase,
+		Max: d.Config.Orders.BackSyncRetryMax, For: d.Config.Orders.BackSyncRetryFor, AttemptTimeout: 2 * d.Config.Orders.Timeout}}.Run,
+		workflow.RegisterOptions{Name: WorkflowBitrixBackSync})
+	r.RegisterActivity(activities.NewOrders(d.Config.Orders, d.Store, d.HTTPClient, d.Log))
+	r.RegisterWorkflowWithOptions(workflows.OkdeskIssue, workflow.RegisterOptions{Name: WorkflowOkdeskIssue})
+	r.RegisterWorkflowWithOptions(workflows.OkdeskRating, workflow.RegisterOptions{Name: WorkflowOkdeskRating})
+	r.RegisterWorkflowWithOptions(workflows.TelegramChat, workflow.RegisterOptions{Name: WorkflowTelegramChat})
+	r.RegisterActivity(activities.NewRatings(d.Config.Ratings, d.Store, d.HTTPClient, d.Log))
 }
 
 // Workflow type names: the relay starts workflows by these.
@@ -40,6 +49,11 @@ const (
 	WorkflowSimplyPrintPrinter = "SimplyPrintPrinter"
 	WorkflowDescriptionJob     = "DescriptionJob"
 	WorkflowCallbackDelivery   = "CallbackDelivery"
+	WorkflowBitrixOrder        = "BitrixOrder"
+	WorkflowBitrixBackSync     = "BitrixBackSync"
+	WorkflowOkdeskIssue        = "OkdeskIssue"
+	WorkflowOkdeskRating       = "OkdeskRating"
+	WorkflowTelegramChat       = "TelegramChat"
 )
 
 // New creates a worker on the configured task queue.
@@ -53,7 +67,11 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 // signals for it.
 func Routes() map[string]string {
 	return map[string]string{
-		store.SimplyPrintSource: WorkflowSimplyPrintPrinter,
-		store.JobsSource:        WorkflowDescriptionJob,
+		store.SimplyPrintSource:    WorkflowSimplyPrintPrinter,
+		store.JobsSource:           WorkflowDescriptionJob,
+		store.BitrixSource:         WorkflowBitrixOrder,
+		store.BitrixBackSyncSource: WorkflowBitrixBackSync,
+		store.OkdeskSource:         WorkflowOkdeskIssue,
+		store.TelegramSource:       WorkflowTelegramChat,
 	}
 }

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -45,9 +44,14 @@ func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 			return err
 		}
 	}
-	// A batch signalled twice (the relay's at-least-once hand-over) carries
-	// events JobStart processed already; nothing is left to do with them.
-	drainEvents(events, &ids)
+	// Signals that arrived after the start (the relay hands over at least
+	// once) are marked processed too; JobStart does nothing else for a
+	// finished job.
+	var late []int64
+	drainEvents(events, &late)
+	if len(late) > 0 {
+		return workflow.ExecuteActivity(dbCtx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: late}).Get(ctx, nil)
+	}
 	return nil
 }
 
@@ -120,7 +124,7 @@ func startCallback(ctx workflow.Context, in activities.CallbackInput) error {
 		WorkflowID:            activities.CallbackWorkflowID(in.DeliveryID, in.Series),
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: CallbackSearchAttributes(in.DeliveryID),
+		TypedSearchAttributes: CallbackSearchAttributes(in.ClientID),
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, CallbackDelivery, in)
 	var exec workflow.Execution
@@ -133,11 +137,13 @@ func startCallback(ctx workflow.Context, in activities.CallbackInput) error {
 }
 
 // CallbackSearchAttributes are the search attributes of a delivery's
-// workflows (HookflowSource "callbacks", HookflowEntity the delivery id).
-func CallbackSearchAttributes(deliveryID int64) temporal.SearchAttributes {
+// workflows: HookflowSource "callbacks" and HookflowEntity the client the
+// callback goes to (the delivery id is in the workflow ID), so ops can ask
+// for a client's failed callbacks.
+func CallbackSearchAttributes(clientID string) temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
 		SearchSource.ValueSet(callbackSource),
-		SearchEntity.ValueSet(strconv.FormatInt(deliveryID, 10)),
+		SearchEntity.ValueSet(clientID),
 	)
 }
 

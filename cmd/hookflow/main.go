@@ -33,6 +33,8 @@ Commands:
   migrate      apply database migrations; --temporal also registers search attributes
   dev          start a Temporal dev server and Postgres if needed, migrate, then serve
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
+  telegram     set-webhook [--url URL]: point the rating bot at this service
+  okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
@@ -92,6 +94,10 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return dev(ctx, cfg, log, args, stdout)
 	case "simplyprint":
 		return simplyPrintCommand(ctx, cfg, args, stdout)
+	case "telegram":
+		return telegramCommand(ctx, cfg, args, stdout)
+	case "okdesk":
+		return okdeskCommand(ctx, cfg, args, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
 	}

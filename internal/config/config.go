@@ -34,6 +34,8 @@ type Config struct {
 
 	SimplyPrint SimplyPrintConfig
 	Jobs        JobsConfig
+	Orders      OrdersConfig
+	Ratings     RatingsConfig
 }
 
 // TemporalConfig says where the Temporal frontend is.
@@ -97,6 +99,8 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
 	}
 	errs = append(errs, c.Jobs.validate())
+	errs = append(errs, c.Orders.validate())
+	errs = append(errs, c.Ratings.validate())
 	return errors.Join(errs...)
 }
 

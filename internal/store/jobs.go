@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookflow/hookflow/internal/callback"
@@ -38,6 +39,9 @@ const (
 
 // ErrJobIdempotencyConflict: the Idempotency-Key was used before with another body.
 var ErrJobIdempotencyConflict = errors.New("idempotency key reused with a different request body")
+
+// ErrJobNotFound: no job with that id.
+var ErrJobNotFound = errors.New("job not found")
 
 // ErrDeliveryPending: a delivery's attempt series is still running.
 var ErrDeliveryPending = errors.New("delivery is still pending")
@@ -166,14 +170,19 @@ func (s *Store) StartJob(ctx context.Context, jobID string, eventIDs []int64) (s
 			return "", nil, err
 		}
 	}
+	var st *string
 	err = s.Pool.QueryRow(ctx, `
 		WITH upd AS (
 			UPDATE jobs SET status = 'processing', started_at = coalesce(started_at, now()), updated_at = now()
 			WHERE id = $1 AND status = 'queued' RETURNING status)
-		SELECT coalesce((SELECT status FROM upd), (SELECT status FROM jobs WHERE id = $1))`, jobID).Scan(&status)
+		SELECT coalesce((SELECT status FROM upd), (SELECT status FROM jobs WHERE id = $1))`, jobID).Scan(&st)
 	if err != nil {
 		return "", nil, err
 	}
+	if st == nil {
+		return "", nil, fmt.Errorf("%w: %s", ErrJobNotFound, jobID)
+	}
+	status = *st
 	rows, err := s.Pool.Query(ctx, `SELECT position, lot_id FROM job_lots WHERE job_id = $1 AND status = 'pending' ORDER BY position`, jobID)
 	if err != nil {
 		return "", nil, err
@@ -238,7 +247,7 @@ func (s *Store) finishLot(ctx context.Context, jobID string, position int, statu
 // it has a webhook_url, creates its callback delivery with the exact body to
 // send (built once by payload; every attempt sends these bytes). Calling it
 // again returns what the first call stored.
-func (s *Store) FinishJob(ctx context.Context, jobID string, webhookID func(Job) string) (Job, error) {
+func (s *Store) FinishJob(ctx context.Context, jobID string, webhookID func(deliveryID string) string) (Job, error) {
 	var job Job
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR UPDATE`, jobID))
@@ -266,9 +275,10 @@ func (s *Store) FinishJob(ctx context.Context, jobID string, webhookID func(Job)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO callback_deliveries (job_id, client_id, url, webhook_id, body, next_attempt_at)
-				VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT (job_id) DO NOTHING`,
-				j.ID, j.ClientID, j.WebhookURL, webhookID(j), string(body)); err != nil {
+			id := uuid.NewString()
+			if _, err := tx.Exec(ctx, `INSERT INTO callback_deliveries (id, job_id, client_id, url, webhook_id, body, next_attempt_at)
+				VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT (job_id) DO NOTHING`,
+				id, j.ID, j.ClientID, j.WebhookURL, webhookID(id), string(body)); err != nil {
 				return err
 			}
 			d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE job_id = $1`, j.ID))
@@ -335,7 +345,7 @@ func (s *Store) JobResults(ctx context.Context, jobID string) ([]LotResult, erro
 
 // Delivery is one job's callback.
 type Delivery struct {
-	ID             int64      `json:"delivery_id"`
+	ID             string     `json:"delivery_id"`
 	JobID          string     `json:"job_id"`
 	ClientID       string     `json:"client_id"`
 	URL            string     `json:"-"` // may carry the receiver's token: shown redacted
@@ -352,7 +362,7 @@ type Delivery struct {
 	FinishedAt     *time.Time `json:"finished_at"`
 }
 
-const deliveryColumns = `id, job_id::text, client_id, url, webhook_id, body, status, series, attempts, last_status_code,
+const deliveryColumns = `id::text, job_id::text, client_id, url, webhook_id, body, status, series, attempts, last_status_code,
 	last_error, next_attempt_at, created_at, updated_at, finished_at`
 
 func scanDelivery(r pgx.Row) (Delivery, error) {
@@ -365,7 +375,7 @@ func scanDelivery(r pgx.Row) (Delivery, error) {
 }
 
 // GetDelivery loads a delivery (nil, nil when unknown).
-func (s *Store) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
+func (s *Store) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
 	d, err := scanDelivery(s.Pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -378,7 +388,7 @@ func (s *Store) GetDelivery(ctx context.Context, id int64) (*Delivery, error) {
 
 // AttemptRecord is one callback attempt and what it means for the delivery.
 type AttemptRecord struct {
-	DeliveryID      int64
+	DeliveryID      string
 	Series          int
 	Attempt         int // over all series
 	AttemptedAt     time.Time
@@ -426,7 +436,7 @@ type DeliveryAttempt struct {
 }
 
 // DeliveryAttempts lists a delivery's attempts in order.
-func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID int64) ([]DeliveryAttempt, error) {
+func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT attempt, series, attempted_at, status_code, latency_ms, outcome, error, response_snippet
 		FROM callback_attempts WHERE delivery_id = $1 ORDER BY attempt`, deliveryID)
 	if err != nil {
@@ -443,7 +453,7 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID int64) ([]Deliv
 // calls start (which starts the series' workflow); an error from start rolls
 // the change back. ErrDeliveryPending when a series is still running; nil
 // delivery when unknown.
-func (s *Store) RetryDelivery(ctx context.Context, id int64, start func(d Delivery) error) (*Delivery, error) {
+func (s *Store) RetryDelivery(ctx context.Context, id string, start func(d Delivery) error) (*Delivery, error) {
 	var out *Delivery
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1 FOR UPDATE`, id))

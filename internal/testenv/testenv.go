@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
 
@@ -220,9 +221,28 @@ func StartApp(t testing.TB, cfg config.Config, roles app.Roles) *app.App {
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if roles.Worker {
+			terminateRuns(stopCtx, a.Temporal, cfg.Temporal.TaskQueue)
+		}
 		a.Stop(stopCtx)
 	})
 	return a
+}
+
+// terminateRuns ends the runs a test left open on its task queue: tests
+// share a dev server, and a later test signalling the same workflow ID
+// (simplyprint-company, say) must start a new run on its own task queue
+// instead of feeding one whose worker is gone.
+func terminateRuns(ctx context.Context, c client.Client, taskQueue string) {
+	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("TaskQueue = %q AND ExecutionStatus = 'Running'", taskQueue),
+	})
+	if err != nil {
+		return
+	}
+	for _, ex := range resp.GetExecutions() {
+		_ = c.TerminateWorkflow(ctx, ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId(), "test ended")
+	}
 }
 
 // Eventually polls cond until it returns nil or the timeout passes, then

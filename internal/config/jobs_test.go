@@ -1,0 +1,53 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestJobsConfig(t *testing.T) {
+	cfg, err := LoadFrom(map[string]string{"JOBS_CLIENTS": "acme:s3cret,globex:x:y", "JOBS_SHARED_SECRET": "seed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := cfg.Jobs.ClientSet()
+	if err != nil || len(cs) != 3 || cs[1].Secret != "x:y" || cs[2].ID != "default" {
+		t.Fatalf("clients %v (%v)", cs.IDs(), err)
+	}
+	if s := cfg.Jobs.Schedule(); s.MaxAttempts != 6 || s.Base != time.Minute || s.Factor != 2 || len(s.Delays()) != 5 {
+		t.Fatalf("default schedule %+v", s)
+	}
+	if l := cfg.Jobs.Limits(); l.MaxLots != 1000 || l.MaxImagesPerLot != 20 {
+		t.Fatalf("limits %+v", l)
+	}
+	if cfg.Jobs.CallbackTimeout != 30*time.Second || cfg.Jobs.GeneratorConcurrency != 4 || cfg.Jobs.GeneratorAttempts != 3 || cfg.Jobs.CallbackAllowPrivate {
+		t.Fatalf("defaults %+v", cfg.Jobs)
+	}
+}
+
+func TestJobsConfigInvalid(t *testing.T) {
+	cases := []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"JOBS_CLIENTS": "acme:topsecret,broken"}, "JOBS_CLIENTS entry 2"},
+		{map[string]string{"JOBS_CLIENTS": "acme:topsecret,acme:other"}, "repeats client"},
+		{map[string]string{"GENERATOR_CONCURRENCY": "0"}, "GENERATOR_CONCURRENCY"},
+		{map[string]string{"GENERATOR_MAX_ATTEMPTS": "0"}, "GENERATOR_MAX_ATTEMPTS"},
+		{map[string]string{"GENERATOR_URL": "ftp://topsecret@x"}, "GENERATOR_URL"},
+		{map[string]string{"CALLBACK_RETRY_MAX_ATTEMPTS": "0"}, "CALLBACK_RETRY_MAX_ATTEMPTS"},
+		{map[string]string{"CALLBACK_RETRY_FACTOR": "0.5"}, "CALLBACK_RETRY_FACTOR"},
+		{map[string]string{"CALLBACK_RETRY_BASE": "0s"}, "CALLBACK_RETRY_BASE"},
+		{map[string]string{"JOBS_MAX_LOTS": "-1"}, "JOBS_MAX_LOTS"},
+	}
+	for _, c := range cases {
+		_, err := LoadFrom(c.vars)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to name %s", c.vars, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "topsecret") {
+			t.Errorf("%v: error shows a secret: %v", c.vars, err)
+		}
+	}
+}

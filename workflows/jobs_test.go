@@ -1,0 +1,389 @@
+package workflows_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/internal/callback"
+	"github.com/hookflow/hookflow/internal/callback/callbacktest"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// jobActs names the job activities in mocks.
+var jobActs *activities.Jobs
+
+const cbSecret = "your-shared-secret-key"
+
+func newJobsEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
+	env.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
+	env.RegisterActivity(&activities.Jobs{})
+	return env
+}
+
+// callbackRun is what one CallbackDelivery run did: the workflow-clock
+// offset of every attempt from the start, and every recorded attempt.
+type callbackRun struct {
+	offsets []time.Duration
+	records []activities.AttemptRecord
+	result  workflows.CallbackResult
+	err     error
+}
+
+// runCallback runs CallbackDelivery against a real callbacktest receiver
+// answering script: the mocked activity only skips loading the delivery row;
+// the HTTP attempt, its signatures and the classification of the answer
+// (status codes, Retry-After) are the real callback.Deliver's. The schedule
+// runs on the test environment's skipped clock.
+func runCallback(t *testing.T, in workflows.CallbackInput, script []callbacktest.Response, deliverErrs ...error) callbackRun {
+	t.Helper()
+	rcv := callbacktest.New(cbSecret)
+	t.Cleanup(rcv.Close)
+	rcv.Script(script...)
+	body, err := callback.NewPayload("365a09ce-5416-49b5-8471-d6aad042761c", time.Now(), 3, 3, 0, rcv.URL()).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for _, e := range deliverErrs {
+		if e != nil {
+			lost++
+		}
+	}
+	env := newJobsEnv(t)
+	start := env.Now()
+	var run callbackRun
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(
+		func(ctx context.Context, di activities.DeliverInput) (activities.DeliverResult, error) {
+			run.offsets = append(run.offsets, env.Now().Sub(start))
+			if len(deliverErrs) > 0 {
+				err := deliverErrs[0]
+				deliverErrs = deliverErrs[1:]
+				if err != nil {
+					return activities.DeliverResult{}, err
+				}
+			}
+			a := callback.Deliver(ctx, rcv.Client(), callback.Request{URL: rcv.URL(), Body: body, Secret: cbSecret,
+				WebhookID: "msg_test", UserAgent: callback.UserAgent("test"), Timeout: di.Timeout})
+			return activities.DeliverResult{Attempt: a, AttemptedAt: env.Now()}, nil
+		})
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(
+		func(_ context.Context, r activities.AttemptRecord) error {
+			run.records = append(run.records, r)
+			return nil
+		})
+	env.ExecuteWorkflow("CallbackDelivery", in)
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("workflow did not complete")
+	}
+	run.err = env.GetWorkflowError()
+	if run.err == nil {
+		if err := env.GetWorkflowResult(&run.result); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range rcv.Deliveries() {
+		if !d.Stalled && !d.Verified() {
+			t.Errorf("receiver could not verify an attempt: X-Signature %v, standard %v (%s)", d.SignatureOK, d.StandardOK, d.StandardErr)
+		}
+	}
+	if n := len(rcv.Deliveries()); n != len(run.offsets)-lost {
+		t.Errorf("receiver saw %d requests for %d attempts (%d lost before sending)", n, len(run.offsets), lost)
+	}
+	return run
+}
+
+func seedInput() workflows.CallbackInput {
+	return workflows.CallbackInput{DeliveryID: "d42", JobID: "365a09ce-5416-49b5-8471-d6aad042761c", Series: 1, FirstAttempt: 1,
+		Schedule: callback.DefaultSchedule(), Timeout: 2 * time.Second}
+}
+
+func status(code int) callbacktest.Response { return callbacktest.Response{Status: code} }
+
+func minutes(ms ...float64) []time.Duration {
+	out := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		out[i] = time.Duration(m * float64(time.Minute))
+	}
+	return out
+}
+
+// TestCallbackScheduleExact: a receiver that always answers 500 gets the
+// first attempt at once and retries after 1, 2, 4, 8 and 16 minutes: six
+// attempts, then the delivery is failed. Each recorded attempt names when
+// the next one is due.
+func TestCallbackScheduleExact(t *testing.T) {
+	var script []callbacktest.Response
+	for range 10 {
+		script = append(script, status(500))
+	}
+	run := runCallback(t, seedInput(), script)
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	want := minutes(0, 1, 3, 7, 15, 31)
+	if !slices.Equal(run.offsets, want) {
+		t.Fatalf("attempts at %v, want %v", run.offsets, want)
+	}
+	if run.result != (workflows.CallbackResult{Status: "failed", Attempts: 6}) {
+		t.Fatalf("result %+v", run.result)
+	}
+	if len(run.records) != 6 {
+		t.Fatalf("%d attempts recorded, want 6", len(run.records))
+	}
+	for i, r := range run.records {
+		if r.Attempt != i+1 || r.Series != 1 || r.DeliveryID != "d42" || r.Result.StatusCode != 500 || r.Result.Outcome != callback.OutcomeRetryable {
+			t.Errorf("record %d: %+v", i, r)
+		}
+		if !strings.Contains(r.Result.ResponseSnippet, "Internal Server Error") {
+			t.Errorf("record %d: response snippet %q", i, r.Result.ResponseSnippet)
+		}
+		if i < 5 {
+			if r.DeliveryStatus != "pending" || r.NextAttemptAt == nil || r.NextAttemptAt.Sub(r.Result.AttemptedAt) != want[i+1]-want[i] {
+				t.Errorf("record %d: status %s next %v after %v, want pending and %v later", i, r.DeliveryStatus, r.NextAttemptAt, r.Result.AttemptedAt, want[i+1]-want[i])
+			}
+		} else if r.DeliveryStatus != "failed" || r.NextAttemptAt != nil {
+			t.Errorf("last record: status %s next %v, want failed and none", r.DeliveryStatus, r.NextAttemptAt)
+		}
+	}
+}
+
+// TestCallbackRules: the answer decides what happens next.
+func TestCallbackRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		script  []callbacktest.Response
+		offsets []time.Duration
+		status  string
+	}{
+		{"2xx on the first attempt", []callbacktest.Response{status(204)}, minutes(0), "delivered"},
+		{"400 is permanent", []callbacktest.Response{status(400)}, minutes(0), "failed"},
+		{"401 is permanent", []callbacktest.Response{status(401)}, minutes(0), "failed"},
+		{"404 is permanent", []callbacktest.Response{status(404)}, minutes(0), "failed"},
+		{"422 is permanent", []callbacktest.Response{status(422)}, minutes(0), "failed"},
+		{"302 is permanent (redirects are not followed)", []callbacktest.Response{status(302)}, minutes(0), "failed"},
+		{"410 is permanent and recorded as gone", []callbacktest.Response{status(410)}, minutes(0), "gone"},
+		{"408 is retried", []callbacktest.Response{status(408), status(200)}, minutes(0, 1), "delivered"},
+		{"429 without Retry-After follows the schedule", []callbacktest.Response{status(429), status(429), status(200)}, minutes(0, 1, 3), "delivered"},
+		{"429 Retry-After longer than the schedule wins", []callbacktest.Response{{Status: 429, RetryAfter: "300"}, status(200)}, minutes(0, 5), "delivered"},
+		{"503 Retry-After, then the schedule resumes", []callbacktest.Response{{Status: 503, RetryAfter: "600"}, status(500), status(200)}, minutes(0, 10, 12), "delivered"},
+		{"Retry-After never shortens the schedule", []callbacktest.Response{status(500), {Status: 503, RetryAfter: "5"}, status(200)}, minutes(0, 1, 3), "delivered"},
+		{"Retry-After is capped at an hour", []callbacktest.Response{{Status: 429, RetryAfter: "86400"}, status(200)}, minutes(0, 60), "delivered"},
+		{"5xx are retried", []callbacktest.Response{status(500), status(502), status(504), status(200)}, minutes(0, 1, 3, 7), "delivered"},
+		{"a timeout is retried", []callbacktest.Response{{Stall: true}, status(200)}, minutes(0, 1), "delivered"},
+		{"a 4xx after retries ends it", []callbacktest.Response{status(500), status(403)}, minutes(0, 1), "failed"},
+		{"410 after retries ends it as gone", []callbacktest.Response{status(503), status(410)}, minutes(0, 1), "gone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := runCallback(t, seedInput(), tt.script)
+			if run.err != nil {
+				t.Fatal(run.err)
+			}
+			if !slices.Equal(run.offsets, tt.offsets) {
+				t.Errorf("attempts at %v, want %v", run.offsets, tt.offsets)
+			}
+			if run.result.Status != tt.status || run.result.Attempts != len(tt.offsets) {
+				t.Errorf("result %+v, want %s after %d attempts", run.result, tt.status, len(tt.offsets))
+			}
+			last := run.records[len(run.records)-1]
+			if last.DeliveryStatus != tt.status || last.NextAttemptAt != nil {
+				t.Errorf("last record %+v", last)
+			}
+			if tt.status == "gone" && last.Result.StatusCode != 410 {
+				t.Errorf("gone recorded with status %d", last.Result.StatusCode)
+			}
+		})
+	}
+}
+
+// TestCallbackLostAttemptCounts: an attempt whose activity fails (a worker
+// that died mid-request shows as a timeout) is recorded and retried on the
+// schedule.
+func TestCallbackLostAttemptCounts(t *testing.T) {
+	lost := temporal.NewApplicationError("worker went away", "test")
+	run := runCallback(t, seedInput(), []callbacktest.Response{status(200)}, lost)
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	if !slices.Equal(run.offsets, minutes(0, 1)) || run.result.Status != "delivered" {
+		t.Fatalf("attempts at %v, result %+v", run.offsets, run.result)
+	}
+	if r := run.records[0]; r.Result.Outcome != callback.OutcomeRetryable || !strings.Contains(r.Result.Err, "the attempt did not complete: worker went away") {
+		t.Fatalf("lost attempt recorded as %+v", r.Result)
+	}
+}
+
+// TestCallbackRetrySeriesAndCustomSchedule: a manual retry series numbers
+// its attempts after the earlier ones and starts its own schedule, here a
+// configured one (CALLBACK_RETRY_BASE=2s, FACTOR=3, MAX_ATTEMPTS=3).
+func TestCallbackRetrySeriesAndCustomSchedule(t *testing.T) {
+	in := seedInput()
+	in.Series, in.FirstAttempt = 2, 7
+	in.Schedule = callback.Schedule{Base: 2 * time.Second, Factor: 3, MaxAttempts: 3, MaxRetryAfter: time.Minute}
+	run := runCallback(t, in, []callbacktest.Response{status(500), status(500), status(500), status(200)})
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	if want := []time.Duration{0, 2 * time.Second, 8 * time.Second}; !slices.Equal(run.offsets, want) {
+		t.Fatalf("attempts at %v, want %v", run.offsets, want)
+	}
+	var nums []int
+	for _, r := range run.records {
+		nums = append(nums, r.Attempt)
+		if r.Series != 2 {
+			t.Errorf("record in series %d", r.Series)
+		}
+	}
+	if !slices.Equal(nums, []int{7, 8, 9}) || run.result.Status != "failed" {
+		t.Fatalf("attempt numbers %v, result %+v", nums, run.result)
+	}
+}
+
+// TestDescriptionJob: lots run at most Concurrency at a time; a permanent
+// generator error fails its lot at once, a retryable one after the attempts
+// run out; the job finishes and starts its callback as a child workflow.
+func TestDescriptionJob(t *testing.T) {
+	env := newJobsEnv(t)
+	const jobID = "0b9a7a1e-2f55-4c2a-9a53-3c2f1f7a1d10"
+	var lots []activities.LotRef
+	for i, id := range []string{"a", "bad", "c", "flaky", "e", "f"} {
+		lots = append(lots, activities.LotRef{Position: i, LotID: id})
+	}
+	var mu sync.Mutex
+	var startCalls []activities.JobStartInput
+	type span struct {
+		lot        string
+		start, end time.Duration
+	}
+	var spans []span
+	calls := map[string]int{}
+	var failed []activities.LotFailure
+	var child *workflows.CallbackInput
+	t0 := env.Now()
+
+	env.OnActivity(jobActs.JobStart, mockAny, mockAny).Return(func(_ context.Context, in activities.JobStartInput) (activities.JobPlan, error) {
+		startCalls = append(startCalls, in)
+		plan := activities.JobPlan{Status: "processing", Concurrency: 2, LotAttempts: 3, LotRetryBase: time.Second, LotTimeout: 5 * time.Minute}
+		if len(startCalls) == 1 {
+			plan.Pending = lots
+		}
+		return plan, nil
+	})
+	env.OnActivity(jobActs.JobGenerateLot, mockAny, mockAny).Return(func(_ context.Context, in activities.LotInput) error {
+		mu.Lock()
+		defer mu.Unlock()
+		now := env.Now().Sub(t0)
+		spans = append(spans, span{in.LotID, now, now + time.Minute})
+		calls[in.LotID]++
+		switch in.LotID {
+		case "bad":
+			return temporal.NewNonRetryableApplicationError("generator: HTTP 400 invalid_request_error: image unreadable", activities.ErrTypeGenerator, nil)
+		case "flaky":
+			return temporal.NewApplicationError("generator: HTTP 500 server_error: overloaded (retryable)", activities.ErrTypeGenerator)
+		}
+		return nil
+	}).After(time.Minute)
+	env.OnActivity(jobActs.JobFailLot, mockAny, mockAny).Return(func(_ context.Context, f activities.LotFailure) error {
+		mu.Lock()
+		defer mu.Unlock()
+		failed = append(failed, f)
+		return nil
+	})
+	env.OnActivity(jobActs.JobFinish, mockAny, mockAny).Return(func(_ context.Context, id string) (activities.JobSummary, error) {
+		if id != jobID {
+			t.Errorf("JobFinish(%q)", id)
+		}
+		return activities.JobSummary{Status: "partially_completed", TotalLots: 6, CompletedLots: 4, FailedLots: 2,
+			Callback: &activities.CallbackInput{DeliveryID: "d9", JobID: jobID, Series: 1, FirstAttempt: 1, Schedule: callback.DefaultSchedule(), Timeout: 30 * time.Second}}, nil
+	})
+	env.OnWorkflow("CallbackDelivery", mockAny, mockAny).Return(func(_ workflow.Context, in workflows.CallbackInput) (workflows.CallbackResult, error) {
+		child = &in
+		return workflows.CallbackResult{Status: "delivered", Attempts: 1}, nil
+	})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{11}})
+	}, 0)
+	env.ExecuteWorkflow("DescriptionJob", workflows.EntityInput{Source: "jobs", EntityID: jobID})
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("completed=%v err=%v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+
+	var events []int64
+	for _, c := range startCalls {
+		events = append(events, c.EventIDs...)
+		if c.JobID != jobID {
+			t.Errorf("JobStart for %q", c.JobID)
+		}
+	}
+	if !slices.Equal(events, []int64{11}) {
+		t.Errorf("JobStart got events %v, want [11] once", events)
+	}
+	if calls["bad"] != 1 || calls["flaky"] != 3 || calls["a"] != 1 || calls["f"] != 1 {
+		t.Errorf("generator calls per lot %v: want bad once (permanent), flaky 3 times", calls)
+	}
+	peak := 0
+	for _, s := range spans {
+		n := 0
+		for _, o := range spans {
+			if o.start <= s.start && s.start < o.end {
+				n++
+			}
+		}
+		peak = max(peak, n)
+	}
+	if peak != 2 {
+		t.Errorf("%d lots ran at the same time, want GENERATOR_CONCURRENCY=2 (spans %v)", peak, spans)
+	}
+	slices.SortFunc(failed, func(a, b activities.LotFailure) int { return a.Position - b.Position })
+	if len(failed) != 2 || failed[0].Position != 1 || failed[1].Position != 3 ||
+		!strings.Contains(failed[0].Error, "image unreadable") || !strings.Contains(failed[1].Error, "overloaded") {
+		t.Errorf("failed lots %+v", failed)
+	}
+	if child == nil || child.DeliveryID != "d9" || child.Series != 1 {
+		t.Errorf("callback child started with %+v", child)
+	}
+}
+
+// TestDescriptionJobWithoutCallback: no webhook_url, no child; a job that
+// finished already (a second run after the relay's redelivery) only
+// confirms its status.
+func TestDescriptionJobWithoutCallback(t *testing.T) {
+	env := newJobsEnv(t)
+	env.OnActivity(jobActs.JobStart, mockAny, mockAny).Return(activities.JobPlan{Status: "completed", Concurrency: 4, LotAttempts: 3,
+		LotRetryBase: time.Second, LotTimeout: time.Minute}, nil)
+	env.OnActivity(jobActs.JobFinish, mockAny, mockAny).Return(activities.JobSummary{Status: "completed", TotalLots: 1, CompletedLots: 1}, nil).Once()
+	env.ExecuteWorkflow("DescriptionJob", workflows.EntityInput{Source: "jobs", EntityID: "x", Pending: []int64{3}})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	env.AssertExpectations(t)
+}
+
+// TestJobReplay replays histories recorded from real runs (api tests write
+// them with UPDATE_HISTORY=1): a job with a retried and failed lot and its
+// child callback, and a callback series that waited on a timer across a
+// worker restart. A change that breaks determinism fails here.
+func TestJobReplay(t *testing.T) {
+	for _, file := range []string{"testdata/job.json", "testdata/callback.json"} {
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
+		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
+		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	}
+}
