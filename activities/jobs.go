@@ -204,6 +204,7 @@ func (a *Jobs) JobFinish(ctx context.Context, jobID string) (JobSummary, error) 
 // DeliverInput is one attempt.
 type DeliverInput struct {
 	DeliveryID string        `json:"delivery_id"`
+	Series     int           `json:"series"`
 	Attempt    int           `json:"attempt"`
 	Timeout    time.Duration `json:"timeout"`
 }
@@ -212,6 +213,9 @@ type DeliverInput struct {
 type DeliverResult struct {
 	callback.Attempt
 	AttemptedAt time.Time `json:"attempted_at"`
+	// Superseded: a newer series (manual retry) owns the delivery; nothing
+	// was sent and this series ends without recording anything.
+	Superseded bool `json:"superseded,omitempty"`
 }
 
 // CallbackDeliver makes exactly one attempt (the workflow owns the
@@ -225,6 +229,10 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 	res := DeliverResult{AttemptedAt: time.Now()}
 	if d == nil {
 		res.Attempt = callback.Attempt{Outcome: callback.OutcomePermanent, Err: fmt.Sprintf("delivery %s does not exist", in.DeliveryID)}
+		return res, nil
+	}
+	if in.Series != 0 && d.Series != in.Series {
+		res.Superseded = true
 		return res, nil
 	}
 	secret := ""

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/activities"
@@ -500,7 +501,19 @@ func (s *Server) retryWebhookDelivery(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	var input activities.CallbackInput
-	d, err := s.Store.RetryDelivery(ctx, id, func(d store.Delivery) error {
+	// A pending delivery whose series' workflow has closed anyway (terminated
+	// by hand) would stay pending for ever: it may be retried.
+	stalled := func(d store.Delivery) bool {
+		desc, err := s.Temporal.DescribeWorkflowExecution(ctx, activities.CallbackWorkflowID(d.ID, d.Series), "")
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			// Not started yet: the job's run starts it right after creating
+			// the delivery; only a long absence means it never will.
+			return time.Since(d.UpdatedAt) > time.Minute
+		}
+		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	}
+	d, err := s.Store.RetryDelivery(ctx, id, stalled, func(d store.Delivery) error {
 		input = activities.CallbackInput{DeliveryID: d.ID, JobID: d.JobID, ClientID: d.ClientID, Series: d.Series, FirstAttempt: d.Attempts + 1,
 			Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout}
 		_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

@@ -149,7 +149,7 @@ func CallbackSearchAttributes(clientID string) temporal.SearchAttributes {
 
 // CallbackResult is how an attempt series ended.
 type CallbackResult struct {
-	Status   string `json:"status"`   // delivered, failed or gone
+	Status   string `json:"status"`   // delivered, failed, gone; superseded when a manual retry took over
 	Attempts int    `json:"attempts"` // made in this series
 }
 
@@ -183,10 +183,14 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 		attempt := first + n - 1
 		var res activities.DeliverResult
 		err := workflow.ExecuteActivity(deliverCtx, a.CallbackDeliver,
-			activities.DeliverInput{DeliveryID: in.DeliveryID, Attempt: attempt, Timeout: in.Timeout}).Get(ctx, &res)
+			activities.DeliverInput{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Timeout: in.Timeout}).Get(ctx, &res)
 		if err != nil {
 			res = activities.DeliverResult{AttemptedAt: workflow.Now(ctx), Attempt: callback.Attempt{
 				Outcome: callback.OutcomeRetryable, Err: "the attempt did not complete: " + attemptErrorText(err)}}
+		}
+		if res.Superseded {
+			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet("superseded"))
+			return CallbackResult{Status: "superseded", Attempts: n - 1}, nil
 		}
 		delay, more := in.Schedule.NextDelay(n, res.RetryAfter)
 		status := deliveryStatus(res.Outcome, more)

@@ -387,3 +387,24 @@ func TestJobReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestCallbackSupersededSeriesStops: a series whose delivery was taken over
+// by a newer one (a manual retry) sends and records nothing more.
+func TestCallbackSupersededSeriesStops(t *testing.T) {
+	env := newJobsEnv(t)
+	var got activities.DeliverInput
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+		got = in
+		return activities.DeliverResult{Superseded: true}, nil
+	}).Once()
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(nil).Never()
+	env.ExecuteWorkflow("CallbackDelivery", seedInput())
+	var res workflows.CallbackResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "superseded" || res.Attempts != 0 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if got.Series != 1 || got.DeliveryID != "d42" || got.Attempt != 1 {
+		t.Fatalf("deliver input %+v", got)
+	}
+	env.AssertExpectations(t)
+}

@@ -451,9 +451,10 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]Deli
 // RetryDelivery opens a new attempt series for a finished delivery: inside
 // one transaction it bumps the series and sets the delivery pending, then
 // calls start (which starts the series' workflow); an error from start rolls
-// the change back. ErrDeliveryPending when a series is still running; nil
-// delivery when unknown.
-func (s *Store) RetryDelivery(ctx context.Context, id string, start func(d Delivery) error) (*Delivery, error) {
+// the change back. ErrDeliveryPending when the delivery is pending, unless
+// stalled says its series' workflow is no longer running (terminated by
+// hand); nil delivery when unknown.
+func (s *Store) RetryDelivery(ctx context.Context, id string, stalled func(d Delivery) bool, start func(d Delivery) error) (*Delivery, error) {
 	var out *Delivery
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1 FOR UPDATE`, id))
@@ -463,7 +464,7 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, start func(d Deliv
 		if err != nil {
 			return err
 		}
-		if d.Status == DeliveryPending {
+		if d.Status == DeliveryPending && !stalled(d) {
 			out = &d
 			return ErrDeliveryPending
 		}
