@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
 
@@ -66,4 +67,34 @@ func getPage(t *testing.T, url, bearer string) string {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return string(raw)
+}
+
+// TestOpsConsoleJobsRetry: a callback the receiver refused (400, permanent)
+// is listed as failed; the Retry button goes through the admin retry API and
+// the callback then arrives.
+func TestOpsConsoleJobsRetry(t *testing.T) {
+	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"TEMPORAL_UI_URL": "http://temporal-ui.example:8233"})
+	e.rcv.FailNext(1, 400)
+	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot("car_001", 1)), nil)
+	waitStatus(t, e.api, acc.JobID, callbackIs("failed", 1))
+
+	b := testenv.NewBrowser(t)
+	b.Open(e.api.URL() + "/ops/jobs")
+	b.Do("log in", chromedp.SendKeys(`input[name=token]`, adminToken), chromedp.Submit(`#login`))
+	b.WaitVisible("#failed button.retry")
+	if row := b.Text("#failed"); !strings.Contains(row, acc.JobID) || !strings.Contains(row, "400") {
+		t.Fatalf("failed callbacks table: %q", row)
+	}
+	if jobsRow := b.Text("#jobs"); !strings.Contains(jobsRow, acc.JobID) || !strings.Contains(jobsRow, "completed") {
+		t.Fatalf("jobs table: %q", jobsRow)
+	}
+	b.Screenshot("ops-jobs-failed")
+	b.Click("#failed button.retry")
+	b.WaitVisible("#retried")
+	waitStatus(t, e.api, acc.JobID, callbackIs("delivered", 2))
+	b.Do("reload", chromedp.Navigate(e.api.URL()+"/ops/jobs"))
+	if row := b.Text("#failed"); !strings.Contains(row, "No failed callbacks") {
+		t.Fatalf("after the retry the failure is still listed: %q", row)
+	}
+	b.Screenshot("ops-jobs-retried")
 }

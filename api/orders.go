@@ -42,9 +42,10 @@ const crmSyncCookie = "hookflow_crm_sync"
 const maxCommentRunes = 4000
 
 func (s *Server) ordersRoutes(r *gin.Engine) {
-	r.POST(BitrixOrderPath, s.bitrixSiteWebhook)
-	r.POST(BitrixStatusPath, s.bitrixSiteWebhook)
-	r.POST(Bitrix24EventsPath, s.bitrix24Event)
+	in := inboundMetrics(store.BitrixSource)
+	r.POST(BitrixOrderPath, in, s.bitrixSiteWebhook)
+	r.POST(BitrixStatusPath, in, s.bitrixSiteWebhook)
+	r.POST(Bitrix24EventsPath, in, s.bitrix24Event)
 	r.GET("/api/sync/status", s.syncStatus)
 	r.GET("/api/orders", s.requireAdmin, s.listOrders)
 	r.GET("/api/orders/:id", s.requireAdmin, s.getOrder)
@@ -169,6 +170,7 @@ func (s *Server) bitrix24Event(c *gin.Context) {
 
 func (s *Server) acceptOrderEvent(c *gin.Context, rec *store.InboundEvent, orderID int64) {
 	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
+	markDuplicate(c, duplicate)
 	if err != nil {
 		s.Log.Error("bitrix: cannot record event", "event", rec.Event, "order_id", orderID, "error", err)
 		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")

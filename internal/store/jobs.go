@@ -605,3 +605,35 @@ func jobsNullString(s string) *string {
 	}
 	return &s
 }
+
+// RecentJobs lists the newest jobs with their callback delivery (if any).
+func (s *Store) RecentJobs(ctx context.Context, limit int) ([]Job, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY created_at DESC, id LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scanJob(r) })
+	if err != nil || len(jobs) == 0 {
+		return jobs, err
+	}
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE job_id::text = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	deliveries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) { return scanDelivery(r) })
+	if err != nil {
+		return nil, err
+	}
+	byJob := map[string]*Delivery{}
+	for i := range deliveries {
+		byJob[deliveries[i].JobID] = &deliveries[i]
+	}
+	for i := range jobs {
+		jobs[i].Delivery = byJob[jobs[i].ID]
+	}
+	return jobs, nil
+}

@@ -11,8 +11,10 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/store"
 )
 
@@ -74,9 +77,18 @@ func (c *Console) Register(r *gin.Engine) {
 			}
 			return *s
 		},
-		"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"pct":   func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"deref": func(f *float64) float64 { return *f },
 	}
-	for _, name := range []string{"login", "simplyprint"} {
+	funcs["jobWorkflow"] = store.JobWorkflowID
+	funcs["callbackWorkflow"] = func(d store.Delivery) string { return activities.CallbackWorkflowID(d.ID, d.Series) }
+	funcs["code"] = func(p *int) string {
+		if p == nil {
+			return "—"
+		}
+		return fmt.Sprint(*p)
+	}
+	for _, name := range []string{"login", "simplyprint", "jobs"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
@@ -89,6 +101,8 @@ func (c *Console) Register(r *gin.Engine) {
 	g.GET("/", func(g *gin.Context) { g.Redirect(http.StatusSeeOther, "/ops/simplyprint") })
 	g.GET("/simplyprint", c.simplyPrint)
 	g.POST("/simplyprint/test-event", c.sendTestEvent)
+	g.GET("/jobs", c.jobs)
+	g.POST("/jobs/deliveries/:id/retry", c.retryDelivery)
 }
 
 func (c *Console) temporalURL(workflowID string) string {
@@ -185,20 +199,61 @@ func (c *Console) simplyPrint(g *gin.Context) {
 		"Sent": g.Query("sent"), "SendError": g.Query("error"), "Type": g.Query("type")})
 }
 
-// sendTestEvent posts a SimplyPrint "test" event to hookflow's own webhook
-// endpoint over HTTP, with the configured secret: the whole inbound path runs.
-func (c *Console) sendTestEvent(g *gin.Context) {
-	body := fmt.Sprintf(`{"webhook_id":0,"event":"test","timestamp":%d,"data":{"sent_by":"ops console"}}`, time.Now().Unix())
-	ctx, cancel := context.WithTimeout(g.Request.Context(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.SelfURL()+"/api/v1/simpleprint/webhook/", strings.NewReader(body))
+func (c *Console) jobs(g *gin.Context) {
+	ctx := g.Request.Context()
+	since := time.Now().Add(-24 * time.Hour)
+	metrics, err := c.Store.DeliveryMetrics(ctx, since)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
+	health, err := c.Store.DeliveryHealth(ctx, since)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	jobs, err := c.Store.RecentJobs(ctx, 50)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	failed, err := c.Store.FailedDeliveries(ctx, 50)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, "jobs", gin.H{"Metrics": metrics, "Health": health, "Jobs": jobs, "Failed": failed,
+		"Retried": g.Query("retried"), "RetryError": g.Query("error")})
+}
+
+// retryDelivery calls the admin API's retry endpoint over HTTP, so the
+// button does exactly what POST /api/v1/webhook-deliveries/{id}/retry does.
+func (c *Console) retryDelivery(g *gin.Context) {
+	id := g.Param("id")
+	status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/webhook-deliveries/"+url.PathEscape(id)+"/retry",
+		"", map[string]string{"Authorization": "Bearer " + c.AdminToken})
+	switch {
+	case err != nil:
+		g.Redirect(http.StatusSeeOther, "/ops/jobs?error="+url.QueryEscape(err.Error()))
+	case status != http.StatusAccepted:
+		g.Redirect(http.StatusSeeOther, "/ops/jobs?error="+url.QueryEscape(msg))
+	default:
+		g.Redirect(http.StatusSeeOther, "/ops/jobs?retried="+url.QueryEscape(id))
+	}
+}
+
+// callSelf sends a request to this API over HTTP and returns the status and
+// the error message of a JSON error answer.
+func (c *Console) callSelf(ctx context.Context, method, path, body string, headers map[string]string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.SelfURL()+path, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
 	req.Header.Set("Content-Type", "application/json")
-	if c.SPSecret != "" {
-		req.Header.Set("X-SP-Token", c.SPSecret)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	hc := c.HTTPClient
 	if hc == nil {
@@ -206,15 +261,36 @@ func (c *Console) sendTestEvent(g *gin.Context) {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+	if e.Error == "" {
+		e.Error = path + " answered " + resp.Status
+	}
+	return resp.StatusCode, e.Error, nil
+}
+
+// sendTestEvent posts a SimplyPrint "test" event to hookflow's own webhook
+// endpoint over HTTP, with the configured secret: the whole inbound path runs.
+func (c *Console) sendTestEvent(g *gin.Context) {
+	body := fmt.Sprintf(`{"webhook_id":0,"event":"test","timestamp":%d,"data":{"sent_by":"ops console"}}`, time.Now().Unix())
+	headers := map[string]string{}
+	if c.SPSecret != "" {
+		headers["X-SP-Token"] = c.SPSecret
+	}
+	status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/simpleprint/webhook/", body, headers)
+	switch {
+	case err != nil:
 		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?error="+url.QueryEscape(err.Error()))
-		return
+	case status != http.StatusOK:
+		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?error="+url.QueryEscape(msg))
+	default:
+		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?sent=1")
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?error="+url.QueryEscape("the webhook endpoint answered "+resp.Status))
-		return
-	}
-	g.Redirect(http.StatusSeeOther, "/ops/simplyprint?sent=1")
 }
 
 func (c *Console) fail(g *gin.Context, err error) {
