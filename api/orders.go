@@ -2,9 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +21,7 @@ import (
 	"github.com/hookflow/hookflow/internal/ordersync"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/web/crmsync"
+	"github.com/hookflow/hookflow/internal/web/ops"
 )
 
 // Paths of the order sync (docs/orders.md).
@@ -33,10 +31,6 @@ const (
 	Bitrix24EventsPath = "/api/webhooks/bitrix24"      // Bitrix24 outbound events (form-encoded)
 	CRMSyncPagePath    = "/crm/sync"
 )
-
-// crmSyncCookie holds a value derived from ADMIN_TOKEN after /crm/sync was
-// opened with ?token=, so the page can refresh itself.
-const crmSyncCookie = "hookflow_crm_sync"
 
 // maxCommentRunes bounds a PATCH comment.
 const maxCommentRunes = 4000
@@ -373,23 +367,21 @@ func (s *Server) crmSyncPage(c *gin.Context) {
 		c.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("The sync page is disabled: set ADMIN_TOKEN.\n"))
 		return
 	}
-	session := crmSyncSession(admin)
+	// The ops console's session (log in at /ops/login) or a Bearer token; a
+	// ?token= link sets the same session and leaves the address bar.
 	if q, given := c.GetQuery("token"); given {
 		if !secureEqual(q, admin) {
 			c.Data(http.StatusUnauthorized, "text/plain; charset=utf-8", []byte("Wrong token.\n"))
 			return
 		}
-		http.SetCookie(c.Writer, &http.Cookie{Name: crmSyncCookie, Value: session, Path: CRMSyncPagePath,
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request.TLS != nil, MaxAge: 12 * 3600})
+		http.SetCookie(c.Writer, ops.SessionCookie(admin, c.Request.TLS != nil))
 		c.Redirect(http.StatusSeeOther, CRMSyncPagePath)
 		return
 	}
-	cookie, _ := c.Cookie(crmSyncCookie)
-	bearer, isBearer := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !secureEqual(cookie, session) && !(isBearer && secureEqual(bearer, admin)) {
+	if !ops.Authorized(c.Request, admin) {
 		c.Header("WWW-Authenticate", `Bearer realm="hookflow"`)
-		c.Data(http.StatusUnauthorized, "text/plain; charset=utf-8",
-			[]byte("Unauthorized: open "+CRMSyncPagePath+"?token=<ADMIN_TOKEN> once, or send Authorization: Bearer <ADMIN_TOKEN>.\n"))
+		c.Data(http.StatusUnauthorized, "text/html; charset=utf-8", []byte(`<!doctype html><p>Unauthorized: <a href="/ops/login?next=`+
+			CRMSyncPagePath+`">log in</a> with the admin token, or send Authorization: Bearer &lt;ADMIN_TOKEN&gt;.</p>`))
 		return
 	}
 	ctx := c.Request.Context()
@@ -418,14 +410,6 @@ func (s *Server) crmSyncPage(c *gin.Context) {
 	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
-}
-
-// crmSyncSession derives the page cookie's value from ADMIN_TOKEN, so the
-// cookie never carries the token itself.
-func crmSyncSession(adminToken string) string {
-	mac := hmac.New(sha256.New, []byte(adminToken))
-	mac.Write([]byte("hookflow /crm/sync session v1"))
-	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // oneLine joins a (possibly errors.Join-ed) error's lines.

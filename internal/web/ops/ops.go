@@ -112,9 +112,32 @@ func (c *Console) temporalURL(workflowID string) string {
 	return strings.TrimRight(c.TemporalUI, "/") + "/namespaces/" + url.PathEscape(c.Namespace) + "/workflows/" + url.PathEscape(workflowID)
 }
 
-func (c *Console) cookieValue() string {
-	sum := sha256.Sum256([]byte("hookflow-ops:" + c.AdminToken))
+// sessionValue derives the console cookie from ADMIN_TOKEN, so the cookie
+// never carries the token itself.
+func sessionValue(adminToken string) string {
+	sum := sha256.Sum256([]byte("hookflow-ops:" + adminToken))
 	return hex.EncodeToString(sum[:])
+}
+
+// SessionCookie is the cookie a successful login sets; it covers every page
+// of the console, /crm/sync included.
+func SessionCookie(adminToken string, secure bool) *http.Cookie {
+	return &http.Cookie{Name: cookieName, Value: sessionValue(adminToken), Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: secure, MaxAge: 12 * 3600}
+}
+
+// Authorized reports whether r carries the admin token as a Bearer header or
+// the console's session cookie.
+func Authorized(r *http.Request, adminToken string) bool {
+	if adminToken == "" {
+		return false
+	}
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
+		subtle.ConstantTimeCompare([]byte(bearer), []byte(adminToken)) == 1 {
+		return true
+	}
+	v, err := r.Cookie(cookieName)
+	return err == nil && subtle.ConstantTimeCompare([]byte(v.Value), []byte(sessionValue(adminToken))) == 1
 }
 
 // auth lets a request in with the console cookie or the Bearer token; a
@@ -125,12 +148,7 @@ func (c *Console) auth(g *gin.Context) {
 		g.Abort()
 		return
 	}
-	if bearer, ok := strings.CutPrefix(g.GetHeader("Authorization"), "Bearer "); ok &&
-		subtle.ConstantTimeCompare([]byte(bearer), []byte(c.AdminToken)) == 1 {
-		g.Next()
-		return
-	}
-	if v, err := g.Cookie(cookieName); err == nil && subtle.ConstantTimeCompare([]byte(v), []byte(c.cookieValue())) == 1 {
+	if Authorized(g.Request, c.AdminToken) {
 		g.Next()
 		return
 	}
@@ -140,7 +158,7 @@ func (c *Console) auth(g *gin.Context) {
 
 func (c *Console) login(g *gin.Context) {
 	next := g.PostForm("next")
-	if !strings.HasPrefix(next, "/ops") || strings.HasPrefix(next, "//") {
+	if !(strings.HasPrefix(next, "/ops") || strings.HasPrefix(next, "/crm/sync")) || strings.HasPrefix(next, "//") {
 		next = "/ops/simplyprint"
 	}
 	if c.AdminToken == "" || subtle.ConstantTimeCompare([]byte(g.PostForm("token")), []byte(c.AdminToken)) != 1 {
@@ -148,13 +166,12 @@ func (c *Console) login(g *gin.Context) {
 		c.render(g, "login", gin.H{"Next": next, "Error": "That is not the admin token (ADMIN_TOKEN)."})
 		return
 	}
-	http.SetCookie(g.Writer, &http.Cookie{Name: cookieName, Value: c.cookieValue(), Path: "/ops", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: g.Request.TLS != nil, MaxAge: 12 * 3600})
+	http.SetCookie(g.Writer, SessionCookie(c.AdminToken, g.Request.TLS != nil))
 	g.Redirect(http.StatusSeeOther, next)
 }
 
 func (c *Console) logout(g *gin.Context) {
-	http.SetCookie(g.Writer, &http.Cookie{Name: cookieName, Value: "", Path: "/ops", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(g.Writer, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
 	g.Redirect(http.StatusSeeOther, "/ops/login")
 }
 
