@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +39,12 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	}
 	defer env.Stop()
 	cfg.DatabaseURL = env.DatabaseURL
+	generatedToken := cfg.AdminToken == ""
+	if generatedToken { // dev only: the console and admin APIs work out of the box
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		cfg.AdminToken = hex.EncodeToString(b)
+	}
 	if cfg.Temporal.UIURL == "" {
 		cfg.Temporal.UIURL = env.TemporalUI
 	}
@@ -66,16 +74,20 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	fmt.Fprintf(stdout, `
 hookflow is running (Ctrl-C stops everything it started)
 
-  API            %[1]s
-  health         %[1]s/readyz
-  SimplyPrint    POST %[1]s/api/v1/simpleprint/webhook/
-  events         %[1]s/api/v1/simpleprint/events
-  live stream    %[1]s/api/v1/simpleprint/stream
+  API            %[1]s   (health: %[1]s/readyz, metrics: %[1]s/metrics)
   Temporal UI    %[2]s/namespaces/%[3]s/workflows
+  ops console    %[1]s/ops   %[5]s
+  order sync     %[1]s/crm/sync
   Postgres       %[4]s
 
+  inbound        POST %[1]s/api/v1/simpleprint/webhook/   (SimplyPrint)
+                 POST %[1]s%[6]s   (Okdesk)   POST %[1]s/telegram-webhook
+                 POST %[1]s/api/webhooks/bitrix/order and /status   (Bitrix site)
+                 POST %[1]s/api/v1/generate-descriptions   (description jobs)
+  read           %[1]s/api/v1/simpleprint/events   %[1]s/api/v1/simpleprint/stream (SSE)
+
 Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: application/json' -d '{"test": true}'
-`, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL))
+`, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL), adminHint(cfg.AdminToken, generatedToken), cfg.Ratings.WebhookPath)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -90,4 +102,14 @@ func portOf(addr string) string {
 		return ""
 	}
 	return ":" + port
+}
+
+// adminHint tells how to log in to the console. A token generated for this
+// run is printed (it is new at every start and only for this machine);
+// one from ADMIN_TOKEN never is.
+func adminHint(token string, generated bool) string {
+	if generated {
+		return "(admin token for this run: " + token + "; set ADMIN_TOKEN to choose one)"
+	}
+	return "(log in with ADMIN_TOKEN)"
 }
