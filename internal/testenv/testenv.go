@@ -199,8 +199,44 @@ func Config(t testing.TB, databaseURL string, temporal *DevServer, vars map[stri
 	return cfg
 }
 
-// Logger is a test logger: quiet unless HOOKFLOW_TEST_LOG=1.
+// logSink, when set by CaptureLogs, receives every log line of the apps a
+// test starts.
+var logSink io.Writer
+
+// CaptureLogs makes the apps started afterwards in this test log JSON at
+// debug level into the returned buffer (tests check what logs must not say).
+func CaptureLogs(t testing.TB) *SyncBuffer {
+	buf := &SyncBuffer{}
+	logSink = buf
+	t.Cleanup(func() { logSink = nil })
+	return buf
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+// String returns what was written so far.
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// Logger is a test logger: quiet unless HOOKFLOW_TEST_LOG=1 or CaptureLogs.
 func Logger() *slog.Logger {
+	if logSink != nil {
+		return slog.New(slog.NewJSONHandler(logSink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if os.Getenv("HOOKFLOW_TEST_LOG") == "1" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
