@@ -402,7 +402,11 @@ func (s *Server) crmSyncPage(c *gin.Context) {
 	}
 	var buf bytes.Buffer
 	if err := crmsync.Render(&buf, crmsync.PageData{GeneratedAt: time.Now(), RefreshSeconds: 10,
-		SyncEnabled: s.Config.Orders.SyncEnabled, Status: st, Orders: orders, Log: log}); err != nil {
+		SyncEnabled: s.Config.Orders.SyncEnabled, Status: st, Orders: orders, Log: log,
+		TemporalURL: func(id string) string {
+			return ops.TemporalRunURL(s.Config.Temporal.UIURL, s.Config.Temporal.Namespace, id)
+		},
+	}); err != nil {
 		s.internalError(c, "render sync page", err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chromedp/chromedp"
 	"io"
 	"net"
 	"net/http"
@@ -863,6 +864,10 @@ func TestOrdersSyncPage(t *testing.T) {
 		if !strings.Contains(logText, want) {
 			t.Errorf("operation log lacks %q:\n%s", want, logText)
 		}
+	}
+	link := testenv.Get(b, "read a Temporal link", chromedp.AttributeValue(chromedp.CSS(`#orders a.run`), "href"))
+	if !strings.Contains(link.Value, "/namespaces/default/workflows/bitrix-order-61") {
+		t.Errorf("the order row's Temporal UI link is %q", link.Value)
 	}
 	if errs := b.Text("#errors"); !strings.Contains(errs, "order does not exist") {
 		t.Errorf("errors table:\n%s", errs)

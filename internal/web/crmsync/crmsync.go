@@ -33,6 +33,8 @@ type PageData struct {
 	Status         store.SyncStatus
 	Orders         []store.Order        // latest synced orders
 	Log            []store.SyncLogEntry // the operation log, newest first
+	// TemporalURL links a workflow ID to its runs in Temporal UI (nil: no links).
+	TemporalURL func(workflowID string) string
 }
 
 var page = template.Must(template.New("sync.html").Funcs(template.FuncMap{

@@ -106,10 +106,16 @@ func (c *Console) Register(r *gin.Engine) {
 }
 
 func (c *Console) temporalURL(workflowID string) string {
-	if c.TemporalUI == "" || workflowID == "" {
+	return TemporalRunURL(c.TemporalUI, c.Namespace, workflowID)
+}
+
+// TemporalRunURL is the Temporal UI page of a workflow ID's runs ("" when
+// no UI is configured).
+func TemporalRunURL(uiBase, namespace, workflowID string) string {
+	if uiBase == "" || workflowID == "" {
 		return ""
 	}
-	return strings.TrimRight(c.TemporalUI, "/") + "/namespaces/" + url.PathEscape(c.Namespace) + "/workflows/" + url.PathEscape(workflowID)
+	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
 }
 
 // sessionValue derives the console cookie from ADMIN_TOKEN, so the cookie
