@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/integrations/okdesk/okdesktest"
+	"github.com/hookflow/hookflow/internal/integrations/telegram/telegramtest"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
 
@@ -97,4 +100,47 @@ func TestOpsConsoleJobsRetry(t *testing.T) {
 		t.Fatalf("after the retry the failure is still listed: %q", row)
 	}
 	b.Screenshot("ops-jobs-retried")
+}
+
+// TestOpsConsoleRatings: one issue rated 5 through Telegram and one whose
+// contact has no chat; the ratings page shows both with stats and links.
+func TestOpsConsoleRatings(t *testing.T) {
+	e := startRatings(t, app.Roles{API: true, Worker: true}, map[string]string{"TEMPORAL_UI_URL": "http://temporal-ui.example:8233"})
+	chat, rated, unasked := e.id(7001), e.id(301), e.id(302)
+	e.okd.AddContact(okdesktest.Contact{ID: 31, FirstName: "Анна", Phone: "+7 900 000-00-01"})
+	e.okd.AddContact(okdesktest.Contact{ID: 32, FirstName: "Олег", Phone: "+7 900 000-00-02"})
+	e.okd.AddIssue(okdesktest.Issue{ID: rated, Title: "Сломался сканер", ContactID: 31, AssigneeID: 7})
+	e.okd.AddIssue(okdesktest.Issue{ID: unasked, Title: "Нет бумаги", ContactID: 32})
+	e.linkByDeepLink(t, 31, chat)
+	e.statusChange(t, okdesktest.FormatVendor, rated, resolved)
+	e.statusChange(t, okdesktest.FormatSeed, unasked, resolved)
+	ask := e.messages(t, chat, 2, nil)[1]
+	e.deliver(t, func(id int64) json.RawMessage {
+		return telegramtest.CallbackUpdate(id, chat, ask.ID, fmt.Sprintf("rate:%d:5", rated))
+	})
+	e.waitComments(t, rated, 1)
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", unasked), "no_chat")
+
+	b := testenv.NewBrowser(t)
+	b.Open(e.app.URL() + "/ops/ratings")
+	b.Do("log in", chromedp.SendKeys(`input[name=token]`, rtAdmin), chromedp.Submit(`#login`))
+	b.WaitVisible("#requests")
+	testenv.Eventually(t, 20*time.Second, func() error {
+		b.Do("reload", chromedp.Navigate(e.app.URL()+"/ops/ratings"))
+		rows := b.Text("#requests")
+		for _, want := range []string{"Сломался сканер", "⭐⭐⭐⭐⭐ (5/5)", "posted", "Нет бумаги", "no_chat"} {
+			if !strings.Contains(rows, want) {
+				return fmt.Errorf("requests table lacks %q: %q", want, rows)
+			}
+		}
+		return nil
+	})
+	if stats := b.Text("#rating-stats"); !strings.Contains(stats, "5.00") {
+		t.Fatalf("stats %q: the average of one 5 is 5.00", stats)
+	}
+	link := testenv.Get(b, "read a Temporal link", chromedp.AttributeValue(chromedp.CSS(`#requests a`), "href"))
+	if !strings.HasPrefix(link.Value, "http://temporal-ui.example:8233/namespaces/default/workflows/okdesk-rating-") {
+		t.Fatalf("Temporal link %q", link.Value)
+	}
+	b.Screenshot("ops-ratings")
 }

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +48,11 @@ type ratingsEnv struct {
 	tg   *telegramtest.Server
 	hook string // the Okdesk webhook URL with ?token=
 	next int64  // next Telegram update_id
+	base int64  // added to issue and chat ids: workflow ids stay unique on the shared dev server
 }
+
+// id is a test's issue or chat id n, made unique for this run.
+func (e *ratingsEnv) id(n int64) int64 { return e.base + n }
 
 // startRatings runs hookflow against a fake Okdesk and a fake Telegram,
 // with the bot's webhook registered at the fake.
@@ -68,7 +75,7 @@ func startRatings(t *testing.T, roles app.Roles, vars map[string]string) *rating
 	tmp := testenv.Temporal(t)
 	cfg := testenv.Config(t, dbURL, tmp, base)
 	a := testenv.StartApp(t, cfg, roles)
-	e := &ratingsEnv{cfg: cfg, app: a, st: st, tmp: tmp, okd: okd, tg: tg, next: 1000}
+	e := &ratingsEnv{cfg: cfg, app: a, st: st, tmp: tmp, okd: okd, tg: tg, next: 1000, base: 1_000_000 * (1 + rand.Int64N(1_000_000))}
 	e.hook = a.URL() + cfg.Ratings.Path() + "?token=" + rtHookSecret
 	bot, err := telegram.New(tg.URL(), rtBotToken, nil)
 	if err != nil {
@@ -270,7 +277,8 @@ func (e *ratingsEnv) waitEventsProcessed(t *testing.T, source string, n int) {
 // second press makes no second comment; stats and the export show it.
 func TestRatingsStory(t *testing.T) {
 	e := startRatings(t, app.Roles{API: true, Worker: true}, nil)
-	const chat, issue = 5001, 153
+	chat, issue := e.id(5001), e.id(153)
+	rating1 := fmt.Sprintf("okdesk-rating-%d-1", issue)
 	e.okd.AddContact(okdesktest.Contact{ID: 21, FirstName: "Иван", LastName: "Петров", Phone: "+7 916 123-45-67"})
 	e.okd.AddIssue(okdesktest.Issue{ID: issue, Title: "Принтер не печатает", ContactID: 21, CompanyID: 15, AssigneeID: 7, AssigneeName: "Ольга"})
 
@@ -283,8 +291,8 @@ func TestRatingsStory(t *testing.T) {
 		t.Fatalf("link for a contact Okdesk lacks: %d %v", code, bad)
 	}
 	token := e.linkByDeepLink(t, 21, chat)
-	e.deliver(t, func(id int64) json.RawMessage { return telegramtest.MessageUpdate(id, 5002, "/start "+token) })
-	e.messages(t, 5002, 1, func(m []telegramtest.Message) error {
+	e.deliver(t, func(id int64) json.RawMessage { return telegramtest.MessageUpdate(id, e.id(5002), "/start "+token) })
+	e.messages(t, e.id(5002), 1, func(m []telegramtest.Message) error {
 		if !strings.Contains(m[0].Text, "недействительна") || markup(t, m[0]).Keyboard == nil {
 			return fmt.Errorf("a used token from another chat: %q", m[0].Text)
 		}
@@ -292,23 +300,23 @@ func TestRatingsStory(t *testing.T) {
 	})
 
 	// The resolution: one message with the seed's five buttons.
-	if out := e.statusChange(t, okdesktest.FormatSeed, issue, resolved); out["duplicate"] != false || out["workflow_id"] != "okdesk-issue-153" {
+	if out := e.statusChange(t, okdesktest.FormatSeed, issue, resolved); out["duplicate"] != false || out["workflow_id"] != fmt.Sprintf("okdesk-issue-%d", issue) {
 		t.Fatalf("webhook answer %v", out)
 	}
 	msgs := e.messages(t, chat, 2, nil)
 	ask := msgs[1]
-	if !strings.Contains(ask.Text, "№153") || !strings.Contains(ask.Text, "Принтер не печатает") || !strings.Contains(ask.Text, "решена") {
+	if !strings.Contains(ask.Text, fmt.Sprintf("№%d", issue)) || !strings.Contains(ask.Text, "Принтер не печатает") || !strings.Contains(ask.Text, "решена") {
 		t.Fatalf("rating request text %q", ask.Text)
 	}
 	checkRatingButtons(t, ask, issue)
 	req := e.waitRequest(t, issue, 1, store.RatingWaiting)
-	if req.ChatID != chat || req.ContactID != 21 || req.AssigneeID != 7 || req.MessageID != ask.ID || req.WorkflowID != "okdesk-rating-153-1" {
+	if req.ChatID != chat || req.ContactID != 21 || req.AssigneeID != 7 || req.MessageID != ask.ID || req.WorkflowID != rating1 {
 		t.Fatalf("request %+v", req)
 	}
 
 	// The press.
 	press := e.deliver(t, func(id int64) json.RawMessage {
-		return telegramtest.CallbackUpdate(id, chat, ask.ID, "rate:153:4")
+		return telegramtest.CallbackUpdate(id, chat, ask.ID, fmt.Sprintf("rate:%d:4", issue))
 	})
 	if text := e.waitAnswer(t, press); text != "Спасибо за оценку!" {
 		t.Fatalf("toast %q", text)
@@ -326,7 +334,7 @@ func TestRatingsStory(t *testing.T) {
 	if rm := markup(t, msgs[1]); len(rm.InlineKeyboard) != 1 || rm.InlineKeyboard[0][0].CallbackData != "new_request" {
 		t.Fatalf("thank-you keyboard %+v, want the New request button", rm.InlineKeyboard)
 	}
-	e.waitOutcome(t, "okdesk-rating-153-1", "rated")
+	e.waitOutcome(t, rating1, "rated")
 	rating, err := e.st.RatingOf(context.Background(), req.ID)
 	if err != nil || rating.Score != 4 || rating.ChatID != chat || rating.ContactID != 21 || rating.AssigneeID != 7 ||
 		rating.CommentState != store.CommentPosted || rating.CommentID != cs[0].ID || rating.TelegramUserID != chat {
@@ -335,7 +343,7 @@ func TestRatingsStory(t *testing.T) {
 
 	// A second press: answered, no second comment.
 	again := e.deliver(t, func(id int64) json.RawMessage {
-		return telegramtest.CallbackUpdate(id, chat, ask.ID, "rate:153:1")
+		return telegramtest.CallbackUpdate(id, chat, ask.ID, fmt.Sprintf("rate:%d:1", issue))
 	})
 	if text := e.waitAnswer(t, again); text != "Вы уже оценили эту заявку." {
 		t.Fatalf("second press toast %q", text)
@@ -368,11 +376,12 @@ func TestRatingsStory(t *testing.T) {
 	if len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(api.RatingExportColumns, ",") {
 		t.Fatalf("export %v", rows)
 	}
-	if r := rows[1]; r[1] != "153" || r[3] != "Принтер не печатает" || r[8] != "rated" || r[11] != "4" || r[14] != "posted" || r[6] != "7" {
+	if r := rows[1]; r[1] != fmt.Sprint(issue) || r[3] != "Принтер не печатает" || r[8] != "rated" || r[11] != "4" || r[14] != "posted" || r[6] != "7" {
 		t.Fatalf("export row %v", r)
 	}
-	for _, id := range []string{"okdesk-rating-153-1", "okdesk-issue-153", "telegram-chat-5001"} {
-		writeHistory(t, e.app, id)
+	for id, file := range map[string]string{rating1: "okdesk-rating-153-1", fmt.Sprintf("okdesk-issue-%d", issue): "okdesk-issue-153",
+		fmt.Sprintf("telegram-chat-%d", chat): "telegram-chat-5001"} {
+		writeRatingHistory(t, e.app, id, file)
 	}
 }
 
@@ -402,7 +411,7 @@ func exportCSV(t *testing.T, url string) [][]string {
 // conversation creates an Okdesk issue that belongs to the chat.
 func TestRatingsPhoneLinkReopenAndNewRequest(t *testing.T) {
 	e := startRatings(t, app.Roles{API: true, Worker: true}, nil)
-	const chat, issue = 6001, 154
+	chat, issue := e.id(6001), e.id(154)
 	e.okd.AddContact(okdesktest.Contact{ID: 22, FirstName: "Анна", MobilePhone: "+7 (916) 765-43-21"})
 	e.okd.AddIssue(okdesktest.Issue{ID: issue, Title: "Нет интернета", ContactID: 22})
 
@@ -437,19 +446,21 @@ func TestRatingsPhoneLinkReopenAndNewRequest(t *testing.T) {
 		return nil
 	})
 	e.waitRequest(t, issue, 1, store.RatingCancelled)
-	e.waitOutcome(t, "okdesk-rating-154-1", "cancelled")
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", issue), "cancelled")
 	e.statusChange(t, okdesktest.FormatVendor, issue, okdesk.Status{Code: "completed", Name: "Решена"})
 	msgs = e.messages(t, chat, 5, nil)
 	second := msgs[4]
 	checkRatingButtons(t, second, issue)
-	if req := e.waitRequest(t, issue, 2, store.RatingWaiting); req.WorkflowID != "okdesk-rating-154-2" {
+	if req := e.waitRequest(t, issue, 2, store.RatingWaiting); req.WorkflowID != fmt.Sprintf("okdesk-rating-%d-2", issue) {
 		t.Fatalf("second request %+v", req)
 	}
-	e.deliver(t, func(id int64) json.RawMessage { return telegramtest.CallbackUpdate(id, chat, second.ID, "rate:154:5") })
+	e.deliver(t, func(id int64) json.RawMessage {
+		return telegramtest.CallbackUpdate(id, chat, second.ID, fmt.Sprintf("rate:%d:5", issue))
+	})
 	if cs := e.waitComments(t, issue, 1); cs[0].Content != "Оценка клиента: ⭐⭐⭐⭐⭐ (5/5)" {
 		t.Fatalf("comment %+v", cs[0])
 	}
-	e.waitOutcome(t, "okdesk-rating-154-2", "rated")
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-2", issue), "rated")
 
 	// New request: the button asks for a description, the description
 	// becomes an Okdesk issue of the contact, answered with its number.
@@ -465,12 +476,13 @@ func TestRatingsPhoneLinkReopenAndNewRequest(t *testing.T) {
 		return telegramtest.MessageUpdate(id, chat, "Не работает сканер\nНа втором этаже, с утра.")
 	})
 	var created okdesktest.Issue
+	createdID := issue + 1 // the fake numbers new issues after the largest it holds
 	e.messages(t, chat, before+2, func(m []telegramtest.Message) error {
 		var ok bool
-		if created, ok = e.okd.Issue(1000); !ok {
+		if created, ok = e.okd.Issue(createdID); !ok {
 			return fmt.Errorf("no issue created")
 		}
-		if !strings.Contains(m[before+1].Text, "Заявка №1000 создана") {
+		if !strings.Contains(m[before+1].Text, fmt.Sprintf("Заявка №%d создана", createdID)) {
 			return fmt.Errorf("answer %q", m[before+1].Text)
 		}
 		return nil
@@ -479,9 +491,9 @@ func TestRatingsPhoneLinkReopenAndNewRequest(t *testing.T) {
 		t.Fatalf("created issue %+v", created)
 	}
 	// Its resolution is asked in the chat that created it.
-	e.statusChange(t, okdesktest.FormatSeed, 1000, resolved)
+	e.statusChange(t, okdesktest.FormatSeed, createdID, resolved)
 	e.messages(t, chat, before+3, func(m []telegramtest.Message) error {
-		if !strings.Contains(m[before+2].Text, "№1000") {
+		if !strings.Contains(m[before+2].Text, fmt.Sprintf("№%d", createdID)) {
 			return fmt.Errorf("request %q", m[before+2].Text)
 		}
 		return nil
@@ -493,7 +505,7 @@ func TestRatingsPhoneLinkReopenAndNewRequest(t *testing.T) {
 // change) is one request; Okdesk's 500 then 200 makes one comment.
 func TestRatingsDuplicatesAndOkdeskRetry(t *testing.T) {
 	e := startRatings(t, app.Roles{API: true, Worker: true}, nil)
-	const chat, issue = 7001, 155
+	chat, issue := e.id(7001), e.id(155)
 	e.okd.AddContact(okdesktest.Contact{ID: 23})
 	e.okd.AddIssue(okdesktest.Issue{ID: issue, Title: "Дубли", ContactID: 23})
 	e.linkByDeepLink(t, 23, chat)
@@ -521,8 +533,10 @@ func TestRatingsDuplicatesAndOkdeskRetry(t *testing.T) {
 	}
 
 	e.okd.FailNext(fmt.Sprintf("issues/%d/comments", issue), 1, 500)
-	e.deliver(t, func(id int64) json.RawMessage { return telegramtest.CallbackUpdate(id, chat, msgs[1].ID, "rate:155:3") })
-	e.waitOutcome(t, "okdesk-rating-155-1", "rated")
+	e.deliver(t, func(id int64) json.RawMessage {
+		return telegramtest.CallbackUpdate(id, chat, msgs[1].ID, fmt.Sprintf("rate:%d:3", issue))
+	})
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", issue), "rated")
 	if cs := e.okd.CommentsFor(issue); len(cs) != 1 || cs[0].Content != "Оценка клиента: ⭐⭐⭐ (3/5)" {
 		t.Fatalf("comments %+v", cs)
 	}
@@ -541,49 +555,65 @@ func TestRatingsDuplicatesAndOkdeskRetry(t *testing.T) {
 // request without a comment are recorded (database, stats, Temporal).
 func TestRatingsNoChatBlockedAndRefusedComment(t *testing.T) {
 	e := startRatings(t, app.Roles{API: true, Worker: true}, nil)
+	noChat, blocked, refused := e.id(156), e.id(157), e.id(158)
+	blockedChat, refusedChat := e.id(8001), e.id(8002)
 	for _, c := range []okdesktest.Contact{{ID: 30}, {ID: 31}, {ID: 32}} {
 		e.okd.AddContact(c)
 	}
-	e.okd.AddIssue(okdesktest.Issue{ID: 156, ContactID: 30})
-	e.okd.AddIssue(okdesktest.Issue{ID: 157, ContactID: 31})
-	e.okd.AddIssue(okdesktest.Issue{ID: 158, ContactID: 32, Title: "422"})
-	e.linkByDeepLink(t, 31, 8001)
-	e.linkByDeepLink(t, 32, 8002)
+	e.okd.AddIssue(okdesktest.Issue{ID: noChat, ContactID: 30})
+	e.okd.AddIssue(okdesktest.Issue{ID: blocked, ContactID: 31})
+	e.okd.AddIssue(okdesktest.Issue{ID: refused, ContactID: 32, Title: "422"})
+	e.linkByDeepLink(t, 31, blockedChat)
+	e.linkByDeepLink(t, 32, refusedChat)
 
 	// No chat is linked to contact 30.
-	e.statusChange(t, okdesktest.FormatSeed, 156, resolved)
-	e.waitRequest(t, 156, 1, store.RatingNoChat)
-	e.waitOutcome(t, "okdesk-rating-156-1", "no_chat")
+	e.statusChange(t, okdesktest.FormatSeed, noChat, resolved)
+	e.waitRequest(t, noChat, 1, store.RatingNoChat)
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", noChat), "no_chat")
 
 	// The customer blocked the bot: 403 is permanent and recorded.
-	e.tg.BlockChat(8001)
-	e.statusChange(t, okdesktest.FormatVendor, 157, resolved)
-	req := e.waitRequest(t, 157, 1, store.RatingBlocked)
+	e.tg.BlockChat(blockedChat)
+	e.statusChange(t, okdesktest.FormatVendor, blocked, resolved)
+	req := e.waitRequest(t, blocked, 1, store.RatingBlocked)
 	if !strings.Contains(req.Error, "blocked") {
 		t.Fatalf("blocked request %+v", req)
 	}
-	e.waitOutcome(t, "okdesk-rating-157-1", "blocked")
-	if n := len(e.tg.CallsTo("sendMessage")); n == 0 {
-		t.Fatal("no sendMessage attempt")
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", blocked), "blocked")
+	var attempts int
+	for _, c := range e.tg.CallsTo("sendMessage") {
+		if c.String("chat_id") == fmt.Sprint(blockedChat) && c.Status == http.StatusForbidden {
+			attempts++
+		}
+	}
+	if attempts != 1 {
+		t.Fatalf("%d refused sendMessage calls, want 1 (403 is not retried)", attempts)
 	}
 	var blockedAt *time.Time
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT blocked_at FROM telegram_chats WHERE chat_id = 8001`).Scan(&blockedAt); err != nil || blockedAt == nil {
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT blocked_at FROM telegram_chats WHERE chat_id = $1`, blockedChat).Scan(&blockedAt); err != nil || blockedAt == nil {
 		t.Fatalf("chat not marked blocked (%v)", err)
 	}
 
 	// Okdesk refuses the comment (422): permanent, recorded, still thanked.
-	e.statusChange(t, okdesktest.FormatSeed, 158, resolved)
-	msgs := e.messages(t, 8002, 2, nil)
-	e.okd.FailNext("issues/158/comments", 1, 422)
-	e.deliver(t, func(id int64) json.RawMessage { return telegramtest.CallbackUpdate(id, 8002, msgs[1].ID, "rate:158:2") })
-	e.waitOutcome(t, "okdesk-rating-158-1", "comment_failed")
-	r, err := e.st.RatingOf(context.Background(), e.waitRequest(t, 158, 1, store.RatingRated).ID)
+	e.statusChange(t, okdesktest.FormatSeed, refused, resolved)
+	msgs := e.messages(t, refusedChat, 2, nil)
+	e.okd.FailNext(fmt.Sprintf("issues/%d/comments", refused), 1, 422)
+	e.deliver(t, func(id int64) json.RawMessage {
+		return telegramtest.CallbackUpdate(id, refusedChat, msgs[1].ID, fmt.Sprintf("rate:%d:2", refused))
+	})
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", refused), "comment_failed")
+	r, err := e.st.RatingOf(context.Background(), e.waitRequest(t, refused, 1, store.RatingRated).ID)
 	if err != nil || r.CommentState != store.CommentFailed || !strings.Contains(r.CommentError, "422") || r.Score != 2 {
 		t.Fatalf("rating %+v (%v)", r, err)
 	}
-	if cs := e.okd.CommentsFor(158); len(cs) != 0 {
+	if cs := e.okd.CommentsFor(refused); len(cs) != 0 {
 		t.Fatalf("comments %+v", cs)
 	}
+	e.messages(t, refusedChat, 2, func(m []telegramtest.Message) error {
+		if !strings.Contains(m[1].Text, "Спасибо") {
+			return fmt.Errorf("not thanked: %q", m[1].Text)
+		}
+		return nil
+	})
 
 	var stats api.RatingStatsAnswer
 	call(t, "GET", e.app.URL()+"/api/v1/ratings/stats", nil, rtBearer(), &stats)
@@ -597,15 +627,16 @@ func TestRatingsNoChatBlockedAndRefusedComment(t *testing.T) {
 // reminder with the buttons, then both messages lose them.
 func TestRatingsReminderAndExpiry(t *testing.T) {
 	e := startRatings(t, app.Roles{API: true, Worker: true}, map[string]string{"RATING_REMINDER_AFTER": "1s", "RATING_TTL": "3s"})
+	issue, chat := e.id(160), e.id(9001)
 	e.okd.AddContact(okdesktest.Contact{ID: 40})
-	e.okd.AddIssue(okdesktest.Issue{ID: 160, ContactID: 40, Title: "Таймеры"})
-	e.linkByDeepLink(t, 40, 9001)
-	e.statusChange(t, okdesktest.FormatSeed, 160, resolved)
-	e.waitRequest(t, 160, 1, store.RatingExpired)
-	msgs := e.messages(t, 9001, 3, nil)
+	e.okd.AddIssue(okdesktest.Issue{ID: issue, ContactID: 40, Title: "Таймеры"})
+	e.linkByDeepLink(t, 40, chat)
+	e.statusChange(t, okdesktest.FormatSeed, issue, resolved)
+	e.waitRequest(t, issue, 1, store.RatingExpired)
+	msgs := e.messages(t, chat, 3, nil)
 	var reminders []telegramtest.Call
 	for _, c := range e.tg.CallsTo("sendMessage") {
-		if strings.Contains(c.String("text"), "Напоминание") && strings.Contains(c.String("text"), "№160") {
+		if strings.Contains(c.String("text"), "Напоминание") && strings.Contains(c.String("text"), fmt.Sprintf("№%d", issue)) {
 			reminders = append(reminders, c)
 		}
 	}
@@ -620,7 +651,7 @@ func TestRatingsReminderAndExpiry(t *testing.T) {
 			t.Fatalf("after expiry: %+v", m)
 		}
 	}
-	e.waitOutcome(t, "okdesk-rating-160-1", "expired")
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", issue), "expired")
 }
 
 // TestRatingsWorkerRestartWhileWaiting: the API and the worker are separate
@@ -636,32 +667,35 @@ func TestRatingsWorkerRestartWhileWaiting(t *testing.T) {
 	if err := w1.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	issue, chat := e.id(170), e.id(9101)
 	e.okd.AddContact(okdesktest.Contact{ID: 50})
-	e.okd.AddIssue(okdesktest.Issue{ID: 170, ContactID: 50})
-	e.linkByDeepLink(t, 50, 9101)
-	e.statusChange(t, okdesktest.FormatSeed, 170, resolved)
-	msgs := e.messages(t, 9101, 2, nil)
-	e.waitRequest(t, 170, 1, store.RatingWaiting)
+	e.okd.AddIssue(okdesktest.Issue{ID: issue, ContactID: 50})
+	e.linkByDeepLink(t, 50, chat)
+	e.statusChange(t, okdesktest.FormatSeed, issue, resolved)
+	msgs := e.messages(t, chat, 2, nil)
+	e.waitRequest(t, issue, 1, store.RatingWaiting)
 
 	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	w1.Stop(stopCtx)
 	cancel()
-	e.deliver(t, func(id int64) json.RawMessage { return telegramtest.CallbackUpdate(id, 9101, msgs[1].ID, "rate:170:5") })
-	if cs := e.okd.CommentsFor(170); len(cs) != 0 {
+	e.deliver(t, func(id int64) json.RawMessage {
+		return telegramtest.CallbackUpdate(id, chat, msgs[1].ID, fmt.Sprintf("rate:%d:5", issue))
+	})
+	if cs := e.okd.CommentsFor(issue); len(cs) != 0 {
 		t.Fatalf("a comment without a worker: %+v", cs)
 	}
 
 	testenv.StartApp(t, e.cfg, app.Roles{Worker: true})
-	if cs := e.waitComments(t, 170, 1); cs[0].Content != "Оценка клиента: ⭐⭐⭐⭐⭐ (5/5)" {
+	if cs := e.waitComments(t, issue, 1); cs[0].Content != "Оценка клиента: ⭐⭐⭐⭐⭐ (5/5)" {
 		t.Fatalf("comment %+v", cs[0])
 	}
-	e.messages(t, 9101, 2, func(m []telegramtest.Message) error {
+	e.messages(t, chat, 2, func(m []telegramtest.Message) error {
 		if !strings.Contains(m[1].Text, "Спасибо") {
 			return fmt.Errorf("not thanked: %q", m[1].Text)
 		}
 		return nil
 	})
-	e.waitOutcome(t, "okdesk-rating-170-1", "rated")
+	e.waitOutcome(t, fmt.Sprintf("okdesk-rating-%d-1", issue), "rated")
 }
 
 // TestRatingsAuthAndBadInput: the seed's variable names (WEBHOOK_PATH,
@@ -675,9 +709,10 @@ func TestRatingsAuthAndBadInput(t *testing.T) {
 	if code := call(t, "GET", hook, nil, nil, &ready); code != 200 || ready["message"] != "Webhook endpoint is ready" || ready["path"] != "/hooks/okdesk" {
 		t.Fatalf("GET: %d %v", code, ready)
 	}
-	e.okd.AddIssue(okdesktest.Issue{ID: 180, Title: "Auth"})
-	good, _ := okdesktest.StatusChangePayload(okdesktest.FormatSeed, okdesktest.Snapshot{Issue: okdesktest.Issue{ID: 180}, Old: opened, New: okdesk.Status{Code: "in_progress"}})
-	comment := []byte(`{"event":{"event_type":"new_comment","author":{"id":"3","type":"employee"}},"issue":{"id":"180","title":"Auth","status":{"code":"in_progress"}},"comment":{"id":"9","content":"hi"}}`)
+	issue := e.id(180)
+	e.okd.AddIssue(okdesktest.Issue{ID: issue, Title: "Auth"})
+	good, _ := okdesktest.StatusChangePayload(okdesktest.FormatSeed, okdesktest.Snapshot{Issue: okdesktest.Issue{ID: issue}, Old: opened, New: okdesk.Status{Code: "in_progress"}})
+	comment := []byte(fmt.Sprintf(`{"event":{"event_type":"new_comment","author":{"id":"3","type":"employee"}},"issue":{"id":"%d","title":"Auth","status":{"code":"in_progress"}},"comment":{"id":"9","content":"hi"}}`, issue))
 	cases := []struct {
 		name    string
 		url     string
@@ -722,13 +757,13 @@ func TestRatingsAuthAndBadInput(t *testing.T) {
 	if strings.Join(outcomes, ",") != "issue.status_changed:recorded,new_comment:recorded" {
 		t.Fatalf("outcomes %v", outcomes)
 	}
-	if reqs := e.requests(t, 180); len(reqs) != 0 {
+	if reqs := e.requests(t, issue); len(reqs) != 0 {
 		t.Fatalf("requests %+v", reqs)
 	}
 
 	// Telegram: the secret token is required; bad bodies name the field.
 	tgURL := e.app.URL() + config.TelegramWebhookPath
-	update := telegramtest.MessageUpdate(1, 1, "/start")
+	update := telegramtest.MessageUpdate(1, e.id(1), "/start")
 	for _, c := range []struct {
 		name    string
 		body    []byte
@@ -754,5 +789,18 @@ func TestRatingsAuthAndBadInput(t *testing.T) {
 	if first["duplicate"] != false || second["duplicate"] != true || first["id"] != second["id"] {
 		t.Fatalf("telegram dedup: %v %v", first, second)
 	}
-	e.messages(t, 1, 1, nil)
+	e.messages(t, e.id(1), 1, nil)
+}
+
+// writeRatingHistory refreshes a replay fixture (UPDATE_HISTORY=1) under a
+// fixed name: the tests' ids differ between runs.
+func writeRatingHistory(t *testing.T, a *app.App, workflowID, name string) {
+	if os.Getenv("UPDATE_HISTORY") != "1" {
+		return
+	}
+	writeHistory(t, a, workflowID)
+	dir := filepath.Join("..", "workflows", "testdata")
+	if err := os.Rename(filepath.Join(dir, workflowID+".json"), filepath.Join(dir, name+".json")); err != nil {
+		t.Fatal(err)
+	}
 }

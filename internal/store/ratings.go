@@ -113,7 +113,7 @@ func LockOkdeskIssue(ctx context.Context, tx pgx.Tx, issueID int64) (*OkdeskIssu
 // SaveOkdeskIssue upserts an issue's state.
 func SaveOkdeskIssue(ctx context.Context, tx pgx.Tx, is OkdeskIssue) error {
 	_, err := tx.Exec(ctx, `INSERT INTO okdesk_issues (issue_id, title, status, contact_id, company_id, assignee_id, resolutions, last_event_id)
-		VALUES ($1, $2, $3, nullif($4, 0), nullif($5, 0), nullif($6, 0), $7, nullif($8, 0))
+		VALUES ($1, $2, $3, nullif($4::bigint, 0), nullif($5::bigint, 0), nullif($6::bigint, 0), $7, nullif($8::bigint, 0))
 		ON CONFLICT (issue_id) DO UPDATE SET title = excluded.title, status = excluded.status, contact_id = excluded.contact_id,
 			company_id = excluded.company_id, assignee_id = excluded.assignee_id, resolutions = excluded.resolutions,
 			last_event_id = excluded.last_event_id, updated_at = now()`,
@@ -167,7 +167,7 @@ func scanRequest(row pgx.Row) (RatingRequest, error) {
 func InsertRatingRequest(ctx context.Context, tx pgx.Tx, r RatingRequest) (int64, error) {
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, title, status, contact_id, company_id, assignee_id, event_id)
-		VALUES ($1, $2, $3, $4, $5, nullif($6, 0), nullif($7, 0), nullif($8, 0), nullif($9, 0))
+		VALUES ($1, $2, $3, $4, $5, nullif($6::bigint, 0), nullif($7::bigint, 0), nullif($8::bigint, 0), nullif($9::bigint, 0))
 		ON CONFLICT (issue_id, resolution) DO UPDATE SET issue_id = excluded.issue_id
 		RETURNING id`,
 		r.IssueID, r.Resolution, r.WorkflowID, r.Title, r.Status, r.ContactID, r.CompanyID, r.AssigneeID, r.EventID).Scan(&id)
@@ -235,8 +235,8 @@ func (s *Store) ChatForIssue(ctx context.Context, issueID, contactID int64) (int
 // UpdateRequestTarget fills in what was learned before sending: the chat
 // and, when the webhook lacked them, contact and assignee.
 func (s *Store) UpdateRequestTarget(ctx context.Context, id, chatID, contactID, assigneeID int64, title string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE rating_requests SET chat_id = coalesce(nullif($2, 0), chat_id),
-		contact_id = coalesce(contact_id, nullif($3, 0)), assignee_id = coalesce(assignee_id, nullif($4, 0)),
+	_, err := s.Pool.Exec(ctx, `UPDATE rating_requests SET chat_id = coalesce(nullif($2::bigint, 0), chat_id),
+		contact_id = coalesce(contact_id, nullif($3::bigint, 0)), assignee_id = coalesce(assignee_id, nullif($4::bigint, 0)),
 		title = CASE WHEN title = '' THEN $5 ELSE title END WHERE id = $1`, id, chatID, contactID, assigneeID, title)
 	return err
 }
@@ -250,7 +250,7 @@ func (s *Store) SetRequestSent(ctx context.Context, id int64, messageID int) err
 
 // SetRequestReminded records the reminder message.
 func (s *Store) SetRequestReminded(ctx context.Context, id int64, messageID int) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE rating_requests SET reminder_message_id = nullif($2, 0), reminded_at = coalesce(reminded_at, now())
+	_, err := s.Pool.Exec(ctx, `UPDATE rating_requests SET reminder_message_id = nullif($2::bigint, 0), reminded_at = coalesce(reminded_at, now())
 		WHERE id = $1`, id, messageID)
 	return err
 }
@@ -299,7 +299,7 @@ func (s *Store) RecordRating(ctx context.Context, r Rating) (Rating, error) {
 	var out Rating
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO ratings (request_id, issue_id, contact_id, chat_id, telegram_user_id, score, assignee_id, rated_at)
-			SELECT id, issue_id, contact_id, $2, nullif($3, 0), $4, assignee_id, $5 FROM rating_requests WHERE id = $1
+			SELECT id, issue_id, contact_id, $2::bigint, nullif($3::bigint, 0), $4::int, assignee_id, $5::timestamptz FROM rating_requests WHERE id = $1
 			ON CONFLICT (request_id) DO NOTHING`, r.RequestID, r.ChatID, r.TelegramUserID, r.Score, r.RatedAt); err != nil {
 			return err
 		}
@@ -321,7 +321,7 @@ func (s *Store) RatingOf(ctx context.Context, requestID int64) (Rating, error) {
 
 // SetCommentPosted records the Okdesk comment of a rating.
 func (s *Store) SetCommentPosted(ctx context.Context, requestID, commentID int64) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE ratings SET comment_state = 'posted', comment_id = nullif($2, 0), comment_error = NULL,
+	_, err := s.Pool.Exec(ctx, `UPDATE ratings SET comment_state = 'posted', comment_id = nullif($2::bigint, 0), comment_error = NULL,
 		commented_at = now() WHERE request_id = $1`, requestID, commentID)
 	return err
 }
@@ -347,7 +347,7 @@ func (c TelegramChat) Linked() bool { return c.ContactID != 0 }
 
 // LockChat loads (creating it when new) a chat FOR UPDATE inside tx.
 func LockChat(ctx context.Context, tx pgx.Tx, chatID, userID int64) (TelegramChat, error) {
-	if _, err := tx.Exec(ctx, `INSERT INTO telegram_chats (chat_id, user_id) VALUES ($1, nullif($2, 0)) ON CONFLICT (chat_id) DO NOTHING`,
+	if _, err := tx.Exec(ctx, `INSERT INTO telegram_chats (chat_id, user_id) VALUES ($1, nullif($2::bigint, 0)) ON CONFLICT (chat_id) DO NOTHING`,
 		chatID, userID); err != nil {
 		return TelegramChat{}, err
 	}
@@ -393,7 +393,7 @@ func (s *Store) MarkChatBlocked(ctx context.Context, chatID int64) error {
 
 // TieIssueToChat remembers that an issue was created through the bot.
 func (s *Store) TieIssueToChat(ctx context.Context, issueID, chatID, contactID int64) error {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO okdesk_issue_chats (issue_id, chat_id, contact_id) VALUES ($1, $2, nullif($3, 0))
+	_, err := s.Pool.Exec(ctx, `INSERT INTO okdesk_issue_chats (issue_id, chat_id, contact_id) VALUES ($1, $2, nullif($3::bigint, 0))
 		ON CONFLICT (issue_id) DO NOTHING`, issueID, chatID, contactID)
 	return err
 }
@@ -453,7 +453,7 @@ func InsertAction(ctx context.Context, tx pgx.Tx, owner, kind string, payload an
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO rating_actions (owner, kind, payload, event_id) VALUES ($1, $2, $3, nullif($4, 0))`,
+	_, err = tx.Exec(ctx, `INSERT INTO rating_actions (owner, kind, payload, event_id) VALUES ($1, $2, $3, nullif($4::bigint, 0))`,
 		owner, kind, string(b), eventID)
 	return err
 }

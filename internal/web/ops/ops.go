@@ -88,7 +88,15 @@ func (c *Console) Register(r *gin.Engine) {
 		}
 		return fmt.Sprint(*p)
 	}
-	for _, name := range []string{"login", "simplyprint", "jobs"} {
+	funcs["stars"] = func(n int) string { return strings.Repeat("⭐", n) }
+	funcs["list5"] = func() []int { return []int{5, 4, 3, 2, 1} }
+	funcs["deref64"] = func(f *float64) string {
+		if f == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f", *f)
+	}
+	for _, name := range []string{"login", "simplyprint", "jobs", "ratings"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
@@ -102,6 +110,7 @@ func (c *Console) Register(r *gin.Engine) {
 	g.GET("/simplyprint", c.simplyPrint)
 	g.POST("/simplyprint/test-event", c.sendTestEvent)
 	g.GET("/jobs", c.jobs)
+	g.GET("/ratings", c.ratings)
 	g.POST("/jobs/deliveries/:id/retry", c.retryDelivery)
 }
 
@@ -220,6 +229,21 @@ func (c *Console) simplyPrint(g *gin.Context) {
 	}
 	c.render(g, "simplyprint", gin.H{"Stats": stats, "Events": events, "Printers": printers,
 		"Sent": g.Query("sent"), "SendError": g.Query("error"), "Type": g.Query("type")})
+}
+
+func (c *Console) ratings(g *gin.Context) {
+	ctx := g.Request.Context()
+	stats, err := c.Store.RatingStats(ctx, store.RatingStatsFilter{From: time.Now().AddDate(0, 0, -30)})
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	latest, err := c.Store.RecentRatingRequests(ctx, 50)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, "ratings", gin.H{"Stats": stats, "Latest": latest})
 }
 
 func (c *Console) jobs(g *gin.Context) {
