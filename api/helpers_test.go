@@ -2,10 +2,18 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hookflow/hookflow/internal/app"
 )
 
 // call does one HTTP request and decodes a JSON answer into out (if not nil).
@@ -31,4 +39,37 @@ func call(t testing.TB, method, url string, body []byte, headers map[string]stri
 		}
 	}
 	return resp.StatusCode
+}
+
+// writeHistory refreshes the replay fixture workflows/testdata/<id>.json
+// when UPDATE_HISTORY=1.
+func writeHistory(t *testing.T, a *app.App, workflowID string) {
+	writeHistoryAs(t, a, workflowID, workflowID+".json")
+}
+
+// writeHistoryAs refreshes a replay fixture of workflows/testdata under a
+// fixed name (ids differ between runs) when UPDATE_HISTORY=1.
+func writeHistoryAs(t *testing.T, a *app.App, workflowID, file string) {
+	if os.Getenv("UPDATE_HISTORY") != "1" {
+		return
+	}
+	iter := a.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var events []json.RawMessage
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := protojson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, raw)
+	}
+	out, _ := json.MarshalIndent(map[string]any{"events": events}, "", "  ")
+	path := filepath.Join("..", "workflows", "testdata", file)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", path)
 }

@@ -305,7 +305,7 @@ func TestJobsPartialFailure(t *testing.T) {
 		!strings.Contains(string(sa["HookflowEntity"].GetData()), "acme") {
 		t.Fatalf("callback search attributes %v: want source callbacks, entity the client", sa)
 	}
-	writeJobHistory(t, e.api, "job-"+acc.JobID, "job.json")
+	writeHistoryAs(t, e.api, "job-"+acc.JobID, "job.json")
 }
 
 // TestJobsCallbackSurvivesWorkerRestart: API and worker run in separate
@@ -371,7 +371,7 @@ func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
 		}
 		return nil
 	})
-	writeJobHistory(t, e.api, "callback-"+st.Callback.DeliveryID, "callback.json")
+	writeHistoryAs(t, e.api, "callback-"+st.Callback.DeliveryID, "callback.json")
 	var view api.DeliveryView
 	call(t, "GET", deliveryURL, nil, nil, &view)
 	if len(view.History) != 2 || *view.History[0].StatusCode != 500 || *view.History[1].StatusCode != 200 ||
@@ -598,32 +598,6 @@ func TestJobsSSRF(t *testing.T) {
 	if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?limit=0", nil, nil, &bad); code != 400 || bad.Field != "limit" {
 		t.Fatalf("limit=0: %d %+v", code, bad)
 	}
-}
-
-// writeJobHistory refreshes a replay fixture when UPDATE_HISTORY=1.
-func writeJobHistory(t *testing.T, a *app.App, workflowID, name string) {
-	if os.Getenv("UPDATE_HISTORY") != "1" {
-		return
-	}
-	iter := a.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var events []json.RawMessage
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := protoJSON(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, raw)
-	}
-	out, _ := json.MarshalIndent(map[string]any{"events": events}, "", "  ")
-	path := filepath.Join("..", "workflows", "testdata", name)
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", path)
 }
 
 // TestJobsWithoutGenerator: with no GENERATOR_URL every lot fails at once

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.temporal.io/api/enums/v1"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/internal/app"
@@ -600,33 +599,6 @@ func TestOrdersBackSyncToSite(t *testing.T) {
 	}
 	writeHistoryAs(t, a, "bitrix-order-300", "bitrix-order.json")
 	writeHistoryAs(t, a, fmt.Sprintf("bitrix-backsync-%d", crm.ID), "bitrix-backsync.json")
-}
-
-// writeHistoryAs refreshes a replay fixture of workflows/testdata when
-// UPDATE_HISTORY=1 (under a fixed name: CRM ids differ between runs).
-func writeHistoryAs(t *testing.T, a *app.App, workflowID, file string) {
-	if os.Getenv("UPDATE_HISTORY") != "1" {
-		return
-	}
-	iter := a.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var events []json.RawMessage
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := protoJSON(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, raw)
-	}
-	out, _ := json.MarshalIndent(map[string]any{"events": events}, "", "  ")
-	path := filepath.Join("..", "workflows", "testdata", file)
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", path)
 }
 
 // TestOrdersBitrix24 covers Bitrix24: an outbound event (form-encoded, only

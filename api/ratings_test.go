@@ -8,8 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -795,12 +793,5 @@ func TestRatingsAuthAndBadInput(t *testing.T) {
 // writeRatingHistory refreshes a replay fixture (UPDATE_HISTORY=1) under a
 // fixed name: the tests' ids differ between runs.
 func writeRatingHistory(t *testing.T, a *app.App, workflowID, name string) {
-	if os.Getenv("UPDATE_HISTORY") != "1" {
-		return
-	}
-	writeHistory(t, a, workflowID)
-	dir := filepath.Join("..", "workflows", "testdata")
-	if err := os.Rename(filepath.Join(dir, workflowID+".json"), filepath.Join(dir, name+".json")); err != nil {
-		t.Fatal(err)
-	}
+	writeHistoryAs(t, a, workflowID, name+".json")
 }

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/api/enums/v1"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/internal/app"
@@ -227,32 +224,6 @@ func TestSimplyPrintOrderPerPrinter(t *testing.T) {
 		t.Fatalf("stats %+v", stats)
 	}
 	writeHistory(t, a, "simplyprint-printer-101")
-}
-
-// writeHistory refreshes the replay fixture when UPDATE_HISTORY=1.
-func writeHistory(t *testing.T, a *app.App, workflowID string) {
-	if os.Getenv("UPDATE_HISTORY") != "1" {
-		return
-	}
-	iter := a.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var events []json.RawMessage
-	for iter.HasNext() {
-		ev, err := iter.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := protoJSON(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, raw)
-	}
-	out, _ := json.MarshalIndent(map[string]any{"events": events}, "", "  ")
-	path := filepath.Join("..", "workflows", "testdata", workflowID+".json")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", path)
 }
 
 func TestSimplyPrintStream(t *testing.T) {
