@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
 	"github.com/hookflow/hookflow/internal/telemetry"
@@ -99,4 +100,20 @@ func TestTraceOfSimplyPrintEvent(t *testing.T) {
 	if p := spans["process simplyprint event"]; p.Attributes == nil {
 		t.Fatalf("process span without attributes: %+v", p)
 	}
+}
+
+func TestTraceOfJob(t *testing.T) {
+	exp := recordSpans(t)
+	e := startJobs(t, app.Roles{API: true, Worker: true}, nil)
+	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot("car_001", 1)), nil)
+	waitStatus(t, e.api, acc.JobID, callbackIs("delivered", 1))
+	testenv.Eventually(t, 20*time.Second, func() error {
+		spans, err := traceOf(t, exp, "/api/v1/generate-descriptions")
+		if err != nil {
+			return err
+		}
+		return requireSpans(spans, "INSERT", "relay jobs events", "RunActivity:JobGenerateLot", "RunActivity:CallbackDeliver",
+			"SignalWithStartWorkflow:DescriptionJob", "RunWorkflow:DescriptionJob",
+			"StartChildWorkflow:CallbackDelivery", "RunWorkflow:CallbackDelivery", "HTTP POST")
+	})
 }
