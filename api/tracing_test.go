@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,18 +20,28 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// recordSpans installs an in-memory exporter as the global tracer provider.
+// recordSpans installs an in-memory exporter as the global tracer provider,
+// once per test binary: package-level tracers bind to the first provider
+// set, so later tests reuse it and start from an empty exporter.
 func recordSpans(t *testing.T) *tracetest.InMemoryExporter {
 	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	shutdown, err := telemetry.Setup(context.Background(), config.TelemetryConfig{ServiceName: "hookflow-test"}, "test",
-		sdktrace.NewSimpleSpanProcessor(exp))
-	if err != nil {
-		t.Fatal(err)
+	spanOnce.Do(func() {
+		spanExp = tracetest.NewInMemoryExporter()
+		_, spanErr = telemetry.Setup(context.Background(), config.TelemetryConfig{ServiceName: "hookflow-test"}, "test",
+			sdktrace.NewSimpleSpanProcessor(spanExp))
+	})
+	if spanErr != nil {
+		t.Fatal(spanErr)
 	}
-	t.Cleanup(func() { _ = shutdown(context.Background()) })
-	return exp
+	spanExp.Reset()
+	return spanExp
 }
+
+var (
+	spanOnce sync.Once
+	spanExp  *tracetest.InMemoryExporter
+	spanErr  error
+)
 
 // traceOf returns the spans of the trace that contains a span named like
 // root, and checks they form one tree (every parent is in the trace).
