@@ -168,17 +168,33 @@ func (s *Store) DispatchRound(ctx context.Context, limit int, hand func([]Pendin
 		return 0, 0, true, err
 	}
 	done, failed := hand(pending)
-	if len(done) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE inbound_events SET dispatched_at = now(), dispatch_attempts = dispatch_attempts + 1 WHERE id = ANY($1)`, done); err != nil {
-			return len(pending), 0, true, err
-		}
+	if err := markDispatch(ctx, tx, done, true); err != nil {
+		return len(pending), 0, true, err
 	}
-	if len(failed) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE inbound_events SET dispatch_attempts = dispatch_attempts + 1 WHERE id = ANY($1)`, failed); err != nil {
-			return len(pending), 0, true, err
-		}
+	if err := markDispatch(ctx, tx, failed, false); err != nil {
+		return len(pending), 0, true, err
 	}
 	return len(pending), len(done), true, tx.Commit(ctx)
+}
+
+// markDispatch counts a hand-over attempt on the given events and, when
+// delivered, marks them dispatched. A workflow may already be processing
+// an event it was just signalled (ProcessEvents holds its row lock and marks
+// it dispatched itself): such rows are skipped rather than waited for, so
+// the relay and the processors never wait on each other's row locks (they
+// used to deadlock, and Postgres broke the tie only after deadlock_timeout).
+// A skipped row whose processing rolls back stays undispatched and is
+// handed over again next round; processing is idempotent.
+func markDispatch(ctx context.Context, tx pgx.Tx, ids []int64, delivered bool) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE inbound_events e
+		SET dispatched_at = CASE WHEN $2 THEN now() ELSE e.dispatched_at END,
+			dispatch_attempts = e.dispatch_attempts + 1
+		FROM (SELECT id FROM inbound_events WHERE id = ANY($1) FOR UPDATE SKIP LOCKED) l
+		WHERE e.id = l.id`, ids, delivered)
+	return err
 }
 
 // Backlog counts recorded events not yet handed to Temporal and the age of
@@ -363,7 +379,8 @@ func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string, 
 				errs[i] = &e
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE inbound_events e SET processed = true, processed_at = now(), outcome = u.outcome, error = u.error
+		if _, err := tx.Exec(ctx, `UPDATE inbound_events e SET processed = true, processed_at = now(), outcome = u.outcome, error = u.error,
+				dispatched_at = coalesce(e.dispatched_at, now())
 			FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, outcome, error)
 			WHERE e.id = u.id AND NOT e.processed`, doneIDs, kinds, errs); err != nil {
 			return err
