@@ -106,18 +106,23 @@ func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error 
 	}
 }
 
-// entityActivityOptions: applying events touches only Postgres, so retry it
+// entityApplyRetry: applying events touches only Postgres, so retry it
 // until it works; a poison event is recorded as failed by the activity
 // itself instead of failing the call.
+var entityApplyRetry = temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    time.Minute,
+}
+
 func entityActivityOptions(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
+	retry := entityApplyRetry
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: &retry})
+}
+
+func entityLocalActivityOptions(ctx workflow.Context) workflow.Context {
+	retry := entityApplyRetry
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute, RetryPolicy: &retry})
 }
 
 // RecordOutcome marks how a run ended: the HookflowOutcome search attribute

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -39,9 +40,14 @@ func TestPrinterAppliesSignalsInOrderAndBatches(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{4, 5}})
 	}, time.Minute)
+	local := 0
+	env.SetOnLocalActivityStartedListener(func(*activity.Info, context.Context, []any) { local++ })
 	env.ExecuteWorkflow("SimplyPrintPrinter", workflows.EntityInput{Source: "simplyprint", EntityID: "7", Pending: []int64{0}})
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("completed=%v err=%v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	if local != len(calls) {
+		t.Fatalf("%d of %d batches ran as local activities, want all", local, len(calls))
 	}
 	var all []int64
 	for _, c := range calls {
@@ -106,12 +112,16 @@ func TestPrinterActivityFailureIsRetried(t *testing.T) {
 	}
 }
 
-// TestPrinterReplay replays a history recorded from a real run (api tests
-// write it with UPDATE_HISTORY=1): a change that breaks determinism fails.
+// TestPrinterReplay replays histories recorded from real runs (api tests
+// write the current one with UPDATE_HISTORY=1): a change that breaks
+// determinism fails. The -v0 history was recorded before batches moved to
+// local activities; runs like it must still replay.
 func TestPrinterReplay(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.SimplyPrintPrinter, workflow.RegisterOptions{Name: "SimplyPrintPrinter"})
-	if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/simplyprint-printer-101.json"); err != nil {
-		t.Fatal(err)
+	for _, file := range []string{"testdata/simplyprint-printer-101.json", "testdata/simplyprint-printer-101-v0.json"} {
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(workflows.SimplyPrintPrinter, workflow.RegisterOptions{Name: "SimplyPrintPrinter"})
+		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
 	}
 }
