@@ -12,22 +12,21 @@ import (
 // InboundEvent is one accepted webhook (or submission) as the inbound
 // pipeline records it, whatever its source.
 type InboundEvent struct {
-	ID           int64           `json:"id"`
-	Source       string          `json:"source"`
-	DedupKey     string          `json:"-"`
-	WorkflowID   string          `json:"workflow_id"`
-	Event        string          `json:"event"`
-	EventType    string          `json:"event_type"`
-	EntityID     string          `json:"entity_id"`
-	Attrs        map[string]any  `json:"attrs,omitempty"`
-	Payload      json.RawMessage `json:"payload"`
-	ReceivedAt   time.Time       `json:"received_at"`
-	DispatchedAt *time.Time      `json:"dispatched_at"`
-	Processed    bool            `json:"processed"`
-	ProcessedAt  *time.Time      `json:"processed_at"`
-	Outcome      *string         `json:"outcome"`
-	Error        *string         `json:"error"`
-	TraceParent  string          `json:"-"` // W3C traceparent of the recording request
+	ID          int64           `json:"id"`
+	Source      string          `json:"source"`
+	DedupKey    string          `json:"-"`
+	WorkflowID  string          `json:"workflow_id"`
+	Event       string          `json:"event"`
+	EventType   string          `json:"event_type"`
+	EntityID    string          `json:"entity_id"`
+	Attrs       map[string]any  `json:"attrs,omitempty"`
+	Payload     json.RawMessage `json:"payload"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	Processed   bool            `json:"processed"`
+	ProcessedAt *time.Time      `json:"processed_at"`
+	Outcome     *string         `json:"outcome"`
+	Error       *string         `json:"error"`
+	TraceParent string          `json:"-"` // W3C traceparent of the recording request
 }
 
 // RecordEvent stores an event unless one with the same (source, dedup key)
@@ -141,10 +140,14 @@ type PendingEvent struct {
 // events over, so that per-entity order survives several API instances.
 const relayLockKey = 0x686f6f6b666c6f77 // "hookflow"
 
-// DispatchRound claims up to limit undispatched events in id order (only when
-// this process holds the relay lock), lets hand deliver them, and marks those
-// hand reports delivered as dispatched, all in one transaction. ok=false means
-// another relay holds the lock.
+// DispatchRound takes up to limit events of the relay outbox in id order
+// (only when this process holds the relay lock), lets hand deliver them, and
+// removes those hand reports delivered from the outbox, all in one
+// transaction. ok=false means another relay holds the lock.
+//
+// The round touches only the outbox, never inbound_events rows: a workflow
+// may already be processing (and locking) an event it was just signalled
+// before this transaction commits, and the two must not wait on each other.
 func (s *Store) DispatchRound(ctx context.Context, limit int, hand func([]PendingEvent) (delivered, failed []int64)) (claimed int, delivered int, ok bool, err error) {
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
@@ -155,8 +158,8 @@ func (s *Store) DispatchRound(ctx context.Context, limit int, hand func([]Pendin
 		return 0, 0, false, err
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT id, source, workflow_id, entity_id, coalesce(traceparent, '') FROM inbound_events
-		WHERE dispatched_at IS NULL ORDER BY id LIMIT $1`, limit)
+		SELECT event_id, source, workflow_id, entity_id, coalesce(traceparent, '') FROM relay_outbox
+		ORDER BY event_id LIMIT $1`, limit)
 	if err != nil {
 		return 0, 0, true, err
 	}
@@ -168,40 +171,24 @@ func (s *Store) DispatchRound(ctx context.Context, limit int, hand func([]Pendin
 		return 0, 0, true, err
 	}
 	done, failed := hand(pending)
-	if err := markDispatch(ctx, tx, done, true); err != nil {
-		return len(pending), 0, true, err
+	if len(done) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM relay_outbox WHERE event_id = ANY($1)`, done); err != nil {
+			return len(pending), 0, true, err
+		}
 	}
-	if err := markDispatch(ctx, tx, failed, false); err != nil {
-		return len(pending), 0, true, err
+	if len(failed) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE relay_outbox SET attempts = attempts + 1 WHERE event_id = ANY($1)`, failed); err != nil {
+			return len(pending), 0, true, err
+		}
 	}
 	return len(pending), len(done), true, tx.Commit(ctx)
-}
-
-// markDispatch counts a hand-over attempt on the given events and, when
-// delivered, marks them dispatched. A workflow may already be processing
-// an event it was just signalled (ProcessEvents holds its row lock and marks
-// it dispatched itself): such rows are skipped rather than waited for, so
-// the relay and the processors never wait on each other's row locks (they
-// used to deadlock, and Postgres broke the tie only after deadlock_timeout).
-// A skipped row whose processing rolls back stays undispatched and is
-// handed over again next round; processing is idempotent.
-func markDispatch(ctx context.Context, tx pgx.Tx, ids []int64, delivered bool) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err := tx.Exec(ctx, `UPDATE inbound_events e
-		SET dispatched_at = CASE WHEN $2 THEN now() ELSE e.dispatched_at END,
-			dispatch_attempts = e.dispatch_attempts + 1
-		FROM (SELECT id FROM inbound_events WHERE id = ANY($1) FOR UPDATE SKIP LOCKED) l
-		WHERE e.id = l.id`, ids, delivered)
-	return err
 }
 
 // Backlog counts recorded events not yet handed to Temporal and the age of
 // the oldest one.
 func (s *Store) Backlog(ctx context.Context) (count int64, oldest time.Duration, err error) {
 	var oldestAt *time.Time
-	err = s.Pool.QueryRow(ctx, `SELECT count(*), min(received_at) FROM inbound_events WHERE dispatched_at IS NULL`).Scan(&count, &oldestAt)
+	err = s.Pool.QueryRow(ctx, `SELECT count(*), min(received_at) FROM relay_outbox`).Scan(&count, &oldestAt)
 	if oldestAt != nil {
 		oldest = time.Since(*oldestAt)
 	}
@@ -218,13 +205,13 @@ type EventFilter struct {
 }
 
 const eventColumns = `id, source, workflow_id, event, event_type, entity_id, attrs, payload, received_at,
-	dispatched_at, processed, processed_at, outcome, error, coalesce(traceparent, '')`
+	processed, processed_at, outcome, error, coalesce(traceparent, '')`
 
 func scanEvent(r pgx.CollectableRow) (InboundEvent, error) {
 	var e InboundEvent
 	var payload string
 	err := r.Scan(&e.ID, &e.Source, &e.WorkflowID, &e.Event, &e.EventType, &e.EntityID, &e.Attrs, &payload,
-		&e.ReceivedAt, &e.DispatchedAt, &e.Processed, &e.ProcessedAt, &e.Outcome, &e.Error, &e.TraceParent)
+		&e.ReceivedAt, &e.Processed, &e.ProcessedAt, &e.Outcome, &e.Error, &e.TraceParent)
 	e.Payload = json.RawMessage(payload)
 	return e, err
 }
@@ -379,8 +366,7 @@ func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string, 
 				errs[i] = &e
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE inbound_events e SET processed = true, processed_at = now(), outcome = u.outcome, error = u.error,
-				dispatched_at = coalesce(e.dispatched_at, now())
+		if _, err := tx.Exec(ctx, `UPDATE inbound_events e SET processed = true, processed_at = now(), outcome = u.outcome, error = u.error
 			FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, outcome, error)
 			WHERE e.id = u.id AND NOT e.processed`, doneIDs, kinds, errs); err != nil {
 			return err

@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
+	"github.com/hookflow/hookflow/migrations"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -32,94 +35,146 @@ func recordN(t *testing.T, st *store.Store, n int) []int64 {
 	return ids
 }
 
-func dispatched(t *testing.T, st *store.Store, ids []int64) map[int64]bool {
+// pending lists which of ids are still in the relay outbox.
+func pending(t *testing.T, st *store.Store, ids []int64) map[int64]bool {
 	t.Helper()
-	rows, err := st.Pool.Query(context.Background(), `SELECT id, dispatched_at IS NOT NULL FROM inbound_events WHERE id = ANY($1)`, ids)
+	rows, err := st.Pool.Query(context.Background(), `SELECT event_id FROM relay_outbox WHERE event_id = ANY($1)`, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[int64]bool{}
 	var id int64
-	var d bool
-	if _, err := pgx.ForEachRow(rows, []any{&id, &d}, func() error { out[id] = d; return nil }); err != nil {
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
-func handAll(evs []store.PendingEvent) (done, failed []int64) {
-	for _, e := range evs {
-		done = append(done, e.ID)
+// Every way of recording an event queues it for the relay (a trigger fills
+// the outbox), duplicates included only once.
+func TestRecordedEventsAreQueuedForTheRelay(t *testing.T) {
+	_, st := testenv.Database(t)
+	ids := recordN(t, st, 3)
+	if again := recordN(t, st, 3); again[0] != ids[0] {
+		t.Fatalf("a repeat got id %d, want the duplicate of %d", again[0], ids[0])
 	}
-	return done, nil
+	var direct int64
+	if err := st.Pool.QueryRow(context.Background(), `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload)
+		VALUES ('test', 'direct', 'test-entity-2', 'e', 'e', '{}') RETURNING id`).Scan(&direct); err != nil {
+		t.Fatal(err)
+	}
+	all := append(ids, direct)
+	if p := pending(t, st, all); len(p) != 4 {
+		t.Fatalf("outbox holds %v of %v", p, all)
+	}
+	if n, _, err := st.Backlog(context.Background()); err != nil || n != 4 {
+		t.Fatalf("backlog %d (%v), want 4", n, err)
+	}
 }
 
 // A workflow may start processing an event before the relay's round that
-// signalled it commits. The relay must not wait for that processor's row
-// lock (the two used to deadlock, each holding rows the other wanted), and
-// the event must end up dispatched either way.
-func TestDispatchRoundSkipsEventsBeingProcessed(t *testing.T) {
+// signalled it commits. The round must not wait for that processor's row
+// locks (the two once deadlocked over inbound_events rows), and whatever
+// Temporal refused stays queued.
+func TestDispatchRoundNeverWaitsForProcessors(t *testing.T) {
 	_, st := testenv.Database(t)
 	ids := recordN(t, st, 3)
 	ctx := context.Background()
 
-	// A processor holds the middle event's row lock.
+	// A processor holds every event's row lock.
 	proc, err := st.Pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer proc.Rollback(ctx) //nolint:errcheck
-	if claimed, err := store.ClaimForProcessing(ctx, proc, ids[1:2]); err != nil || len(claimed) != 1 {
+	if claimed, err := store.ClaimForProcessing(ctx, proc, ids); err != nil || len(claimed) != 3 {
 		t.Fatalf("claim: %v (%d rows)", err, len(claimed))
 	}
 
-	// The bound only keeps a regression from hanging the suite: before the
-	// fix this call waited on the processor's lock for as long as it was held.
+	// The bound only keeps a regression from hanging the suite: a round
+	// that touched event rows waited for as long as the lock was held.
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	claimed, delivered, ok, err := st.DispatchRound(rctx, 100, handAll)
-	if err != nil || !ok || claimed != 3 || delivered != 3 {
+	claimed, delivered, ok, err := st.DispatchRound(rctx, 100, func(evs []store.PendingEvent) (done, failed []int64) {
+		for _, e := range evs {
+			if e.ID == ids[1] {
+				failed = append(failed, e.ID) // Temporal refused this one
+			} else {
+				done = append(done, e.ID)
+			}
+		}
+		return done, failed
+	})
+	if err != nil || !ok || claimed != 3 || delivered != 2 {
 		t.Fatalf("round: claimed %d, delivered %d, ok %v, err %v (it must not wait for the processor)", claimed, delivered, ok, err)
 	}
-	if d := dispatched(t, st, ids); !d[ids[0]] || d[ids[1]] || !d[ids[2]] {
-		t.Fatalf("dispatched = %v; want the locked event skipped and the others marked", d)
+	if p := pending(t, st, ids); len(p) != 1 || !p[ids[1]] {
+		t.Fatalf("outbox after the round: %v, want only the refused %d", p, ids[1])
 	}
-
-	// The processor fails and rolls back: the event was never marked, so
-	// the next round hands it over again.
+	var attempts int
+	if err := st.Pool.QueryRow(ctx, `SELECT attempts FROM relay_outbox WHERE event_id = $1`, ids[1]).Scan(&attempts); err != nil || attempts != 1 {
+		t.Fatalf("attempts = %d (%v), want 1", attempts, err)
+	}
 	if err := proc.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
+
+	// The next round hands the refused event over again, and only it.
 	var again []int64
 	if _, _, _, err := st.DispatchRound(ctx, 100, func(evs []store.PendingEvent) ([]int64, []int64) {
 		for _, e := range evs {
 			again = append(again, e.ID)
 		}
-		return nil, again // Temporal refused this time: still pending
+		return again, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if len(again) != 1 || again[0] != ids[1] {
 		t.Fatalf("second round handed %v, want [%d]", again, ids[1])
 	}
+	if n, _, err := st.Backlog(ctx); err != nil || n != 0 {
+		t.Fatalf("backlog %d (%v) after everything was handed over", n, err)
+	}
+}
 
-	// Processing marks what it processed as dispatched (it was evidently
-	// handed over), so the relay does not send it again.
-	n, err := st.ProcessEvents(ctx, ids[1:2], "", store.PerEvent(func(context.Context, pgx.Tx, store.InboundEvent) (store.EventOutcome, error) {
-		return store.EventOutcome{Outcome: "applied"}, nil
-	}))
-	if err != nil || n != 1 {
-		t.Fatalf("process: %d, %v", n, err)
+// Upgrading with events waiting for Temporal keeps them waiting (with their
+// attempts), and so does going back.
+func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
+	dbURL, st := testenv.Database(t)
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d := dispatched(t, st, ids); !d[ids[1]] {
-		t.Fatal("a processed event is not marked dispatched")
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	if err != nil {
+		t.Fatal(err)
 	}
-	claimed, _, _, err = st.DispatchRound(ctx, 100, handAll)
-	if err != nil || claimed != 0 {
-		t.Fatalf("third round claimed %d (%v), want nothing left", claimed, err)
+	if _, err := provider.DownTo(ctx, 2); err != nil {
+		t.Fatal(err)
 	}
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, dispatched_at, dispatch_attempts)
+		VALUES ('test', 'sent', 'w', 'e', 'e', '{}', now(), 1), ('test', 'waiting', 'w', 'e', 'e', '{}', NULL, 3)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provider.UpTo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	var key string
 	var attempts int
-	if err := st.Pool.QueryRow(ctx, `SELECT dispatch_attempts FROM inbound_events WHERE id = $1`, ids[1]).Scan(&attempts); err != nil || attempts != 1 {
-		t.Fatalf("dispatch_attempts = %d (%v), want 1 (the refused round)", attempts, err)
+	if err := st.Pool.QueryRow(ctx, `SELECT e.dedup_key, o.attempts FROM relay_outbox o JOIN inbound_events e ON e.id = o.event_id`).Scan(&key, &attempts); err != nil || key != "waiting" || attempts != 3 {
+		t.Fatalf("outbox after upgrade: %q with %d attempts (%v), want only 'waiting' with 3", key, attempts, err)
+	}
+	if _, err := provider.DownTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	var undispatched string
+	if err := st.Pool.QueryRow(ctx, `SELECT string_agg(dedup_key || ':' || dispatch_attempts, ',') FROM inbound_events WHERE dispatched_at IS NULL`).Scan(&undispatched); err != nil || undispatched != "waiting:3" {
+		t.Fatalf("undispatched after downgrade: %q (%v), want waiting:3", undispatched, err)
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -621,7 +621,7 @@ func (s *Store) SyncStatus(ctx context.Context, recentErrors int) (SyncStatus, e
 	var oldest *time.Time
 	if err := s.Pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE source = $1),
-			count(*) FILTER (WHERE source = $1 AND dispatched_at IS NULL),
+			count(*) FILTER (WHERE source = $1 AND EXISTS (SELECT 1 FROM relay_outbox o WHERE o.event_id = inbound_events.id)),
 			count(*) FILTER (WHERE source = $2),
 			min(received_at)
 		FROM inbound_events WHERE source IN ($1, $2) AND NOT processed`, BitrixSource, BitrixBackSyncSource).
