@@ -45,6 +45,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		`hookflow_inbound_events_total{outcome="rejected",source="simplyprint"}`,
 		`hookflow_ack_duration_seconds_bucket{source="simplyprint",le="+Inf"}`,
 		`hookflow_relay_events_total{outcome="dispatched"}`,
+		`hookflow_relay_signals_total`,
 		`hookflow_relay_backlog `,
 		`hookflow_events_processed_total{outcome="applied",source="simplyprint"}`,
 		`hookflow_workflow_outcomes{`,

@@ -13,6 +13,8 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -135,6 +138,11 @@ func TestBenchSimplyPrintAcks(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	tmp := testenv.Temporal(t)
 	cfg := testenv.Config(t, dbURL, tmp, map[string]string{"LOG_LEVEL": "error"})
+	defaults, err := config.LoadFrom(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Relay = defaults.Relay // what ships, not the tests' fast polling
 	a := testenv.StartApp(t, cfg, app.Roles{API: true, Worker: true})
 	bare := bareHandler(t, st)
 	hook := a.URL() + "/api/v1/simpleprint/webhook/"
@@ -178,6 +186,8 @@ func TestBenchSimplyPrintAcks(t *testing.T) {
 		t.Fatalf("acknowledged %d, recorded %d, processed %d, duplicate keys %d", acked, total, processed, dupes)
 	}
 
+	relayed, signals := scrapeCounter(t, a.URL(), `hookflow_relay_events_total{outcome="dispatched"}`),
+		scrapeCounter(t, a.URL(), "hookflow_relay_signals_total")
 	median := func(rs []result) result {
 		s := slices.Clone(rs)
 		sort.Slice(s, func(i, j int) bool { return s[i].rate() < s[j].rate() })
@@ -198,5 +208,28 @@ func TestBenchSimplyPrintAcks(t *testing.T) {
 	fmt.Printf("  RATIO hookflow/bare acks/s: %.2f (target >= 0.50)\n", h.rate()/b.rate())
 	fmt.Printf("  processed: %d of %d acknowledged events, exactly once; all processed %.1fs after the last ack\n",
 		processed, acked, drained.Sub(lastAck).Seconds())
-	fmt.Printf("  processing throughput over the run: %.0f events/s\n\n", float64(processed)/drained.Sub(firstAck).Seconds())
+	fmt.Printf("  processing throughput over the run: %.0f events/s\n", float64(processed)/drained.Sub(firstAck).Seconds())
+	fmt.Printf("  relay: %.0f events in %.0f signals, %.1f events per signal\n\n", relayed, signals, relayed/max(signals, 1))
+}
+
+// scrapeCounter reads one series of the app's /metrics.
+func scrapeCounter(t *testing.T, baseURL, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(baseURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no series %s", series)
+	return 0
 }

@@ -50,8 +50,9 @@ type TemporalConfig struct {
 
 // RelayConfig tunes the relay that hands recorded events to Temporal.
 type RelayConfig struct {
-	BatchSize    int           `env:"RELAY_BATCH_SIZE" envDefault:"500" desc:"events the relay claims per round"`
-	PollInterval time.Duration `env:"RELAY_POLL_INTERVAL" envDefault:"1s" desc:"how often the relay looks for events nobody poked it about"`
+	BatchSize    int           `env:"RELAY_BATCH_SIZE" envDefault:"10000" desc:"events the relay claims per round"`
+	PollInterval time.Duration `env:"RELAY_POLL_INTERVAL" envDefault:"1s" desc:"how often the relay looks for events nobody poked it about; also the longest it holds events back to batch them"`
+	SignalRate   int           `env:"RELAY_SIGNAL_RATE" envDefault:"50" desc:"SignalWithStart calls per second the relay spreads its rounds over: under load each entity's signal then carries more events (0: no spacing)"`
 	MaxBackoff   time.Duration `env:"RELAY_MAX_BACKOFF" envDefault:"30s" desc:"longest wait between relay rounds while Temporal is unreachable"`
 	Parallelism  int           `env:"RELAY_PARALLELISM" envDefault:"8" desc:"concurrent SignalWithStart calls per round"`
 }
@@ -94,6 +95,12 @@ func (c Config) validate() error {
 	}
 	if c.Relay.BatchSize <= 0 || c.Relay.Parallelism <= 0 {
 		errs = append(errs, errors.New("RELAY_BATCH_SIZE and RELAY_PARALLELISM: must be positive"))
+	}
+	if c.Relay.SignalRate < 0 {
+		errs = append(errs, fmt.Errorf("RELAY_SIGNAL_RATE: must be 0 (no spacing) or positive, got %d", c.Relay.SignalRate))
+	}
+	if c.Relay.PollInterval <= 0 {
+		errs = append(errs, fmt.Errorf("RELAY_POLL_INTERVAL: must be positive, got %s", c.Relay.PollInterval))
 	}
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))

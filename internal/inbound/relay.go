@@ -76,25 +76,42 @@ func (r *Relay) Run(ctx context.Context) {
 	backoff := time.Duration(0)
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
+	sleep := func(d time.Duration) bool {
+		if d <= 0 {
+			return ctx.Err() == nil
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
 	for {
-		claimed, err := r.round(ctx)
+		started := time.Now()
+		claimed, signals, err := r.round(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			backoff = min(max(2*backoff, 250*time.Millisecond), r.cfg.MaxBackoff)
 			r.log.Warn("relay: Temporal did not take events; will retry", "error", err, "retry_in", backoff.String())
-			select {
-			case <-ctx.Done():
+			if !sleep(backoff) {
 				return
-			case <-time.After(backoff):
 			}
 			continue
-		case claimed >= r.cfg.BatchSize:
-			backoff = 0
-			continue // more waiting: go again at once
 		}
 		backoff = 0
+		// Events that arrive meanwhile wait for the next round (their pokes
+		// are kept), so under load each signal carries more of them.
+		if !sleep(time.Until(started.Add(r.spacing(signals)))) {
+			return
+		}
+		if claimed >= r.cfg.BatchSize {
+			continue // more waiting: go again without a poke
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -104,13 +121,31 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce performs one relay round; tests and the bench use it.
-func (r *Relay) RunOnce(ctx context.Context) (claimed int, err error) { return r.round(ctx) }
+// spacing is how long a round that sent the given number of signals keeps
+// the next one from starting: Temporal's work grows with signals, not with
+// events, so the relay spends at most RELAY_SIGNAL_RATE signals a second.
+// A trickle (a signal or two per round) is handed over at once; a burst
+// across many entities waits up to RELAY_POLL_INTERVAL, the longest the
+// relay ever leaves events waiting when all is well.
+func (r *Relay) spacing(signals int) time.Duration {
+	if r.cfg.SignalRate <= 0 || signals == 0 {
+		return 0
+	}
+	return min(time.Duration(signals)*time.Second/time.Duration(r.cfg.SignalRate), r.cfg.PollInterval)
+}
 
-func (r *Relay) round(ctx context.Context) (int, error) {
+// RunOnce performs one relay round; tests and the bench use it.
+func (r *Relay) RunOnce(ctx context.Context) (claimed int, err error) {
+	claimed, _, err = r.round(ctx)
+	return claimed, err
+}
+
+// round hands one batch over and says how many events it claimed and how
+// many signals it sent for them.
+func (r *Relay) round(ctx context.Context) (claimed, signals int, err error) {
 	var handErr error
 	claimed, delivered, _, err := r.store.DispatchRound(ctx, r.cfg.BatchSize, func(events []store.PendingEvent) (done, failed []int64) {
-		done, failed, handErr = r.hand(ctx, events)
+		done, failed, signals, handErr = r.hand(ctx, events)
 		return done, failed
 	})
 	if err == nil {
@@ -125,8 +160,9 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 		if failed := claimed - delivered; failed > 0 {
 			m.Relayed.Add(ctx, int64(failed), telemetry.Attrs("outcome", "failed"))
 		}
+		m.RelaySignals.Add(ctx, int64(signals))
 	}
-	return claimed, err
+	return claimed, signals, err
 }
 
 type group struct {
@@ -140,7 +176,7 @@ type group struct {
 // hand sends each workflow's events as one SignalWithStart, several
 // workflows at a time. A group that fails stays undispatched and is retried
 // (in order) next round.
-func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, failed []int64, firstErr error) {
+func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, failed []int64, signals int, firstErr error) {
 	var groups []*group
 	byID := map[string]*group{}
 	for _, ev := range events {
@@ -178,7 +214,7 @@ func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, fa
 		}(g)
 	}
 	wg.Wait()
-	return done, failed, firstErr
+	return done, failed, len(groups), firstErr
 }
 
 func (r *Relay) signal(ctx context.Context, g *group) error {

@@ -15,6 +15,7 @@ type Instruments struct {
 	Inbound          metric.Int64Counter     // hookflow_inbound_events_total{source,outcome}
 	AckLatency       metric.Float64Histogram // hookflow_ack_duration_seconds{source}
 	Relayed          metric.Int64Counter     // hookflow_relay_events_total{outcome}
+	RelaySignals     metric.Int64Counter     // hookflow_relay_signals_total
 	Processed        metric.Int64Counter     // hookflow_events_processed_total{source,outcome}
 	CallbackAttempts metric.Int64Counter     // hookflow_callback_attempts_total{outcome,status}
 }
@@ -35,6 +36,7 @@ func Metrics() *Instruments {
 			metric.WithDescription("time from request to acknowledgement of inbound events"),
 			metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 		inst.Relayed, _ = m.Int64Counter("hookflow_relay_events", metric.WithDescription("events the relay handed to Temporal (outcome dispatched) or could not (failed)"))
+		inst.RelaySignals, _ = m.Int64Counter("hookflow_relay_signals", metric.WithDescription("SignalWithStart calls the relay made; events per signal is hookflow_relay_events_total / this"))
 		inst.Processed, _ = m.Int64Counter("hookflow_events_processed", metric.WithDescription("events processed by workflows, per source and outcome"))
 		inst.CallbackAttempts, _ = m.Int64Counter("hookflow_callback_attempts", metric.WithDescription("callback delivery attempts per outcome and status code"))
 	})
