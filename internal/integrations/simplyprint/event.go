@@ -266,24 +266,47 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 
 func isTrue(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "true" }
 
-// looseString reads a string or a number as text.
+// looseString reads a string or a number as text ("" for anything else).
+// raw is one value the decoder has already checked, so its first byte says
+// what it is: plain strings and numbers are read without reflection (this
+// runs for every field of every webhook, twice); strings with escapes or
+// non-ASCII bytes take encoding/json's path.
 func looseString(raw json.RawMessage) string {
-	if len(raw) == 0 || isNull(raw) {
+	raw = bytes.Trim(raw, " \t\r\n") // JSON's white space, no other
+	if len(raw) == 0 {
 		return ""
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
-		return n.String()
+	switch c := raw[0]; {
+	case c == '"':
+		if len(raw) >= 2 && raw[len(raw)-1] == '"' && plainASCII(raw[1:len(raw)-1]) {
+			return string(raw[1 : len(raw)-1])
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		if json.Valid(raw) { // a number literal, which is its own json.Number text
+			return string(raw)
+		}
 	}
 	return ""
 }
 
-func looseInt(raw json.RawMessage) int64 {
-	s := looseString(raw)
+// plainASCII: no escapes, quotes, control or non-ASCII bytes, so the JSON
+// string's bytes are its value.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x80 || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+func looseInt(raw json.RawMessage) int64 { return atoiLoose(looseString(raw)) }
+
+func atoiLoose(s string) int64 {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n
 	}
@@ -294,10 +317,11 @@ func looseInt(raw json.RawMessage) int64 {
 }
 
 func looseIntPtr(raw json.RawMessage) *int {
-	if looseString(raw) == "" {
+	s := looseString(raw)
+	if s == "" {
 		return nil
 	}
-	n := int(looseInt(raw))
+	n := int(atoiLoose(s))
 	return &n
 }
 
@@ -307,7 +331,7 @@ func looseTime(raw json.RawMessage) *time.Time {
 	if s == "" {
 		return nil
 	}
-	if n := looseInt(raw); n > 0 {
+	if n := atoiLoose(s); n > 0 {
 		t := time.Unix(n, 0).UTC()
 		return &t
 	}

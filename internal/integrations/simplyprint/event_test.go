@@ -1,6 +1,7 @@
 package simplyprint
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -140,5 +141,34 @@ func FuzzParseEvent(f *testing.F) {
 		}
 		_ = DedupKey(ev, body)
 		_ = ev.Effect()
+	})
+}
+
+// looseStringByReflection is looseString's definition, as it was written
+// before the fast paths: the value as a JSON string, else as a json.Number.
+func looseStringByReflection(raw []byte) string {
+	if len(raw) == 0 || isNull(raw) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	return ""
+}
+
+func FuzzLooseStringMatchesItsDefinition(f *testing.F) {
+	for _, s := range []string{`"pj_abc123"`, `456`, `-1.5e3`, `"Prusa \u00e9"`, `"é"`, `"a\"b"`, `"\ud800"`, "\"\xff\"",
+		`null`, `true`, `{"id":1}`, `[1]`, ` 12 `, `""`, `"`, `-`, `01`, `1 2`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if got, want := looseString(raw), looseStringByReflection(raw); got != want {
+			t.Fatalf("looseString(%q) = %q, want %q", raw, got, want)
+		}
 	})
 }
