@@ -76,6 +76,9 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		if c.Writer.Status() >= 500 {
 			level = slog.LevelWarn
 		}
+		if !s.Log.Enabled(c.Request.Context(), level) {
+			return // every request passes here: format nothing for a disabled level
+		}
 		s.Log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"status", c.Writer.Status(), "duration", time.Since(start).String())
 	}

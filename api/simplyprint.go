@@ -95,13 +95,18 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	}
 	s.Log.Info("simplyprint webhook received", "event", ev.Name, "event_type", ev.Type,
 		"webhook_id", ev.WebhookID, "printer_id", ev.PrinterID, "id", id, "duplicate", duplicate)
-	c.JSON(http.StatusOK, gin.H{
-		"status":    "received",
-		"event":     ev.Name,
-		"message":   "Webhook processed successfully",
-		"id":        id,
-		"duplicate": duplicate,
-	})
+	c.JSON(http.StatusOK, simplyPrintAck{Status: "received", Event: ev.Name, Message: "Webhook processed successfully",
+		ID: id, Duplicate: duplicate})
+}
+
+// simplyPrintAck is the seed's answer ({"status","event","message"}, in
+// that order) plus the recorded id and whether it was a repeat.
+type simplyPrintAck struct {
+	Status    string `json:"status"`
+	Event     string `json:"event"`
+	Message   string `json:"message"`
+	ID        int64  `json:"id"`
+	Duplicate bool   `json:"duplicate"`
 }
 
 func (s *Server) simplyPrintReady(c *gin.Context) {

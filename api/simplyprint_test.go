@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,16 @@ func TestSimplyPrintSeedCurlCheck(t *testing.T) {
 	code := call(t, "POST", a.URL()+spPath, []byte(`{"test": true}`), nil, &got)
 	if code != 200 || got["status"] != "received" || got["event"] != "test" || got["message"] != "Webhook processed successfully" {
 		t.Fatalf("seed check answered %d %v", code, got)
+	}
+	// The seed's answer, byte for byte, then hookflow's additions.
+	resp, err := http.Post(a.URL()+spPath, "application/json", strings.NewReader(`{"test": true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if seed := `{"status":"received","event":"test","message":"Webhook processed successfully",`; !strings.HasPrefix(string(raw), seed) {
+		t.Fatalf("answer %s does not start like the seed's %s", raw, seed)
 	}
 	events := waitProcessed(t, a, 1)
 	if e := events[0]; e.Event != "test" || e.EventType != "test" || *e.Outcome != "recorded" || e.ProcessedAt == nil {
