@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
 
@@ -137,13 +139,23 @@ func TestBenchSimplyPrintAcks(t *testing.T) {
 	}
 	dbURL, st := testenv.Database(t)
 	tmp := testenv.Temporal(t)
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{"LOG_LEVEL": "error"})
+	// hookflow as it ships: default relay settings (not the tests' fast
+	// polling), LOG_LEVEL's default (a JSON line per webhook, written to
+	// io.Discard here) and tracing set up as hookflow serve does it (spans
+	// recorded; nothing exported without OTEL_EXPORTER_OTLP_ENDPOINT).
 	defaults, err := config.LoadFrom(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Relay = defaults.Relay // what ships, not the tests' fast polling
-	a := testenv.StartApp(t, cfg, app.Roles{API: true, Worker: true})
+	cfg := testenv.Config(t, dbURL, tmp, map[string]string{"LOG_LEVEL": defaults.LogLevel})
+	cfg.Relay = defaults.Relay
+	shutdown, err := telemetry.Setup(context.Background(), cfg.Telemetry, "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = shutdown(context.Background()) })
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, log)
 	bare := bareHandler(t, st)
 	hook := a.URL() + "/api/v1/simpleprint/webhook/"
 

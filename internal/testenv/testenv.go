@@ -246,8 +246,15 @@ func Logger() *slog.Logger {
 // StartApp runs hookflow with the given roles and stops it after the test.
 func StartApp(t testing.TB, cfg config.Config, roles app.Roles) *app.App {
 	t.Helper()
+	return StartAppWithLogger(t, cfg, roles, Logger())
+}
+
+// StartAppWithLogger is StartApp with the caller's logger (the load
+// benchmark logs as hookflow serve does).
+func StartAppWithLogger(t testing.TB, cfg config.Config, roles app.Roles, log *slog.Logger) *app.App {
+	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, cfg, Logger(), roles)
+	a, err := app.New(ctx, cfg, log, roles)
 	if err != nil {
 		t.Fatal(err)
 	}
