@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -176,5 +178,48 @@ func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
 	}
 	if _, err := provider.Up(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A database migrated by the previous release, which had no 00003, upgrades:
+// migrations are numbered per flow, so a new one can sort below what the
+// database already has.
+func TestMigrateUpgradesPastLowerNumberedNewMigrations(t *testing.T) {
+	dbURL := testenv.EmptyDatabase(t)
+	ctx := context.Background()
+	previous := fstest.MapFS{}
+	entries, err := fs.ReadDir(migrations.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == "00003_relay_outbox.sql" {
+			continue
+		}
+		b, err := fs.ReadFile(migrations.FS, e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		previous[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	old, err := goose.NewProvider(goose.DialectPostgres, db, previous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Migrate(ctx, dbURL, testenv.Logger()); err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	var outbox bool
+	if err := db.QueryRowContext(ctx, `SELECT to_regclass('relay_outbox') IS NOT NULL`).Scan(&outbox); err != nil || !outbox {
+		t.Fatalf("relay_outbox after the upgrade: %v (%v)", outbox, err)
 	}
 }

@@ -63,7 +63,10 @@ func Migrate(ctx context.Context, databaseURL string, log *slog.Logger) (int64, 
 }
 
 func migrateDB(ctx context.Context, db *sql.DB, log *slog.Logger) (int64, error) {
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	// Migrations are numbered per flow (migrations/embed.go), so a new one
+	// can sort below what a database already has (a core 00003 after
+	// ratings' 00010): apply it all the same, where goose would refuse.
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return 0, fmt.Errorf("load migrations: %w", err)
 	}

@@ -43,6 +43,23 @@ func AdminDatabaseURL() string {
 func Database(t testing.TB) (databaseURL string, st *store.Store) {
 	t.Helper()
 	ctx := context.Background()
+	databaseURL = EmptyDatabase(t)
+	if _, err := store.Migrate(ctx, databaseURL, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	st, err := store.Open(ctx, databaseURL, 20)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(st.Close) // before the database is dropped (cleanups run last first)
+	return databaseURL, st
+}
+
+// EmptyDatabase creates a fresh database without tables and drops it after
+// the test.
+func EmptyDatabase(t testing.TB) (databaseURL string) {
+	t.Helper()
+	ctx := context.Background()
 	admin := AdminDatabaseURL()
 	name := "hookflow_test_" + randomHex(6)
 	conn, err := pgx.Connect(ctx, admin)
@@ -54,18 +71,7 @@ func Database(t testing.TB) (databaseURL string, st *store.Store) {
 		t.Fatalf("create test database: %v", err)
 	}
 	conn.Close(ctx)
-	u, _ := url.Parse(admin)
-	u.Path = "/" + name
-	databaseURL = u.String()
-	if _, err := store.Migrate(ctx, databaseURL, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	st, err = store.Open(ctx, databaseURL, 20)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
 	t.Cleanup(func() {
-		st.Close()
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
 			return
@@ -73,7 +79,9 @@ func Database(t testing.TB) (databaseURL string, st *store.Store) {
 		defer conn.Close(ctx)
 		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
-	return databaseURL, st
+	u, _ := url.Parse(admin)
+	u.Path = "/" + name
+	return u.String()
 }
 
 func redacted(s string) string {
