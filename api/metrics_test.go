@@ -2,8 +2,6 @@ package api_test
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,20 +10,6 @@ import (
 	"github.com/hookflow/hookflow/internal/testenv"
 	"github.com/hookflow/hookflow/workflows"
 )
-
-func scrape(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
-	}
-	return string(raw)
-}
 
 // TestMetricsAfterTraffic sends real traffic, then scrapes /metrics and
 // checks the series ops rely on carry it.
@@ -50,10 +34,10 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		`hookflow_events_processed_total{outcome="applied",source="simplyprint"}`,
 		`hookflow_workflow_outcomes{`,
 		`temporal_workflow_completed{`,
-		`temporal_activity_execution_latency_seconds_bucket{`,
+		`temporal_local_activity_execution_latency_seconds_bucket{`, // printers apply batches in local activities
 	}
 	testenv.Eventually(t, 20*time.Second, func() error {
-		text := scrape(t, a.URL())
+		text := testenv.Metrics(t, a.URL())
 		for _, w := range want {
 			if !strings.Contains(text, w) {
 				return fmt.Errorf("/metrics lacks %s; it has:\n%s", w, grepLines(text, "hookflow_", "temporal_workflow"))

@@ -14,8 +14,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,8 +196,9 @@ func TestBenchSimplyPrintAcks(t *testing.T) {
 		t.Fatalf("acknowledged %d, recorded %d, processed %d, duplicate keys %d", acked, total, processed, dupes)
 	}
 
-	relayed, signals := scrapeCounter(t, a.URL(), `hookflow_relay_events_total{outcome="dispatched"}`),
-		scrapeCounter(t, a.URL(), "hookflow_relay_signals_total")
+	metrics := testenv.Metrics(t, a.URL())
+	relayed := testenv.MetricValue(t, metrics, `hookflow_relay_events_total{outcome="dispatched"}`)
+	signals := testenv.MetricValue(t, metrics, "hookflow_relay_signals_total")
 	median := func(rs []result) result {
 		s := slices.Clone(rs)
 		sort.Slice(s, func(i, j int) bool { return s[i].rate() < s[j].rate() })
@@ -222,26 +221,4 @@ func TestBenchSimplyPrintAcks(t *testing.T) {
 		processed, acked, drained.Sub(lastAck).Seconds())
 	fmt.Printf("  processing throughput over the run: %.0f events/s\n", float64(processed)/drained.Sub(firstAck).Seconds())
 	fmt.Printf("  relay: %.0f events in %.0f signals, %.1f events per signal\n\n", relayed, signals, relayed/max(signals, 1))
-}
-
-// scrapeCounter reads one series of the app's /metrics.
-func scrapeCounter(t *testing.T, baseURL, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(baseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("/metrics has no series %s", series)
-	return 0
 }
