@@ -30,7 +30,7 @@ type Route struct {
 	WorkflowType string
 }
 
-// Relay hands recorded, undispatched events to Temporal: it groups them per
+// Relay hands recorded events from the outbox to Temporal: it groups them per
 // workflow (entity) and sends each group as one SignalWithStart, so an
 // entity's events arrive in order and in batches.
 type Relay struct {
@@ -174,7 +174,7 @@ type group struct {
 }
 
 // hand sends each workflow's events as one SignalWithStart, several
-// workflows at a time. A group that fails stays undispatched and is retried
+// workflows at a time. A group that fails stays in the outbox and is retried
 // (in order) next round.
 func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, failed []int64, signals int, firstErr error) {
 	var groups []*group
