@@ -2,34 +2,75 @@
 # Everything a fresh machine lacks is installed or built here.
 
 GO              ?= go
-TEMPORAL_CLI_VERSION := v1.5.1
+# TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION, TEMPORAL_CLI_VERSION: the pins
+# docker-compose.yml shares.
+include contrib/cluster/versions.env
 VERSION         ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS         := -X github.com/hookflow/hookflow/internal/app.Version=$(VERSION)
 TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint bench tools system-deps clean help
+.PHONY: run build test test-short lint bench tools cluster-tools cluster system-deps clean help
 
 help:
-	@echo "make run    start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
-	@echo "make test   build what tests need, then run vet and every test with -race"
-	@echo "make bench  measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
-	@echo "make lint   gofmt, go vet, staticcheck, workflowcheck"
+	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
+	@echo "make cluster  the production topology: Temporal server on Postgres, its UI server (:8233),"
+	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
+	@echo "make test     build what tests need, then run vet and every test with -race"
+	@echo "make bench    measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
+	@echo "make lint     gofmt, go vet, staticcheck, workflowcheck"
 
 build: bin/hookflow
 
 bin/hookflow: $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null) go.mod go.sum $(wildcard migrations/*.sql)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/hookflow
 
+# bin/.pin.NAME holds the value of the pin NAME a binary was built from. It is
+# rewritten only when the pin changes, so what depends on it rebuilds exactly
+# then, and a second make does nothing.
+bin/.pin.%: FORCE
+	@mkdir -p bin
+	@echo '$($*)' | cmp -s - $@ || echo '$($*)' > $@
+FORCE:
+
+# $(call install-as,package@version,name go install gives it) installs into a
+# private GOBIN and renames the result to $@: go install names both the
+# Temporal server and the UI server `server`, so a shared GOBIN would let one
+# overwrite the other.
+define install-as
+	@rm -rf $@.gobin && mkdir -p $@.gobin
+	GOBIN=$(CURDIR)/$@.gobin $(GO) install $(1)
+	mv $@.gobin/$(2) $@ && rm -rf $@.gobin
+endef
+
 # The Temporal CLI (dev server + Web UI). v1.5.1 is the newest that
 # `go install` accepts (later go.mod files carry a replace directive).
-bin/temporal:
-	@mkdir -p bin
-	GOBIN=$(GOBIN_DIR) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+# The touch: go install leaves an up-to-date binary untouched, which would
+# stay older than its pin file and be reinstalled on every make.
+bin/temporal: bin/.pin.TEMPORAL_CLI_VERSION
+	GOBIN=$(GOBIN_DIR) $(GO) install github.com/temporalio/cli/cmd/temporal@v$(TEMPORAL_CLI_VERSION)
+	@touch $@
+
+# The production Temporal binaries `make cluster` runs: the server, its SQL
+# schema tool (same version: it carries the schema the server expects) and
+# the UI server.
+cluster-tools: bin/temporal-server bin/temporal-sql-tool bin/temporal-ui-server
+
+bin/temporal-server: bin/.pin.TEMPORAL_SERVER_VERSION
+	$(call install-as,go.temporal.io/server/cmd/server@v$(TEMPORAL_SERVER_VERSION),server)
+
+bin/temporal-sql-tool: bin/.pin.TEMPORAL_SERVER_VERSION
+	$(call install-as,go.temporal.io/server/cmd/tools/sql@v$(TEMPORAL_SERVER_VERSION),sql)
+
+bin/temporal-ui-server: bin/.pin.TEMPORAL_UI_VERSION
+	$(call install-as,github.com/temporalio/ui-server/v2/cmd/server@v$(TEMPORAL_UI_VERSION),server)
 
 run: bin/hookflow bin/temporal
 	TEMPORAL_CLI=$(GOBIN_DIR)/temporal ./bin/hookflow dev
+
+cluster: bin/hookflow bin/temporal cluster-tools
+	./bin/hookflow cluster
 
 # Debian packages some tests need (installed when missing and we are root).
 system-deps:
@@ -45,7 +86,7 @@ system-deps:
 	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-tools: bin/temporal system-deps
+tools: bin/temporal cluster-tools system-deps
 
 test: tools
 	$(GO) vet ./...

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 )
 
 func TestDefaults(t *testing.T) {
@@ -75,63 +73,4 @@ func TestREADMEConfigTable(t *testing.T) {
 		return
 	}
 	t.Fatal("README.md's configuration table is out of date: run UPDATE_README=1 go test ./internal/config/")
-}
-
-// TestComposeUsesKnownVariables parses docker-compose.yml and checks that
-// every variable it sets for a hookflow service is one the config reads
-// (standard OTEL_* variables, read by the OpenTelemetry SDK, are allowed).
-func TestComposeUsesKnownVariables(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var compose struct {
-		Services map[string]struct {
-			Image       string            `yaml:"image"`
-			Build       any               `yaml:"build"`
-			Command     []string          `yaml:"command"`
-			Environment map[string]string `yaml:"environment"`
-			DependsOn   any               `yaml:"depends_on"`
-		} `yaml:"services"`
-	}
-	if err := yaml.Unmarshal(raw, &compose); err != nil {
-		t.Fatal(err)
-	}
-	vars, _ := Variables()
-	known := map[string]bool{}
-	for _, v := range vars {
-		known[v.Name] = true
-	}
-	hookflow := 0
-	roles := map[string]bool{}
-	for name, svc := range compose.Services {
-		if svc.Build == nil && !strings.Contains(svc.Image, "hookflow") {
-			continue
-		}
-		hookflow++
-		if len(svc.Command) > 0 {
-			roles[svc.Command[0]] = true
-		}
-		for k := range svc.Environment {
-			if !known[k] && !strings.HasPrefix(k, "OTEL_") {
-				t.Errorf("service %s sets %s, which hookflow does not read", name, k)
-			}
-		}
-		if svc.Environment["DATABASE_URL"] == "" || svc.Environment["TEMPORAL_ADDRESS"] == "" {
-			t.Errorf("service %s must set DATABASE_URL and TEMPORAL_ADDRESS", name)
-		}
-	}
-	for _, want := range []string{"api", "worker", "migrate"} {
-		if !roles[want] {
-			t.Errorf("no hookflow service runs %q", want)
-		}
-	}
-	for _, want := range []string{"postgres", "temporal", "temporal-ui", "jaeger"} {
-		if _, ok := compose.Services[want]; !ok {
-			t.Errorf("docker-compose.yml has no %s service", want)
-		}
-	}
-	if hookflow < 3 {
-		t.Errorf("%d hookflow services, want api, worker and migrate", hookflow)
-	}
 }
