@@ -32,6 +32,7 @@ Commands:
   worker       run only the Temporal worker
   migrate      apply database migrations; --temporal also registers search attributes
   dev          start a Temporal dev server and Postgres if needed, migrate, then serve
+  cluster      run the production topology here: Temporal server on Postgres, UI, 2 APIs, 2 workers
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
   telegram     set-webhook [--url URL]: point the rating bot at this service
   okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
@@ -92,6 +93,8 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return migrate(ctx, cfg, log, args)
 	case "dev":
 		return dev(ctx, cfg, log, args, stdout)
+	case "cluster":
+		return clusterCommand(ctx, cfg, log, args, stdout)
 	case "simplyprint":
 		return simplyPrintCommand(ctx, cfg, args, stdout)
 	case "telegram":
