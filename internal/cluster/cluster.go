@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -90,6 +91,36 @@ func (p *Ports) fillDefaults(apis, workers int) error {
 	}
 	if len(p.APIs) != apis || len(p.WorkerMetrics) != workers {
 		return fmt.Errorf("%d API ports for %d APIs and %d metrics ports for %d workers: give one port each", len(p.APIs), apis, len(p.WorkerMetrics), workers)
+	}
+	return nil
+}
+
+// checkFree fails, naming the listener, when one of the ports is taken (a
+// `make run` holds 7233, 8233 and 8080): better than a server that dies
+// with a bind error in its log.
+func (p *Ports) checkFree() error {
+	type namedPort struct {
+		name string
+		port int
+	}
+	named := []namedPort{
+		{"Temporal frontend", p.Frontend}, {"Temporal frontend HTTP", p.FrontendHTTP}, {"Temporal frontend membership", p.FrontendMembership},
+		{"Temporal history", p.History}, {"Temporal history membership", p.HistoryMembership},
+		{"Temporal matching", p.Matching}, {"Temporal matching membership", p.MatchingMembership},
+		{"Temporal worker", p.Worker}, {"Temporal worker membership", p.WorkerMembership}, {"Temporal UI", p.UI},
+	}
+	for i, port := range p.APIs {
+		named = append(named, namedPort{fmt.Sprintf("api-%d", i+1), port})
+	}
+	for i, port := range p.WorkerMetrics {
+		named = append(named, namedPort{fmt.Sprintf("worker-%d metrics", i+1), port})
+	}
+	for _, n := range named {
+		l, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(n.port)))
+		if err != nil {
+			return fmt.Errorf("port %d (%s) is taken (is `make run` or another cluster running?): %w", n.port, n.name, err)
+		}
+		l.Close()
 	}
 	return nil
 }
@@ -236,6 +267,9 @@ func (o *Options) fillDefaults() error {
 
 func (c *Cluster) start(ctx context.Context) error {
 	o := c.opts
+	if err := o.Ports.checkFree(); err != nil {
+		return err
+	}
 	c.adminURL = o.AdminDatabaseURL
 	if c.adminURL == "" {
 		pg, err := devenv.StartPostgres(ctx, o.Postgres, o.DataDir, o.Ports.Postgres, c.log)
