@@ -140,6 +140,13 @@ func (s *Server) readyz(c *gin.Context) {
 			checks["relay_oldest_seconds"] = int(age.Seconds())
 		}
 	}
+	if relay := s.Pipeline.Relay; relay != nil {
+		held, of := relay.Shards()
+		checks["relay_shards"] = gin.H{"held": held, "of": of}
+		if err := relay.LastError(); err != nil {
+			checks["relay"] = err.Error()
+		}
+	}
 	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		checks["temporal"] = "unreachable: " + err.Error()
 		ready = false

@@ -90,9 +90,28 @@ func TestSimplyPrintSeedCurlCheck(t *testing.T) {
 			t.Fatalf("POST %s: %d", p, code)
 		}
 	}
-	var health map[string]any
-	if code := call(t, "GET", a.URL()+"/readyz", nil, nil, &health); code != 200 {
-		t.Fatalf("readyz %d %v", code, health)
+	// The only relay holds every shard of the outbox (it takes them in its
+	// first round).
+	var health struct {
+		Checks struct {
+			Shards struct {
+				Held []int `json:"held"`
+				Of   int   `json:"of"`
+			} `json:"relay_shards"`
+		} `json:"checks"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if code := call(t, "GET", a.URL()+"/readyz", nil, nil, &health); code != 200 {
+			t.Fatalf("readyz %d %+v", code, health)
+		}
+		if len(health.Checks.Shards.Held) == 8 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if sh := health.Checks.Shards; sh.Of != 8 || len(sh.Held) != 8 {
+		t.Fatalf("readyz relay_shards %+v, want all 8 of 8 held", sh)
 	}
 }
 

@@ -55,6 +55,7 @@ type RelayConfig struct {
 	SignalRate   int           `env:"RELAY_SIGNAL_RATE" envDefault:"50" desc:"SignalWithStart calls per second the relay spreads its rounds over: under load each entity's signal then carries more events (0: no spacing)"`
 	MaxBackoff   time.Duration `env:"RELAY_MAX_BACKOFF" envDefault:"30s" desc:"longest wait between relay rounds while Temporal is unreachable"`
 	Parallelism  int           `env:"RELAY_PARALLELISM" envDefault:"8" desc:"concurrent SignalWithStart calls per round"`
+	Shards       int           `env:"RELAY_SHARDS" envDefault:"8" desc:"parts the relay work is split into (by workflow ID), shared out among the API replicas; every replica must use the same number"`
 }
 
 // TelemetryConfig holds hookflow's own telemetry switches; the exporters read
@@ -95,6 +96,9 @@ func (c Config) validate() error {
 	}
 	if c.Relay.BatchSize <= 0 || c.Relay.Parallelism <= 0 {
 		errs = append(errs, errors.New("RELAY_BATCH_SIZE and RELAY_PARALLELISM: must be positive"))
+	}
+	if c.Relay.Shards <= 0 || c.Relay.Shards > 1024 {
+		errs = append(errs, fmt.Errorf("RELAY_SHARDS: must be between 1 and 1024, got %d", c.Relay.Shards))
 	}
 	if c.Relay.SignalRate < 0 {
 		errs = append(errs, fmt.Errorf("RELAY_SIGNAL_RATE: must be 0 (no spacing) or positive, got %d", c.Relay.SignalRate))

@@ -42,9 +42,15 @@ type Relay struct {
 	routes    map[string]Route
 	poke      chan struct{}
 
+	// lease is the relay's own connection and its shards; only Run's
+	// goroutine uses it.
+	lease         *store.RelayLease
+	lastRebalance time.Time
+
 	mu        sync.Mutex
 	lastErr   error
 	lastRound time.Time
+	held      []int
 }
 
 // NewRelay builds a relay; call Handle for each source, then Run.
@@ -71,8 +77,17 @@ func (r *Relay) LastError() error {
 	return r.lastErr
 }
 
+// Shards reports which shards of the outbox this relay hands over, and of
+// how many.
+func (r *Relay) Shards() (held []int, of int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int{}, r.held...), r.cfg.Shards
+}
+
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
+	defer r.dropLease()
 	backoff := time.Duration(0)
 	ticker := time.NewTicker(r.cfg.PollInterval)
 	defer ticker.Stop()
@@ -97,7 +112,7 @@ func (r *Relay) Run(ctx context.Context) {
 			return
 		case err != nil:
 			backoff = min(max(2*backoff, 250*time.Millisecond), r.cfg.MaxBackoff)
-			r.log.Warn("relay: Temporal did not take events; will retry", "error", err, "retry_in", backoff.String())
+			r.log.Warn("relay: events not handed over; will retry", "error", err, "retry_in", backoff.String())
 			if !sleep(backoff) {
 				return
 			}
@@ -134,20 +149,67 @@ func (r *Relay) spacing(signals int) time.Duration {
 	return min(time.Duration(signals)*time.Second/time.Duration(r.cfg.SignalRate), r.cfg.PollInterval)
 }
 
-// RunOnce performs one relay round; tests and the bench use it.
-func (r *Relay) RunOnce(ctx context.Context) (claimed int, err error) {
-	claimed, _, err = r.round(ctx)
-	return claimed, err
+// rebalanceEvery is how often a relay checks which relays are alive and
+// takes or gives back shards; it bounds the takeover after a relay dies.
+const rebalanceEvery = 500 * time.Millisecond
+
+// ensureLease connects the relay's lease (again, after a failure) and
+// rebalances the shards when that is due.
+func (r *Relay) ensureLease(ctx context.Context) error {
+	if r.lease == nil {
+		lease, err := r.store.OpenRelayLease(ctx, r.cfg.Shards)
+		if err != nil {
+			return err
+		}
+		r.lease, r.lastRebalance = lease, time.Time{}
+	}
+	if time.Since(r.lastRebalance) < rebalanceEvery {
+		return nil
+	}
+	took, gave, err := r.lease.Rebalance(ctx)
+	held := r.lease.Held()
+	r.mu.Lock()
+	r.held = held
+	r.mu.Unlock()
+	if len(took) > 0 || len(gave) > 0 {
+		r.log.Info("relay: shards rebalanced", "took", took, "gave", gave, "held", held, "of", r.cfg.Shards)
+	}
+	if err != nil && !errors.Is(err, store.ErrShardCountMismatch) {
+		r.dropLease()
+		return err
+	}
+	r.lastRebalance = time.Now()
+	return err
 }
 
-// round hands one batch over and says how many events it claimed and how
-// many signals it sent for them.
+// dropLease closes the lease's connection, which gives its shards back.
+func (r *Relay) dropLease() {
+	if r.lease == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.lease.Close(ctx)
+	r.lease = nil
+	r.mu.Lock()
+	r.held = nil
+	r.mu.Unlock()
+}
+
+// round hands one batch of this relay's shards over and says how many
+// events it claimed and how many signals it sent for them.
 func (r *Relay) round(ctx context.Context) (claimed, signals int, err error) {
 	var handErr error
-	claimed, delivered, _, err := r.store.DispatchRound(ctx, r.cfg.BatchSize, func(events []store.PendingEvent) (done, failed []int64) {
-		done, failed, signals, handErr = r.hand(ctx, events)
-		return done, failed
-	})
+	var delivered int
+	if err = r.ensureLease(ctx); err == nil {
+		claimed, delivered, err = r.lease.DispatchRound(ctx, r.cfg.BatchSize, func(events []store.PendingEvent) (done, failed []int64) {
+			done, failed, signals, handErr = r.hand(ctx, events)
+			return done, failed
+		})
+		if err != nil { // Postgres: the connection may be gone, and its leases with it
+			r.dropLease()
+		}
+	}
 	if err == nil {
 		err = handErr
 	}

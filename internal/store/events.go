@@ -127,63 +127,6 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 	return out, nil
 }
 
-// PendingEvent is what the relay needs to hand an event to Temporal.
-type PendingEvent struct {
-	ID          int64
-	Source      string
-	WorkflowID  string
-	EntityID    string
-	TraceParent string
-}
-
-// relayLockKey is the advisory lock that makes one relay at a time hand
-// events over, so that per-entity order survives several API instances.
-const relayLockKey = 0x686f6f6b666c6f77 // "hookflow"
-
-// DispatchRound takes up to limit events of the relay outbox in id order
-// (only when this process holds the relay lock), lets hand deliver them, and
-// removes those hand reports delivered from the outbox, all in one
-// transaction. ok=false means another relay holds the lock.
-//
-// The round touches only the outbox, never inbound_events rows: a workflow
-// may already be processing (and locking) an event it was just signalled
-// before this transaction commits, and the two must not wait on each other.
-func (s *Store) DispatchRound(ctx context.Context, limit int, hand func([]PendingEvent) (delivered, failed []int64)) (claimed int, delivered int, ok bool, err error) {
-	tx, err := s.Pool.Begin(ctx)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(relayLockKey)).Scan(&ok); err != nil || !ok {
-		return 0, 0, false, err
-	}
-	rows, err := tx.Query(ctx, `
-		SELECT event_id, source, workflow_id, entity_id, coalesce(traceparent, '') FROM relay_outbox
-		ORDER BY event_id LIMIT $1`, limit)
-	if err != nil {
-		return 0, 0, true, err
-	}
-	pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PendingEvent, error) {
-		var p PendingEvent
-		return p, r.Scan(&p.ID, &p.Source, &p.WorkflowID, &p.EntityID, &p.TraceParent)
-	})
-	if err != nil || len(pending) == 0 {
-		return 0, 0, true, err
-	}
-	done, failed := hand(pending)
-	if len(done) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM relay_outbox WHERE event_id = ANY($1)`, done); err != nil {
-			return len(pending), 0, true, err
-		}
-	}
-	if len(failed) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE relay_outbox SET attempts = attempts + 1 WHERE event_id = ANY($1)`, failed); err != nil {
-			return len(pending), 0, true, err
-		}
-	}
-	return len(pending), len(done), true, tx.Commit(ctx)
-}
-
 // Backlog counts recorded events not yet handed to Temporal and the age of
 // the oldest one.
 func (s *Store) Backlog(ctx context.Context) (count int64, oldest time.Duration, err error) {
