@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -204,7 +205,33 @@ func (c *Cluster) startTemporal(ctx context.Context) error {
 	if err := c.ensureNamespace(ctx); err != nil {
 		return err
 	}
+	if err := c.waitNamespaceCached(ctx); err != nil {
+		return err
+	}
 	return c.migrate(ctx)
+}
+
+// waitNamespaceCached waits until the frontend serves the namespace: it
+// answers from a cache refreshed every few seconds, so right after the
+// registration hookflow migrate would be told the namespace is not found.
+func (c *Cluster) waitNamespaceCached(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.temporal.OperatorService().ListSearchAttributes(rctx, &operatorservice.ListSearchAttributesRequest{Namespace: Namespace})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the Temporal frontend does not serve namespace %q 30s after its registration: %w; see %s", Namespace, err, c.logPath("temporal"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // ensureNamespace registers the namespace unless it exists.
