@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -148,22 +147,14 @@ func (c *Cluster) inspectDatabase(ctx context.Context, name string) (exists, has
 // (ps shows those to every user).
 func (c *Cluster) sqlTool(ctx context.Context, d templateData, db string, args ...string) error {
 	host, port, _ := net.SplitHostPort(d.PostgresAddr)
-	cmd := exec.CommandContext(ctx, c.opts.SQLTool, args...)
-	cmd.Env = append(serverEnv(), "SQL_PLUGIN=postgres12", "SQL_HOST="+host, "SQL_PORT="+port,
-		"SQL_USER="+d.User, "SQL_PASSWORD="+d.Password, "SQL_DATABASE="+db)
-	logPath := c.logPath("temporal-sql-tool")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	fmt.Fprintf(logFile, "--- %s: temporal-sql-tool %s (database %s)\n", time.Now().Format(time.RFC3339), strings.Join(args, " "), db)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
 	c.log.Info("temporal-sql-tool "+args[0], "database", db)
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("temporal-sql-tool %s on database %s: %v; see %s", strings.Join(args, " "), db, err, logPath)
+	p := &devenv.Process{
+		Name: fmt.Sprintf("temporal-sql-tool %s (database %s)", strings.Join(args, " "), db),
+		Path: c.opts.SQLTool, Args: args, LogPath: c.logPath("temporal-sql-tool"),
+		Env: append(serverEnv(), "SQL_PLUGIN=postgres12", "SQL_HOST="+host, "SQL_PORT="+port,
+			"SQL_USER="+d.User, "SQL_PASSWORD="+d.Password, "SQL_DATABASE="+db),
 	}
-	return nil
+	return p.Run(ctx)
 }
 
 // startTemporal writes the server's config and starts it, then registers
@@ -270,20 +261,8 @@ func wrapNamespace(err error) error {
 // environment: hookflow's tables and search attributes, as the migrate
 // service of docker-compose.yml does.
 func (c *Cluster) migrate(ctx context.Context) error {
-	p := &devenv.Process{Name: "migrate", Path: c.opts.Hookflow, Args: []string{"migrate", "--temporal"},
+	p := &devenv.Process{Name: "hookflow migrate --temporal", Path: c.opts.Hookflow, Args: []string{"migrate", "--temporal"},
 		Env: c.hookflowEnv(), LogPath: c.logPath("migrate")}
 	c.log.Info("hookflow migrate --temporal", "log", p.LogPath)
-	if err := p.Start(ctx); err != nil {
-		return err
-	}
-	select {
-	case <-p.Exited():
-	case <-ctx.Done():
-		p.Kill()
-		return ctx.Err()
-	}
-	if err := p.Err(); err != nil {
-		return fmt.Errorf("hookflow migrate --temporal: %v; see %s", err, p.LogPath)
-	}
-	return nil
+	return p.Run(ctx)
 }

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -262,6 +261,24 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
+// Run starts a one-shot process (one without Ready) and waits for its
+// exit; a failure names the log. A cancelled ctx kills it.
+func (p *Process) Run(ctx context.Context) error {
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-p.Exited():
+	case <-ctx.Done():
+		p.Kill()
+		return ctx.Err()
+	}
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("%s: %v; see %s", p.Name, err, p.LogPath)
+	}
+	return nil
+}
+
 // PID is the running process's id, 0 when it is not running.
 func (p *Process) PID() int {
 	p.mu.Lock()
@@ -491,10 +508,11 @@ func startPrivatePostgres(ctx context.Context, dataDir string, port int, log *sl
 			}
 		}
 		log.Info("creating a private Postgres cluster", "dir", dir)
-		initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8")
-		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		if out, err := initdb.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("initdb: %v: %s", err, strings.TrimSpace(string(out)))
+		initdb := &Process{Name: "initdb", Path: filepath.Join(bin, "initdb"),
+			Args:    []string{"-D", dir, "-U", "postgres", "--auth=trust", "--encoding=UTF8"},
+			LogPath: filepath.Join(dataDir, "initdb.log"), Credential: cred}
+		if err := initdb.Run(ctx); err != nil {
+			return nil, err
 		}
 	}
 	p := &Process{
