@@ -235,6 +235,18 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("Temporal's executions table has %d rows (%v)", executions, err)
 	}
 
+	// The run shows in the Temporal UI server (its HTTP API, which the
+	// UI's pages call), so the UI is wired to this cluster's frontend.
+	resp, err := hc.Get(c.UIURL() + "/api/v1/namespaces/" + cluster.Namespace + "/workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(listed, []byte(`"simplyprint-company"`)) {
+		t.Fatalf("the UI server lists %s: %.300s", resp.Status, listed)
+	}
+
 	// Failover under load.
 	const senders, printers = 4, 40
 	var (
