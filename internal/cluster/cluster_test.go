@@ -6,14 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/internal/cluster"
+	"github.com/hookflow/hookflow/internal/cluster/clustertest"
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -32,128 +26,12 @@ import (
 const spPath = "/api/v1/simpleprint/webhook/"
 
 // startCluster starts a cluster on free ports with its own data dir and
-// its own databases (a unique prefix on the machine's Postgres), all
-// removed after the test.
+// its own databases, all removed after the test.
 func startCluster(t *testing.T) *cluster.Cluster {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a Temporal server, the UI server and four hookflow processes")
-	}
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(root, "bin")
-	for _, name := range []string{"temporal-server", "temporal-sql-tool", "temporal-ui-server"} {
-		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
-			msg := fmt.Sprintf("%s is missing: run `make bin/%s` (`make test` builds it)", filepath.Join(bin, name), name)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
-	hookflow := filepath.Join(t.TempDir(), "hookflow")
-	build := exec.Command("go", "build", "-o", hookflow, "./cmd/hookflow")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/hookflow: %v\n%s", err, out)
-	}
-	prefix := fmt.Sprintf("hookflow_cluster_%d_", time.Now().UnixNano()%1e9)
-	t.Cleanup(func() { dropDatabases(t, prefix) })
-
-	free := freePorts(t, 10)
-	p := cluster.Ports{APIs: free[0:2], WorkerMetrics: free[2:4],
-		Frontend: free[4], FrontendHTTP: free[5], History: free[6], Matching: free[7], Worker: free[8], UI: free[9]}
-	low := freeLowPorts(t, 4)
-	p.FrontendMembership, p.HistoryMembership, p.MatchingMembership, p.WorkerMembership = low[0], low[1], low[2], low[3]
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if os.Getenv("HOOKFLOW_TEST_LOG") == "1" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	// The data dir (configs and logs) is kept when the test fails.
-	dataDir, err := os.MkdirTemp("", "hookflow-cluster-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs kept in %s", filepath.Join(dataDir, "logs"))
-			return
-		}
-		_ = os.RemoveAll(dataDir)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{
-		DataDir: dataDir, AdminDatabaseURL: testenv.AdminDatabaseURL(), DatabasePrefix: prefix,
-		Ports: p, Hookflow: hookflow, BinDir: bin, AdminToken: "test-admin-token", Log: log,
+	return clustertest.Start(t, cluster.Options{
 		// Fast relay polling, as the other integration tests use.
 		Env: []string{"RELAY_POLL_INTERVAL=200ms", "RELAY_MAX_BACKOFF=1s", "LOG_LEVEL=info"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop) // before the databases are dropped
-	return c
-}
-
-// freePorts returns n ports nobody listens on now (held together, so they
-// differ).
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
-// freeLowPorts returns n free ports below 32768 (the kernel hands out
-// ephemeral ports above it), for Temporal's membership ports.
-func freeLowPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for port := 20000 + rand.IntN(10000); len(ports) < n && port < 32768; port++ {
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue
-		}
-		ls = append(ls, l)
-		ports = append(ports, port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	if len(ports) < n {
-		t.Fatalf("found %d free ports below 32768, want %d", len(ports), n)
-	}
-	return ports
-}
-
-func dropDatabases(t *testing.T, prefix string) {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testenv.AdminDatabaseURL())
-	if err != nil {
-		t.Logf("drop test databases: %v", err)
-		return
-	}
-	defer conn.Close(ctx)
-	for _, name := range []string{"hookflow", "temporal", "temporal_visibility"} {
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{prefix + name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Logf("drop %s%s: %v", prefix, name, err)
-		}
-	}
 }
 
 type ack struct {
@@ -289,7 +167,15 @@ func TestClusterFailover(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(3 * time.Second)
+	// The two relays share the outbox's shards evenly.
+	testenv.Eventually(t, 15*time.Second, func() error {
+		a, b := heldShards(hc, apis[0]), heldShards(hc, apis[1])
+		if a != 4 || b != 4 {
+			return fmt.Errorf("api-1 holds %d shards, api-2 %d: want 4 each", a, b)
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
 	w1 := c.Process("worker-1")
 	t.Logf("SIGKILL worker-1 (pid %d) after %d acks", w1.PID(), acked.Load())
 	w1.Kill()
@@ -297,6 +183,15 @@ func TestClusterFailover(t *testing.T) {
 	a1 := c.Process("api-1")
 	t.Logf("SIGKILL api-1 (pid %d) after %d acks", a1.PID(), acked.Load())
 	a1.Kill() // senders find out as a load balancer would: by failed requests
+	killed := time.Now()
+	// The survivor takes the dead replica's shards over.
+	testenv.Eventually(t, 15*time.Second, func() error {
+		if n := heldShards(hc, apis[1]); n != 8 {
+			return fmt.Errorf("api-2 holds %d shards after api-1 died, want 8", n)
+		}
+		return nil
+	})
+	t.Logf("api-2 held every shard %s after api-1 was killed", time.Since(killed).Round(10*time.Millisecond))
 	time.Sleep(6 * time.Second)
 	close(stop)
 	wg.Wait()
@@ -341,6 +236,27 @@ func TestClusterFailover(t *testing.T) {
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM printers`).Scan(&withState); err != nil || withState != printers {
 		t.Fatalf("%d printers in the read model, want %d (%v)", withState, printers, err)
 	}
+}
+
+// heldShards is the number of relay shards an API replica holds (-1 when
+// /readyz does not answer).
+func heldShards(hc *http.Client, api string) int {
+	var ready struct {
+		Checks struct {
+			Shards struct {
+				Held []int `json:"held"`
+			} `json:"relay_shards"`
+		} `json:"checks"`
+	}
+	resp, err := hc.Get(api + "/readyz")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	if json.NewDecoder(resp.Body).Decode(&ready) != nil {
+		return -1
+	}
+	return len(ready.Checks.Shards.Held)
 }
 
 type quiet struct{}
