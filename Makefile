@@ -11,7 +11,7 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint bench tools cluster-tools cluster system-deps clean help
+.PHONY: run build test test-short lint bench chaos tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
@@ -19,6 +19,9 @@ help:
 	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
 	@echo "make test     build what tests need, then run vet and every test with -race"
 	@echo "make bench    measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
+	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover)"
+	@echo "make chaos    faults under load on the cluster: kills and restarts while all four flows run;"
+	@echo "              fails on any lost, duplicated or double-processed event (minutes)"
 	@echo "make lint     gofmt, go vet, staticcheck, workflowcheck"
 
 build: bin/hookflow
@@ -106,8 +109,18 @@ lint:
 
 # Load benchmark: hookflow's SimplyPrint endpoint against a bare Gin handler
 # that only inserts into Postgres, interleaved in one run; prints the ratio.
-bench: bin/temporal
-	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run TestBenchSimplyPrintAcks -v -timeout 20m ./internal/bench/
+# BENCH_TARGET=dev (default: Temporal dev server, one process), cluster
+# (Temporal server on Postgres, two API replicas and two workers; adds the
+# relay hand-over with one and two relays and the shard takeover time) or
+# both (side by side).
+BENCH_TARGET ?= dev
+bench: bin/temporal cluster-tools
+	HOOKFLOW_BENCH=1 BENCH_TARGET=$(BENCH_TARGET) TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run 'TestBenchSimplyPrintAcks|TestBenchRelayHandover' -v -timeout 40m ./internal/bench/
+
+# Faults under load on the production topology (internal/chaos): not part of
+# `make test`, it takes minutes and the whole machine.
+chaos: cluster-tools
+	HOOKFLOW_CHAOS=1 $(GO) test -count=1 -run TestChaos -v -timeout 30m ./internal/chaos/
 
 clean:
 	rm -rf bin .data artifacts

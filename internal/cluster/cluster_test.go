@@ -169,7 +169,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	// The two relays share the outbox's shards evenly.
 	testenv.Eventually(t, 15*time.Second, func() error {
-		a, b := heldShards(hc, apis[0]), heldShards(hc, apis[1])
+		a, b := clustertest.HeldShards(hc, apis[0]), clustertest.HeldShards(hc, apis[1])
 		if a != 4 || b != 4 {
 			return fmt.Errorf("api-1 holds %d shards, api-2 %d: want 4 each", a, b)
 		}
@@ -186,7 +186,7 @@ func TestClusterFailover(t *testing.T) {
 	killed := time.Now()
 	// The survivor takes the dead replica's shards over.
 	testenv.Eventually(t, 15*time.Second, func() error {
-		if n := heldShards(hc, apis[1]); n != 8 {
+		if n := clustertest.HeldShards(hc, apis[1]); n != 8 {
 			return fmt.Errorf("api-2 holds %d shards after api-1 died, want 8", n)
 		}
 		return nil
@@ -236,27 +236,6 @@ func TestClusterFailover(t *testing.T) {
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM printers`).Scan(&withState); err != nil || withState != printers {
 		t.Fatalf("%d printers in the read model, want %d (%v)", withState, printers, err)
 	}
-}
-
-// heldShards is the number of relay shards an API replica holds (-1 when
-// /readyz does not answer).
-func heldShards(hc *http.Client, api string) int {
-	var ready struct {
-		Checks struct {
-			Shards struct {
-				Held []int `json:"held"`
-			} `json:"relay_shards"`
-		} `json:"checks"`
-	}
-	resp, err := hc.Get(api + "/readyz")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	if json.NewDecoder(resp.Body).Decode(&ready) != nil {
-		return -1
-	}
-	return len(ready.Checks.Shards.Held)
 }
 
 type quiet struct{}

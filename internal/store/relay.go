@@ -205,3 +205,23 @@ func (l *RelayLease) DispatchRound(ctx context.Context, limit int, hand func([]P
 	}
 	return len(pending), len(done), tx.Commit(ctx)
 }
+
+// HoldRelayShards takes every shard of a relay split into the given number
+// of shards, on a connection of its own, so that no relay hands anything
+// over until release is called (or the connection ends). It waits for
+// shards that relays hold: relays give shards back only to each other, so
+// take them while no relay runs. The benchmark of the hand-over fills the
+// outbox through the real API this way before it lets the relays go.
+func (s *Store) HoldRelayShards(ctx context.Context, shards int) (release func(), err error) {
+	conn, err := pgx.ConnectConfig(ctx, s.Pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return nil, err
+	}
+	for shard := range shards {
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, relayShardKey, int32(shard)); err != nil {
+			conn.Close(ctx)
+			return nil, err
+		}
+	}
+	return func() { _ = conn.Close(context.Background()) }, nil
+}

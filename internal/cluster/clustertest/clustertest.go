@@ -5,11 +5,13 @@ package clustertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,4 +204,25 @@ func dropDatabases(t testing.TB, prefix string) {
 			t.Logf("drop %s%s: %v", prefix, name, err)
 		}
 	}
+}
+
+// HeldShards is the number of relay shards an API replica says it holds
+// in /readyz (-1 when it does not answer).
+func HeldShards(hc *http.Client, api string) int {
+	var ready struct {
+		Checks struct {
+			Shards struct {
+				Held []int `json:"held"`
+			} `json:"relay_shards"`
+		} `json:"checks"`
+	}
+	resp, err := hc.Get(api + "/readyz")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	if json.NewDecoder(resp.Body).Decode(&ready) != nil {
+		return -1
+	}
+	return len(ready.Checks.Shards.Held)
 }
