@@ -444,11 +444,26 @@ func redactURL(raw string) string {
 }
 
 func (s *Server) webhookFailures(c *gin.Context) {
-	limit, err := queryInt(c, "limit", 50, 1, 500)
+	f := store.DeliveryFilter{}
+	var err error
+	if f.Limit, err = queryInt(c, "limit", 50, 1, 500); err != nil {
+		return
+	}
+	if f.Since, f.Until, err = queryTimeRange(c); err != nil {
+		return
+	}
+	at, id, err := queryCursor(c)
 	if err != nil {
 		return
 	}
-	ds, err := s.Store.FailedDeliveries(c.Request.Context(), limit)
+	if !at.IsZero() {
+		if _, parseErr := uuid.Parse(id); parseErr != nil {
+			failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass next_cursor of the previous page as is)")
+			return
+		}
+		f.After = &store.DeliveryCursor{FinishedAt: at, ID: id}
+	}
+	ds, err := s.Store.FailedDeliveries(c.Request.Context(), f)
 	if err != nil {
 		s.internalError(c, "list failed deliveries", err)
 		return
@@ -457,7 +472,13 @@ func (s *Server) webhookFailures(c *gin.Context) {
 	for _, d := range ds {
 		out = append(out, viewDelivery(d))
 	}
-	c.JSON(http.StatusOK, gin.H{"failures": out, "count": len(out)})
+	page := gin.H{"failures": out, "count": len(out)}
+	if len(ds) == f.Limit {
+		if last := ds[len(ds)-1]; last.FinishedAt != nil {
+			page["next_cursor"] = encodeCursor(*last.FinishedAt, last.ID)
+		}
+	}
+	c.JSON(http.StatusOK, page)
 }
 
 func parseDeliveryID(c *gin.Context) (string, bool) {

@@ -598,6 +598,15 @@ func TestJobsSSRF(t *testing.T) {
 	if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?limit=0", nil, nil, &bad); code != 400 || bad.Field != "limit" {
 		t.Fatalf("limit=0: %d %+v", code, bad)
 	}
+	call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?until=2000-01-01T00:00:00Z", nil, nil, &failures)
+	if failures.Count != 0 {
+		t.Fatalf("failures before 2000: %+v", failures)
+	}
+	for q, field := range map[string]string{"since=today": "since", "cursor=%21": "cursor"} {
+		if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?"+q, nil, nil, &bad); code != 400 || bad.Field != field {
+			t.Fatalf("%s: %d %+v", q, code, bad)
+		}
+	}
 }
 
 // TestJobsWithoutGenerator: with no GENERATOR_URL every lot fails at once

@@ -218,13 +218,32 @@ func (s *Server) listOrders(c *gin.Context) {
 	if f.Limit, err = queryInt(c, "limit", 50, 1, 500); err != nil {
 		return
 	}
-	if f.Offset, err = queryInt(c, "offset", 0, 0, 1_000_000); err != nil {
+	if _, given := c.GetQuery("offset"); given {
+		failField(c, http.StatusBadRequest, "offset", "offset is not supported: page with cursor= set to the X-Next-Cursor header of the previous page")
 		return
+	}
+	at, id, err := queryCursor(c)
+	if err != nil {
+		return
+	}
+	if !at.IsZero() {
+		n, parseErr := strconv.ParseInt(id, 10, 64)
+		if parseErr != nil {
+			failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
+			return
+		}
+		f.After = &store.OrderCursor{UpdatedAt: at, ID: n}
 	}
 	orders, err := s.Store.ListOrders(c.Request.Context(), f)
 	if err != nil {
 		s.internalError(c, "list orders", err)
 		return
+	}
+	// The body stays the array it always was; the next page's cursor
+	// travels in a header, only when the page is full.
+	if len(orders) == f.Limit {
+		last := orders[len(orders)-1]
+		c.Header("X-Next-Cursor", encodeCursor(last.UpdatedAt, strconv.FormatInt(last.ID, 10)))
 	}
 	c.JSON(http.StatusOK, orders)
 }

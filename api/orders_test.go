@@ -302,6 +302,8 @@ func TestOrdersAuthAndBadInput(t *testing.T) {
 		{"order bad id", "GET", "/api/orders/abc", nil, admin, 400, "id"},
 		{"order missing", "GET", "/api/orders/999", nil, admin, 404, ""},
 		{"orders bad limit", "GET", "/api/orders?limit=0", nil, admin, 400, "limit"},
+		{"orders offset", "GET", "/api/orders?offset=50", nil, admin, 400, "offset"},
+		{"orders bad cursor", "GET", "/api/orders?cursor=nope", nil, admin, 400, "cursor"},
 		{"patch without admin", "PATCH", "/api/orders/1", []byte(`{"status":"paid"}`), nil, 401, ""},
 		{"patch not json", "PATCH", "/api/orders/1", []byte(`status=paid`), admin, 400, "body"},
 		{"patch empty", "PATCH", "/api/orders/1", []byte(`{}`), admin, 400, "body"},

@@ -176,6 +176,10 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	if f.BeforeID, err = queryInt64(c, "before_id"); err != nil {
 		return
 	}
+	if f.Since, f.Until, err = queryTimeRange(c); err != nil {
+		return
+	}
+	f.Outcome = c.Query("outcome")
 	events, err := s.Store.ListEvents(c.Request.Context(), f)
 	if err != nil {
 		s.internalError(c, "list events", err)
@@ -284,7 +288,7 @@ func queryInt(c *gin.Context, name string, def, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
 		failField(c, http.StatusBadRequest, name, fmt.Sprintf("%s must be an integer from %d to %d, got %q", name, lo, hi, v))
-		return 0, errors.New("bad query")
+		return 0, errBadQuery
 	}
 	return n, nil
 }
@@ -297,7 +301,7 @@ func queryInt64(c *gin.Context, name string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
 		failField(c, http.StatusBadRequest, name, fmt.Sprintf("%s must be a non-negative integer, got %q", name, v))
-		return 0, errors.New("bad query")
+		return 0, errBadQuery
 	}
 	return n, nil
 }

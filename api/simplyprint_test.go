@@ -248,6 +248,24 @@ func TestSimplyPrintOrderPerPrinter(t *testing.T) {
 	if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=abc", nil, nil, &bad); code != 400 || bad["field"] != "limit" {
 		t.Fatalf("bad limit: %d %v", code, bad)
 	}
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?outcome=stale", nil, nil, &filtered)
+	if len(filtered) != 1 || *filtered[0].Outcome != "stale" {
+		t.Fatalf("outcome=stale: %+v", filtered)
+	}
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2999-01-01T00:00:00Z", nil, nil, &filtered)
+	if len(filtered) != 0 {
+		t.Fatalf("events since 2999: %+v", filtered)
+	}
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00%2B03:00&limit=3", nil, nil, &filtered)
+	if len(filtered) != 3 {
+		t.Fatalf("events of a range holding all: %d", len(filtered))
+	}
+	for q, field := range map[string]string{"since=yesterday": "since", "until=2025-01-09": "until",
+		"since=2025-01-09T00:00:00Z&until=2025-01-08T00:00:00Z": "until"} {
+		if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?"+q, nil, nil, &bad); code != 400 || bad["field"] != field {
+			t.Fatalf("%s: %d %v", q, code, bad)
+		}
+	}
 	var stats store.EventStats
 	call(t, "GET", a.URL()+"/api/v1/simpleprint/stats", nil, nil, &stats)
 	if stats.Total != 24 || stats.ByType["job_progress"] != 19 || stats.ByType["job_completed"] != 2 || stats.ProcessedShare != 1 || stats.ByOutcome["stale"] != 1 {

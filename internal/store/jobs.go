@@ -582,10 +582,40 @@ func (s *Store) DeliveryHealth(ctx context.Context, since time.Time) (DeliveryHe
 	return h, err
 }
 
-// FailedDeliveries lists failed (and gone) deliveries, newest first.
-func (s *Store) FailedDeliveries(ctx context.Context, limit int) ([]Delivery, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE status IN ('failed', 'gone')
-		ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT $1`, limit)
+// DeliveryFilter narrows FailedDeliveries.
+type DeliveryFilter struct {
+	Since time.Time // finished at or after (zero: no bound)
+	Until time.Time // finished before (zero: no bound)
+	After *DeliveryCursor
+	Limit int
+}
+
+// DeliveryCursor is the position of a delivery in FailedDeliveries' order
+// (finished_at DESC, id DESC): the next page starts after it.
+type DeliveryCursor struct {
+	FinishedAt time.Time
+	ID         string
+}
+
+// FailedDeliveries lists failed (and gone) deliveries, newest first, walking
+// callback_deliveries_failed (a finished delivery always has finished_at).
+func (s *Store) FailedDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error) {
+	// Only the bounds that are set go into the statement, so that its plan
+	// seeks the index to them.
+	q, args := `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE status IN ('failed', 'gone')`, []any{f.Limit}
+	if !f.Since.IsZero() {
+		args = append(args, f.Since)
+		q += fmt.Sprintf(` AND finished_at >= $%d`, len(args))
+	}
+	if !f.Until.IsZero() {
+		args = append(args, f.Until)
+		q += fmt.Sprintf(` AND finished_at < $%d`, len(args))
+	}
+	if f.After != nil {
+		args = append(args, f.After.FinishedAt, f.After.ID)
+		q += fmt.Sprintf(` AND (finished_at, id) < ($%d, $%d::uuid)`, len(args)-1, len(args))
+	}
+	rows, err := s.Pool.Query(ctx, q+` ORDER BY finished_at DESC, id DESC LIMIT $1`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -620,7 +650,7 @@ func (s *Store) RecentJobs(ctx context.Context, limit int) ([]Job, error) {
 	for i, j := range jobs {
 		ids[i] = j.ID
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE job_id::text = ANY($1)`, ids)
+	rows, err = s.Pool.Query(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE job_id = ANY($1::uuid[])`, ids) // job_id as is: its unique index finds them
 	if err != nil {
 		return nil, err
 	}

@@ -461,17 +461,32 @@ type OrderFilter struct {
 	Status    string // CRM status
 	SyncState string
 	Limit     int
-	Offset    int
+	After     *OrderCursor // keyset pagination: only orders after this one in the list's order
 }
 
-// ListOrders returns orders, most recently updated first.
+// OrderCursor is the position of an order in ListOrders' order
+// (updated_at DESC, id DESC): the next page starts after it. Paging by
+// position instead of OFFSET keeps a deep page as cheap as the first.
+type OrderCursor struct {
+	UpdatedAt time.Time
+	ID        int64
+}
+
+// ListOrders returns orders, most recently updated first, walking
+// orders_by_updated from the cursor.
 func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 50
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+orderColumns+` FROM orders o
-		WHERE ($1 = '' OR o.status = $1) AND ($2 = '' OR o.sync_state = $2)
-		ORDER BY o.updated_at DESC, o.id DESC LIMIT $3 OFFSET $4`, f.Status, f.SyncState, f.Limit, f.Offset)
+	// The cursor's condition is in the statement only when there is one: in
+	// "($3 IS NULL OR ...)" a generic plan would walk the index from its top.
+	q, args := `SELECT `+orderColumns+` FROM orders o WHERE ($1 = '' OR o.status = $1) AND ($2 = '' OR o.sync_state = $2)`,
+		[]any{f.Status, f.SyncState, f.Limit}
+	if f.After != nil {
+		q += ` AND (o.updated_at, o.id) < ($4, $5)`
+		args = append(args, f.After.UpdatedAt, f.After.ID)
+	}
+	rows, err := s.Pool.Query(ctx, q+` ORDER BY o.updated_at DESC, o.id DESC LIMIT $3`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -619,12 +634,14 @@ func (s *Store) SyncStatus(ctx context.Context, recentErrors int) (SyncStatus, e
 		return st, err
 	}
 	var oldest *time.Time
+	// outcome IS NULL adds nothing (processing sets the outcome) but lets
+	// inbound_events_by_outcome find the backlog without a scan.
 	if err := s.Pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE source = $1),
 			count(*) FILTER (WHERE source = $1 AND EXISTS (SELECT 1 FROM relay_outbox o WHERE o.event_id = inbound_events.id)),
 			count(*) FILTER (WHERE source = $2),
 			min(received_at)
-		FROM inbound_events WHERE source IN ($1, $2) AND NOT processed`, BitrixSource, BitrixBackSyncSource).
+		FROM inbound_events WHERE source IN ($1, $2) AND outcome IS NULL AND NOT processed`, BitrixSource, BitrixBackSyncSource).
 		Scan(&st.Backlog.Inbound, &st.Backlog.InboundUndispatched, &st.Backlog.BackSync, &oldest); err != nil {
 		return st, err
 	}

@@ -264,7 +264,7 @@ func (c *Console) jobs(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	failed, err := c.Store.FailedDeliveries(ctx, 50)
+	failed, err := c.Store.FailedDeliveries(ctx, store.DeliveryFilter{Limit: 50})
 	if err != nil {
 		c.fail(g, err)
 		return
