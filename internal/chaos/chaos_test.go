@@ -51,7 +51,8 @@ const (
 
 // run is one chaos run: the cluster, the fakes, the senders' bookkeeping.
 type run struct {
-	ctx context.Context // ends when the run has taken too long
+	ctx   context.Context // ends when the run has taken too long
+	scale float64         // of the offered load
 	// waits ends settleBound after the load stopped: the conversations
 	// still under way and the settling give up then.
 	waits context.Context
@@ -95,9 +96,13 @@ func TestChaos(t *testing.T) {
 	if os.Getenv("HOOKFLOW_CHAOS") != "1" {
 		t.Skip("faults under load on the production topology take minutes: run `make chaos`")
 	}
+	scale, err := loadScale()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	r := &run{ctx: ctx, acks: &ackLog{}, backlog: &backlog{},
+	r := &run{ctx: ctx, scale: scale, acks: &ackLog{}, backlog: &backlog{},
 		sp: newFlow("simplyprint", store.SimplyPrintSource), bx: newFlow("bitrix24 orders", store.BitrixSource),
 		back: newFlow("crm changes (back sync)", store.BitrixBackSyncSource), ok: newFlow("okdesk resolutions", store.OkdeskSource),
 		tgFlow: newFlow("telegram updates", store.TelegramSource), job: newFlow("jobs", store.JobsSource)}
@@ -134,8 +139,8 @@ func TestChaos(t *testing.T) {
 	time.Sleep(warmUp)
 	outbox, unfinished := r.backlog.peaks(loadStart.Add(warmUp/2), time.Now())
 	r.threshold, r.unfinishedThreshold = max(2*outbox, 100), max(2*unfinished, 200)
-	t.Logf("warm-up: %d acks, relay backlog up to %d, unprocessed up to %d: steady means at most %d and %d",
-		r.acked(), outbox, unfinished, r.threshold, r.unfinishedThreshold)
+	t.Logf("load ×%g; warm-up: %d acks, relay backlog up to %d, unprocessed up to %d: steady means at most %d and %d",
+		r.scale, r.acked(), outbox, unfinished, r.threshold, r.unfinishedThreshold)
 
 	faults := r.faults(t)
 

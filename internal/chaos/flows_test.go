@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 // a child, activity completions), and a hookflow worker takes them on the
 // SDK's default two pollers: these rates are what one worker (as during the
 // faults) keeps up with on the 2-core reference machine.
+// HOOKFLOW_CHAOS_SCALE multiplies every rate (see loadScale).
 const (
 	spRate, spPrinters = 40.0, 40
 	orderRate          = 0.2   // new Bitrix24 orders per second, each with two CRM changes
@@ -43,6 +45,20 @@ var (
 	jsonType = http.Header{"Content-Type": {"application/json"}}
 )
 
+// loadScale reads HOOKFLOW_CHAOS_SCALE, the factor the rates are multiplied
+// by (default 1): a bigger machine, or workers with more pollers, carry more.
+func loadScale() (float64, error) {
+	v := os.Getenv("HOOKFLOW_CHAOS_SCALE")
+	if v == "" {
+		return 1, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("HOOKFLOW_CHAOS_SCALE=%q: want a positive number", v)
+	}
+	return f, nil
+}
+
 func withHeader(h http.Header, k, v string) http.Header {
 	out := h.Clone()
 	out.Set(k, v)
@@ -53,7 +69,7 @@ func withHeader(h http.Header, k, v string) http.Header {
 // timestamp is its identity: SimplyPrint's dedup key includes it.
 func (r *run) simplyPrint(load context.Context, wg *sync.WaitGroup) {
 	header := withHeader(jsonType, "X-SP-Token", spSecret)
-	paced(load, wg, spRate, 16, maxPerFlow, func(i int) {
+	paced(load, wg, r.scale*spRate, 16, maxPerFlow, func(i int) {
 		printer := int64(1 + i%spPrinters)
 		body := simplyprinttest.Payload("job.progress", 4242, spEpoch+int64(i), simplyprinttest.JobData(simplyprinttest.Job{
 			ID: 1000 + printer, Printer: simplyprinttest.Printer{ID: printer, Name: fmt.Sprintf("printer %d", printer)},
@@ -73,7 +89,7 @@ func (r *run) simplyPrint(load context.Context, wg *sync.WaitGroup) {
 // change waiting for the previous one to reach Bitrix, so each must give
 // exactly one sale.order.update.
 func (r *run) orders(load context.Context, wg *sync.WaitGroup) {
-	paced(load, wg, orderRate, 1, maxPerFlow, func(i int) {
+	paced(load, wg, r.scale*orderRate, 1, maxPerFlow, func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -190,7 +206,7 @@ func (r *run) telegramUpdate(update json.RawMessage) error {
 // (the seed's format, the secret in a header) is what hookflow receives.
 func (r *run) issues(load context.Context, wg *sync.WaitGroup) {
 	header := withHeader(jsonType, "X-Webhook-Secret", okdeskWebhookSecret)
-	paced(load, wg, issueRate, 4, maxPerFlow, func(i int) {
+	paced(load, wg, r.scale*issueRate, 4, maxPerFlow, func(i int) {
 		is := okdesktest.Issue{ID: int64(20000 + i), Title: fmt.Sprintf("Заявка хаоса %d", i), Status: resolved,
 			ContactID: r.contacts[i%len(r.contacts)], CompanyID: 1, AssigneeID: 7, AssigneeName: "Ольга"}
 		r.okd.AddIssue(is)
@@ -267,7 +283,7 @@ func ratingIssue(markup json.RawMessage) (int64, bool) {
 // jobs submits description jobs with a callback to the receiver. The
 // Idempotency-Key is what makes a resent submission the same job.
 func (r *run) jobs(load context.Context, wg *sync.WaitGroup) {
-	paced(load, wg, jobRate, 4, maxPerFlow, func(i int) {
+	paced(load, wg, r.scale*jobRate, 4, maxPerFlow, func(i int) {
 		var lots []jobs.Lot
 		for _, name := range []string{"a", "b"} {
 			id := fmt.Sprintf("job%d-%s", i, name)
