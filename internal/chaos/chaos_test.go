@@ -69,6 +69,7 @@ type run struct {
 	gen  *generatortest.Server
 	rcv  *callbacktest.Receiver
 
+	loadStart       time.Time
 	chats, contacts []int64
 	nextUpdate      atomic.Int64
 	presses         atomic.Int64
@@ -129,6 +130,7 @@ func TestChaos(t *testing.T) {
 	defer stopLoad()
 	var senders, pressers sync.WaitGroup
 	loadStart := time.Now()
+	r.loadStart = loadStart
 	r.simplyPrint(load, &senders)
 	r.orders(load, &senders)
 	r.issues(load, &senders)

@@ -72,6 +72,7 @@ type row struct {
 type report struct {
 	rows       []row
 	brokenRuns int64 // workflow runs failed, terminated or timed out
+	loadStart  time.Time
 	faults     []*fault
 	settled    bool
 	pending    string
@@ -82,7 +83,7 @@ type report struct {
 func (r *run) report(t *testing.T, faults []*fault, settled bool, pending string) *report {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep := &report{faults: faults, settled: settled, pending: pending}
+	rep := &report{faults: faults, settled: settled, pending: pending, loadStart: r.loadStart}
 	type counts struct{ rows, unprocessed, failed int64 }
 	bySource := map[string]counts{}
 	rs, err := r.db.Query(ctx, `SELECT source, count(*), count(*) FILTER (WHERE NOT processed), count(*) FILTER (WHERE outcome = 'failed')
@@ -327,9 +328,10 @@ func (rep *report) table() string {
 	w.Flush()
 	b.WriteString("\n")
 	w = tabwriter.NewWriter(&b, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "fault\tacks again after\tbacklog drained after\tprocessing caught up after\t")
+	fmt.Fprintln(w, "fault\tat (load time)\tacks again after\tbacklog drained after\tprocessing caught up after\t")
 	for _, f := range rep.faults {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t\n", f.name+errSuffix(f.err), since(f.at, f.acked), since(f.at, f.drained), since(f.at, f.processedCaught))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t\n", f.name+errSuffix(f.err), since(rep.loadStart, f.at),
+			since(f.at, f.acked), since(f.at, f.drained), since(f.at, f.processedCaught))
 	}
 	w.Flush()
 	fmt.Fprintf(&b, "\nsettled: %v (%s)\nworkflow runs failed, terminated or timed out: %d\n", rep.settled, rep.pending, rep.brokenRuns)
