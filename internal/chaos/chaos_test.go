@@ -87,6 +87,7 @@ type run struct {
 type fault struct {
 	name            string
 	at, actionDone  time.Time
+	down            time.Time // when the process was gone
 	acked, drained  time.Time // zero: did not happen within recoveryBound
 	processedCaught time.Time
 	err             error
@@ -252,36 +253,40 @@ func (r *run) env() []string {
 // one has recovered (acks resumed, backlog steady, processing caught up).
 func (r *run) faults(t *testing.T) []*fault {
 	var faults []*fault
-	do := func(name string, action func() error) {
+	do := func(name string, action func(gone func()) error) {
 		f := r.inject(name, action)
 		faults = append(faults, f)
 		t.Logf("%-32s ack again %s, backlog drained %s, processing caught up %s%s", name,
 			since(f.at, f.acked), since(f.at, f.drained), since(f.at, f.processedCaught), errSuffix(f.err))
 		time.Sleep(gap)
 	}
-	do("SIGKILL worker-1", func() error { r.c.Process("worker-1").Kill(); return nil })
+	do("SIGKILL worker-1", func(gone func()) error { r.c.Process("worker-1").Kill(); gone(); return nil })
 
 	holder, err := r.shardHolder()
-	do("SIGKILL "+holder+" (relay shards)", func() error {
+	do("SIGKILL "+holder+" (relay shards)", func(gone func()) error {
 		if err != nil {
 			return err
 		}
 		r.c.Process(holder).Kill()
+		gone()
 		return nil
 	})
-	do("SIGKILL temporal, start again", func() error {
+	do("SIGKILL temporal, start again", func(gone func()) error {
 		tp := r.c.Process("temporal")
 		tp.Kill()
+		gone()
 		time.Sleep(downtime)
 		return tp.Start(r.ctx)
 	})
-	do("restart postgres", func() error {
+	do("restart postgres", func(gone func()) error {
 		pg := r.c.Process("postgres")
 		pg.Stop()
+		gone()
 		return pg.Start(r.ctx)
 	})
-	do("SIGKILL worker-2, start all", func() error {
+	do("SIGKILL worker-2, start all", func(gone func()) error {
 		r.c.Process("worker-2").Kill()
+		gone()
 		time.Sleep(downtime)
 		for _, name := range []string{"worker-1", "worker-2", holder} {
 			if p := r.c.Process(name); p.PID() == 0 {
@@ -296,14 +301,18 @@ func (r *run) faults(t *testing.T) []*fault {
 }
 
 // inject runs one fault and waits (bounded) until the cluster recovered.
-func (r *run) inject(name string, action func() error) *fault {
+// The action calls gone once the process is down (Postgres takes a moment
+// to stop): acks count as resumed from attempts started after that, as
+// an attempt under way while it went down says nothing about recovery.
+func (r *run) inject(name string, action func(gone func()) error) *fault {
 	f := &fault{name: name, at: time.Now()}
-	f.err = action()
+	f.down = f.at
+	f.err = action(func() { f.down = time.Now() })
 	f.actionDone = time.Now()
 	deadline := time.Now().Add(recoveryBound)
 	for time.Now().Before(deadline) && r.ctx.Err() == nil {
 		if f.acked.IsZero() {
-			f.acked, _ = r.acks.firstAfter(f.at)
+			f.acked, _ = r.acks.firstAfter(f.down)
 		}
 		if f.drained.IsZero() {
 			f.drained, _ = r.backlog.steadySince(f.actionDone, r.threshold, steadyHold)

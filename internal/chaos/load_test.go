@@ -36,9 +36,7 @@ func (l *ackLog) add(a ack) {
 	l.mu.Unlock()
 }
 
-// firstAfter is the earliest ack of an attempt started at or after t: an
-// attempt already under way when a fault struck says nothing about
-// recovery.
+// firstAfter is the earliest ack of an attempt started at or after t.
 func (l *ackLog) firstAfter(t time.Time) (time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
