@@ -58,7 +58,15 @@ const (
 
 // New creates a worker on the configured task queue.
 func New(c client.Client, d Deps) sdkworker.Worker {
-	w := sdkworker.New(c, d.Config.Temporal.TaskQueue, sdkworker.Options{})
+	pollers := sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+		InitialNumberOfPollers: min(5, d.Config.Temporal.WorkerMaxPollers),
+		MinimumNumberOfPollers: 2,
+		MaximumNumberOfPollers: d.Config.Temporal.WorkerMaxPollers,
+	})
+	w := sdkworker.New(c, d.Config.Temporal.TaskQueue, sdkworker.Options{
+		WorkflowTaskPollerBehavior: pollers,
+		ActivityTaskPollerBehavior: pollers,
+	})
 	Register(w, d)
 	return w
 }

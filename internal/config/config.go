@@ -46,6 +46,10 @@ type TemporalConfig struct {
 	UIURL     string `env:"TEMPORAL_UI_URL" envDefault:"http://localhost:8233" desc:"Temporal Web UI base URL, for links to runs"`
 	APIKey    string `env:"TEMPORAL_API_KEY" desc:"API key for Temporal Cloud (turns TLS on)"`
 	TLS       bool   `env:"TEMPORAL_TLS" envDefault:"false" desc:"connect to Temporal over TLS"`
+	// The SDK's default is 2 fixed pollers per task type: after a failover
+	// one worker then takes a few workflow tasks a second while the backlog
+	// grows (make chaos showed it); autoscaling pollers follow the backlog.
+	WorkerMaxPollers int `env:"WORKER_MAX_POLLERS" envDefault:"20" desc:"most pollers a worker opens per task type (workflow, activity); the worker scales them with the task queue's backlog"`
 }
 
 // RelayConfig tunes the relay that hands recorded events to Temporal.
@@ -105,6 +109,9 @@ func (c Config) validate() error {
 	}
 	if c.Relay.PollInterval <= 0 {
 		errs = append(errs, fmt.Errorf("RELAY_POLL_INTERVAL: must be positive, got %s", c.Relay.PollInterval))
+	}
+	if c.Temporal.WorkerMaxPollers < 2 {
+		errs = append(errs, fmt.Errorf("WORKER_MAX_POLLERS: must be at least 2 (one for the sticky queue, one for the shared one), got %d", c.Temporal.WorkerMaxPollers))
 	}
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
