@@ -216,6 +216,10 @@ type DeliverResult struct {
 	// Superseded: a newer series (manual retry) owns the delivery; nothing
 	// was sent and this series ends without recording anything.
 	Superseded bool `json:"superseded,omitempty"`
+	// AlreadyDelivered: an earlier attempt of this series got a 2xx and
+	// recorded it, but its result never reached the workflow (the worker
+	// died first); nothing was sent again and the series ends delivered.
+	AlreadyDelivered bool `json:"already_delivered,omitempty"`
 }
 
 // CallbackDeliver makes exactly one attempt (the workflow owns the
@@ -233,6 +237,10 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 	}
 	if in.Series != 0 && d.Series != in.Series {
 		res.Superseded = true
+		return res, nil
+	}
+	if d.Status == "delivered" {
+		res.AlreadyDelivered = true
 		return res, nil
 	}
 	secret := ""
@@ -259,6 +267,22 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 	if a.Log != nil {
 		a.Log.Info("callback attempt", "delivery_id", d.ID, "job_id", d.JobID, "attempt", in.Attempt,
 			"status", res.StatusCode, "outcome", res.Outcome, "latency", res.Latency.String(), "error", res.Err)
+	}
+	if res.Outcome == callback.OutcomeDelivered {
+		// Record the 2xx before the workflow hears of it: if this worker
+		// dies before its result reaches Temporal, the attempt times out
+		// and the next one finds the delivery delivered instead of sending
+		// it again (make chaos caught a double delivery there). The
+		// workflow's own record of this attempt is then a no-op.
+		rec := AttemptRecord{DeliveryID: d.ID, Series: d.Series, Attempt: in.Attempt, Result: res, DeliveryStatus: "delivered"}
+		if err := a.CallbackRecordAttempt(ctx, rec); err != nil {
+			// Not recorded: report the attempt as sent all the same (the
+			// workflow records it with retries); the window stays as wide
+			// as it was.
+			if a.Log != nil {
+				a.Log.Warn("callback delivered but not recorded at once", "delivery_id", d.ID, "error", err)
+			}
+		}
 	}
 	return res, nil
 }

@@ -192,6 +192,13 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet("superseded"))
 			return CallbackResult{Status: "superseded", Attempts: n - 1}, nil
 		}
+		if res.AlreadyDelivered {
+			// An earlier attempt was delivered and recorded by the activity,
+			// but its result was lost with its worker. (Histories recorded
+			// before this field existed never take this branch.)
+			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(deliveryDelivered))
+			return CallbackResult{Status: deliveryDelivered, Attempts: n - 1}, nil
+		}
 		delay, more := in.Schedule.NextDelay(n, res.RetryAfter)
 		status := deliveryStatus(res.Outcome, more)
 		rec := activities.AttemptRecord{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Result: res, DeliveryStatus: status}

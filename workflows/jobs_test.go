@@ -408,3 +408,31 @@ func TestCallbackSupersededSeriesStops(t *testing.T) {
 	}
 	env.AssertExpectations(t)
 }
+
+// TestCallbackDeliveredButResultLost: attempt 1 reached the receiver and
+// the activity recorded the 2xx, but its worker died before Temporal heard
+// of it (the attempt times out). Attempt 2 finds the delivery delivered,
+// sends nothing, and the series ends delivered after one attempt.
+func TestCallbackDeliveredButResultLost(t *testing.T) {
+	env := newJobsEnv(t)
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{},
+		temporal.NewApplicationError("worker went away", "test")).Once()
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{AlreadyDelivered: true}, nil).Once()
+	var recorded []activities.AttemptRecord
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
+		recorded = append(recorded, r)
+		return nil
+	})
+	env.ExecuteWorkflow("CallbackDelivery", seedInput())
+	var res workflows.CallbackResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 1 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	// The lost attempt is recorded as the workflow saw it (the store keeps
+	// the activity's own record of the 2xx: the first record of an attempt
+	// wins); the one that found it delivered records nothing.
+	if len(recorded) != 1 || recorded[0].Attempt != 1 {
+		t.Fatalf("recorded %+v", recorded)
+	}
+	env.AssertExpectations(t)
+}
