@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -42,13 +40,8 @@ func clusterCommand(ctx context.Context, cfg config.Config, log *slog.Logger, ar
 	for i := range o.Workers {
 		o.Ports.WorkerMetrics = append(o.Ports.WorkerMetrics, *metricsPort+i)
 	}
-	o.AdminToken = cfg.AdminToken
-	generatedToken := o.AdminToken == ""
-	if generatedToken { // as hookflow dev: the console and admin APIs work out of the box
-		b := make([]byte, 12)
-		_, _ = rand.Read(b)
-		o.AdminToken = hex.EncodeToString(b)
-	}
+	var generatedToken bool
+	o.AdminToken, generatedToken = adminTokenForRun(cfg.AdminToken)
 	fmt.Fprintln(stdout, "starting the cluster (first start: about a minute; logs in", o.DataDir+"/logs)")
 	c, err := cluster.Start(ctx, o)
 	if err != nil {

@@ -39,12 +39,8 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	}
 	defer env.Stop()
 	cfg.DatabaseURL = env.DatabaseURL
-	generatedToken := cfg.AdminToken == ""
-	if generatedToken { // dev only: the console and admin APIs work out of the box
-		b := make([]byte, 12)
-		_, _ = rand.Read(b)
-		cfg.AdminToken = hex.EncodeToString(b)
-	}
+	var generatedToken bool
+	cfg.AdminToken, generatedToken = adminTokenForRun(cfg.AdminToken)
 	if cfg.Temporal.UIURL == "" {
 		cfg.Temporal.UIURL = env.TemporalUI
 	}
@@ -102,6 +98,18 @@ func portOf(addr string) string {
 		return ""
 	}
 	return ":" + port
+}
+
+// adminTokenForRun is ADMIN_TOKEN, or when it is unset a token made for
+// this run, so that the console and admin APIs of `dev` and `cluster` work
+// out of the box on a developer's machine.
+func adminTokenForRun(given string) (token string, generated bool) {
+	if given != "" {
+		return given, false
+	}
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b), true
 }
 
 // adminHint tells how to log in to the console. A token generated for this

@@ -9,12 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/pressly/goose/v3"
 
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
-	"github.com/hookflow/hookflow/migrations"
 )
 
 // countsMismatch compares event_counts with a full count of inbound_events
@@ -164,16 +161,7 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 func TestEventCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	provider := migrationProvider(t, dbURL)
 	if _, err := provider.DownTo(ctx, 3); err != nil {
 		t.Fatal(err)
 	}

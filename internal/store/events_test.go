@@ -140,21 +140,28 @@ func TestDispatchRoundNeverWaitsForProcessors(t *testing.T) {
 	}
 }
 
-// Upgrading with events waiting for Temporal keeps them waiting (with their
-// attempts), and so does going back.
-func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
-	dbURL, st := testenv.Database(t)
-	ctx := context.Background()
+// migrationProvider runs the migrations of this checkout on a test database.
+func migrationProvider(t *testing.T, dbURL string) *goose.Provider {
+	t.Helper()
 	cfg, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return provider
+}
+
+// Upgrading with events waiting for Temporal keeps them waiting (with their
+// attempts), and so does going back.
+func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
+	dbURL, st := testenv.Database(t)
+	ctx := context.Background()
+	provider := migrationProvider(t, dbURL)
 	if _, err := provider.DownTo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
