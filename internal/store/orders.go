@@ -478,15 +478,24 @@ func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) 
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 50
 	}
-	// The cursor's condition is in the statement only when there is one: in
-	// "($3 IS NULL OR ...)" a generic plan would walk the index from its top.
-	q, args := `SELECT `+orderColumns+` FROM orders o WHERE ($1 = '' OR o.status = $1) AND ($2 = '' OR o.sync_state = $2)`,
-		[]any{f.Status, f.SyncState, f.Limit}
-	if f.After != nil {
-		q += ` AND (o.updated_at, o.id) < ($4, $5)`
-		args = append(args, f.After.UpdatedAt, f.After.ID)
+	// Each condition is in the statement only when it is set: with
+	// "($1 = '' OR ...)" a generic plan could not use the filter's index
+	// (orders_by_status, orders_by_sync_state: migration 00022), nor the
+	// cursor's position in it.
+	q, args := `SELECT `+orderColumns+` FROM orders o WHERE true`, []any{f.Limit}
+	if f.Status != "" {
+		args = append(args, f.Status)
+		q += fmt.Sprintf(` AND o.status = $%d`, len(args))
 	}
-	rows, err := s.Pool.Query(ctx, q+` ORDER BY o.updated_at DESC, o.id DESC LIMIT $3`, args...)
+	if f.SyncState != "" {
+		args = append(args, f.SyncState)
+		q += fmt.Sprintf(` AND o.sync_state = $%d`, len(args))
+	}
+	if f.After != nil {
+		args = append(args, f.After.UpdatedAt, f.After.ID)
+		q += fmt.Sprintf(` AND (o.updated_at, o.id) < ($%d, $%d)`, len(args)-1, len(args))
+	}
+	rows, err := s.Pool.Query(ctx, q+` ORDER BY o.updated_at DESC, o.id DESC LIMIT $1`, args...)
 	if err != nil {
 		return nil, err
 	}
