@@ -226,7 +226,7 @@ type DeliverResult struct {
 // schedule). It signs with the submitting client's secret, read from
 // configuration here: secrets never enter workflow history.
 func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
-	d, err := a.Store.GetDelivery(ctx, in.DeliveryID)
+	d, err := a.Store.DeliveryForAttempt(ctx, in.DeliveryID)
 	if err != nil {
 		return DeliverResult{}, fmt.Errorf("load delivery %s: %w", in.DeliveryID, err)
 	}

@@ -376,7 +376,20 @@ func scanDelivery(r pgx.Row) (Delivery, error) {
 
 // GetDelivery loads a delivery (nil, nil when unknown).
 func (s *Store) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
-	d, err := scanDelivery(s.Pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1`, id))
+	return s.getDelivery(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1`, id)
+}
+
+// DeliveryForAttempt loads a delivery for an attempt: it waits for a manual
+// retry that is still committing (RetryDelivery holds the row while it starts
+// the new series' workflow, whose first attempt can run before the commit)
+// and then reads what it committed, so a new series never mistakes itself
+// for a superseded one.
+func (s *Store) DeliveryForAttempt(ctx context.Context, id string) (*Delivery, error) {
+	return s.getDelivery(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1 FOR SHARE`, id)
+}
+
+func (s *Store) getDelivery(ctx context.Context, query, id string) (*Delivery, error) {
+	d, err := scanDelivery(s.Pool.QueryRow(ctx, query, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -1,0 +1,60 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/testenv"
+)
+
+// TestRetrySeriesSeesItsOwnCommit: RetryDelivery starts the new series'
+// workflow before it commits, so that series' first attempt can load the
+// delivery while the retry is still open. It must wait and read the new
+// series, not the old one (which would make it end as superseded and leave
+// the delivery pending for ever; TestOpsConsoleJobsRetry hit that in CI).
+func TestRetrySeriesSeesItsOwnCommit(t *testing.T) {
+	_, st := testenv.Database(t)
+	ctx := context.Background()
+	jobID := uuid.NewString()
+	if _, _, err := st.CreateJob(ctx, store.NewJob{ID: jobID, ClientID: "acme", Version: "v1", Languages: []string{"en"},
+		WebhookURL: "http://receiver.invalid/cb", RequestHash: "h"},
+		&store.InboundEvent{Source: "jobs", DedupKey: jobID, WorkflowID: store.JobWorkflowID(jobID), Event: "submitted",
+			EventType: "submitted", EntityID: jobID, Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := st.FinishJob(ctx, jobID, func(id string) string { return "msg_" + id })
+	if err != nil || j.Delivery == nil {
+		t.Fatalf("finish job: %v, delivery %v", err, j.Delivery)
+	}
+	id := j.Delivery.ID
+	if err := st.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: id, Series: 1, Attempt: 1, AttemptedAt: time.Now(),
+		StatusCode: 400, Outcome: "permanent", DeliveryStatus: store.DeliveryFailed}); err != nil {
+		t.Fatal(err)
+	}
+
+	seen := make(chan *store.Delivery, 1)
+	d, err := st.RetryDelivery(ctx, id, func(store.Delivery) bool { return false }, func(store.Delivery) error {
+		// The new series' first attempt, as a worker runs it right after
+		// the workflow starts, and before this transaction commits.
+		go func() {
+			got, err := st.DeliveryForAttempt(ctx, id)
+			if err != nil {
+				t.Error(err)
+			}
+			seen <- got
+		}()
+		time.Sleep(200 * time.Millisecond) // the attempt's query is waiting now
+		return nil
+	})
+	if err != nil || d == nil || d.Series != 2 {
+		t.Fatalf("retry: %v, %+v", err, d)
+	}
+	got := <-seen
+	if got == nil || got.Series != 2 || got.Status != store.DeliveryPending {
+		t.Fatalf("the new series' attempt read %+v, want series 2 pending (what the retry committed)", got)
+	}
+}
