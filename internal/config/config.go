@@ -31,6 +31,7 @@ type Config struct {
 	Temporal  TemporalConfig
 	Relay     RelayConfig
 	Telemetry TelemetryConfig
+	Retention RetentionConfig
 
 	SimplyPrint SimplyPrintConfig
 	Jobs        JobsConfig
@@ -116,6 +117,7 @@ func (c Config) validate() error {
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
 	}
+	errs = append(errs, c.Retention.validate())
 	errs = append(errs, c.Jobs.validate())
 	errs = append(errs, c.Orders.validate())
 	errs = append(errs, c.Ratings.validate())
@@ -176,6 +178,8 @@ func kindName(goType string) string {
 	switch goType {
 	case "time.Duration":
 		return "a duration (e.g. 30s, 5m, 1h)"
+	case "config.Period":
+		return "a period (e.g. 30d, 12h, 0 to keep for ever)"
 	case "bool":
 		return "a boolean (true or false)"
 	case "int", "int32", "int64":

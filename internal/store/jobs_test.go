@@ -19,22 +19,7 @@ import (
 func TestRetrySeriesSeesItsOwnCommit(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
-	jobID := uuid.NewString()
-	if _, _, err := st.CreateJob(ctx, store.NewJob{ID: jobID, ClientID: "acme", Version: "v1", Languages: []string{"en"},
-		WebhookURL: "http://receiver.invalid/cb", RequestHash: "h"},
-		&store.InboundEvent{Source: "jobs", DedupKey: jobID, WorkflowID: store.JobWorkflowID(jobID), Event: "submitted",
-			EventType: "submitted", EntityID: jobID, Payload: []byte(`{}`)}); err != nil {
-		t.Fatal(err)
-	}
-	j, err := st.FinishJob(ctx, jobID, func(id string) string { return "msg_" + id })
-	if err != nil || j.Delivery == nil {
-		t.Fatalf("finish job: %v, delivery %v", err, j.Delivery)
-	}
-	id := j.Delivery.ID
-	if err := st.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: id, Series: 1, Attempt: 1, AttemptedAt: time.Now(),
-		StatusCode: 400, Outcome: "permanent", DeliveryStatus: store.DeliveryFailed}); err != nil {
-		t.Fatal(err)
-	}
+	id := finishedDelivery(t, st, 400, store.DeliveryFailed, time.Now())
 
 	seen := make(chan *store.Delivery, 1)
 	d, err := st.RetryDelivery(ctx, id, func(store.Delivery) bool { return false }, func(store.Delivery) error {
@@ -57,4 +42,32 @@ func TestRetrySeriesSeesItsOwnCommit(t *testing.T) {
 	if got == nil || got.Series != 2 || got.Status != store.DeliveryPending {
 		t.Fatalf("the new series' attempt read %+v, want series 2 pending (what the retry committed)", got)
 	}
+}
+
+// finishedDelivery creates a job with a callback delivery and records one
+// attempt (its code and the delivery status it leads to) at the given time.
+func finishedDelivery(t *testing.T, st *store.Store, code int, status string, at time.Time) string {
+	t.Helper()
+	ctx := context.Background()
+	jobID := uuid.NewString()
+	if _, _, err := st.CreateJob(ctx, store.NewJob{ID: jobID, ClientID: "acme", Version: "v1", Languages: []string{"en"},
+		WebhookURL: "http://receiver.invalid/cb", RequestHash: "h"},
+		&store.InboundEvent{Source: store.JobsSource, DedupKey: jobID, WorkflowID: store.JobWorkflowID(jobID), Event: "submitted",
+			EventType: "submitted", EntityID: jobID, Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := st.FinishJob(ctx, jobID, func(id string) string { return "msg_" + id })
+	if err != nil || j.Delivery == nil {
+		t.Fatalf("finish job: %v, delivery %v", err, j.Delivery)
+	}
+	rec := store.AttemptRecord{DeliveryID: j.Delivery.ID, Series: 1, Attempt: 1, AttemptedAt: at,
+		StatusCode: code, Outcome: "permanent", DeliveryStatus: status}
+	if status == store.DeliveryPending {
+		next := time.Now().Add(time.Minute)
+		rec.Outcome, rec.NextAttemptAt = "retryable", &next
+	}
+	if err := st.RecordAttempt(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	return j.Delivery.ID
 }
