@@ -42,6 +42,8 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.OkdeskRating, workflow.RegisterOptions{Name: WorkflowOkdeskRating})
 	r.RegisterWorkflowWithOptions(workflows.TelegramChat, workflow.RegisterOptions{Name: WorkflowTelegramChat})
 	r.RegisterActivity(activities.NewRatings(d.Config.Ratings, d.Store, d.HTTPClient, d.Log))
+	r.RegisterWorkflowWithOptions(workflows.Retention, workflow.RegisterOptions{Name: WorkflowRetention})
+	r.RegisterActivity(&activities.Retention{Store: d.Store, Config: d.Config.Retention, Log: d.Log})
 }
 
 // Workflow type names: the relay starts workflows by these.

@@ -154,6 +154,7 @@ func (a *App) Start(ctx context.Context) error {
 			a.Stop(context.Background())
 			return fmt.Errorf("start Temporal worker (TEMPORAL_ADDRESS=%s): %w", a.Config.Temporal.Address, err)
 		}
+		a.goRun(func() { worker.KeepRetentionSchedule(ctx, a.Temporal, a.Config, a.Log) })
 	}
 	return nil
 }

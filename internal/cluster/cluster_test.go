@@ -124,6 +124,20 @@ func TestClusterFailover(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(listed, []byte(`"simplyprint-company"`)) {
 		t.Fatalf("the UI server lists %s: %.300s", resp.Status, listed)
 	}
+	// So does the retention schedule the workers keep (Temporal UI's
+	// Schedules page).
+	testenv.Eventually(t, 30*time.Second, func() error {
+		resp, err := hc.Get(c.UIURL() + "/api/v1/namespaces/" + cluster.Namespace + "/schedules")
+		if err != nil {
+			return err
+		}
+		listed, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(listed, []byte(`"hookflow-retention"`)) {
+			return fmt.Errorf("the UI server's schedules: %s %.300s", resp.Status, listed)
+		}
+		return nil
+	})
 
 	// Failover under load.
 	const senders, printers = 4, 40

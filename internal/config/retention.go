@@ -105,6 +105,9 @@ func (c RetentionConfig) Describe() string {
 		if d%(24*time.Hour) == 0 {
 			return fmt.Sprintf("%dd", d/(24*time.Hour))
 		}
+		if d%time.Hour == 0 {
+			return fmt.Sprintf("%dh", d/time.Hour)
+		}
 		return d.String()
 	}
 	parts := []string{"events " + word(c.Events.Duration())}
