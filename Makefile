@@ -11,7 +11,7 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint bench chaos tools cluster-tools cluster system-deps clean help
+.PHONY: run build test test-short lint bench bench-scale chaos tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
@@ -20,6 +20,8 @@ help:
 	@echo "make test     build what tests need, then run vet and every test with -race"
 	@echo "make bench    measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
 	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover)"
+	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
+	@echo "              10 thousand and BENCH_SCALE_N (default 10 million) seeded events (20-40 min, ~25 GB)"
 	@echo "make chaos    faults under load on the cluster: kills and restarts while all four flows run;"
 	@echo "              fails on any lost, duplicated or double-processed event (minutes)"
 	@echo "make lint     gofmt, go vet, staticcheck, workflowcheck"
@@ -119,6 +121,18 @@ lint:
 BENCH_TARGET ?= dev
 bench: bin/temporal cluster-tools
 	HOOKFLOW_BENCH=1 BENCH_TARGET=$(BENCH_TARGET) TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run 'TestBenchSimplyPrintAcks|TestBenchRelayHandover' -v -timeout 40m ./internal/bench/
+
+# Scale benchmark (issue 11): seeds 10 thousand SimplyPrint events with
+# proportional orders, ratings, jobs and deliveries, measures every read
+# endpoint and ops page (p50/p95) and the ack rate, seeds up to BENCH_SCALE_N
+# events, measures again and prints the ratios, then times a retention purge
+# of what is older than 30 days with acks running through it. Fails only on
+# lost acks or wrong counters. BENCH_SCALE_N=200000 for a quick run;
+# BENCH_SCALE_EXPLAIN=20ms logs the plans of slower statements to the
+# Postgres server log.
+BENCH_SCALE_N ?= 10000000
+bench-scale: bin/temporal
+	HOOKFLOW_BENCH=1 BENCH_SCALE_N=$(BENCH_SCALE_N) TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run '^TestBenchScale$$' -v -timeout 180m ./internal/bench/
 
 # Faults under load on the production topology (internal/chaos): not part of
 # `make test`, it takes minutes and the whole machine.

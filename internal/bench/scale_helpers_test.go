@@ -1,0 +1,564 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/integrations/simplyprint"
+	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
+	"github.com/hookflow/hookflow/internal/store"
+)
+
+// This file holds what TestBenchScale (scale_bench_test.go) needs beyond
+// the helpers of the ack benchmark: an app it can stop and start again
+// around a seeding phase, the seeder, and the read timer.
+
+// startStoppableApp runs hookflow like startTarget's dev target does, but
+// hands back a stop function: the scale benchmark stops it while it seeds
+// millions of events, so that no relay hands them to Temporal. Stop runs at
+// most once (the test's cleanup calls it too).
+func startStoppableApp(t *testing.T, cfg config.Config, log *slog.Logger) (a *app.App, stop func()) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.New(ctx, cfg, log, app.Roles{API: true, Worker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			a.Stop(stopCtx)
+		})
+	}
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// runEvents is printerEvent with webhook id webhookID in place of its fixed
+// 42: the dedup key carries the webhook id, so the events of one run never
+// repeat another run's, and the run's own events can be told apart from the
+// seeded ones (dedup_key starts with "<webhookID>:").
+func runEvents(t *testing.T, printers, webhookID int64) func(i int64) []byte {
+	t.Helper()
+	base := printerEvent(printers)
+	old := []byte(`{"webhook_id":42,`)
+	if !bytes.HasPrefix(base(0), old) {
+		t.Fatalf("printerEvent's body no longer starts with %s: %s", old, base(0))
+	}
+	repl := []byte(fmt.Sprintf(`{"webhook_id":%d,`, webhookID))
+	return func(i int64) []byte {
+		b := base(i)
+		out := make([]byte, 0, len(b)-len(old)+len(repl))
+		return append(append(out, repl...), b[len(old):]...)
+	}
+}
+
+// seeder fills a database with history: processed SimplyPrint events (per
+// stage spread over the past 60 days) and, in proportion, orders with their
+// items, mappings and sync_log, rating requests, ratings and done rating
+// actions, jobs with lots, callback deliveries and attempts. Events go in
+// through store.RecordEvents, the ack path's multi-row INSERT, and are then
+// marked processed with a set-based UPDATE like store.ProcessEvents does;
+// everything else by INSERT ... SELECT statements into the same columns the
+// flows write. The counters (event_counts, sync_log_counts,
+// order_state_counts) are kept by their statement-level triggers, as for
+// the real writers.
+type seeder struct {
+	st        *store.Store
+	webhookID int64 // of every seeded event (the ack load uses another)
+	printers  int64
+	workers   int   // concurrent seeding statements
+	batch     int   // events per RecordEvents call
+	events    int64 // seeded so far
+	orders    int64
+	ratings   int64
+	jobs      int64
+	prints    int64 // print_jobs rows
+}
+
+// The mix of seeded events, by k % 100, and of their outcomes.
+var seedKinds = []struct {
+	upTo  int64 // k % 100 below this
+	event string
+}{
+	{55, "job.progress"}, {65, "job.started"}, {75, "job.done"}, {77, "job.failed"}, {80, "job.paused"},
+	{82, "job.cancelled"}, {87, "printer.material_changed"}, {92, "queue.add_item"},
+	{100, "printer.out_of_order_state_changed"},
+}
+
+// seedEvent is the k-th seeded event as the webhook handler would record it
+// (api.simplyPrintWebhook: same parser, dedup key, workflow, entity and
+// attrs), with the outcome processing gives it.
+func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, error) {
+	var name string
+	for _, kind := range seedKinds {
+		if k%100 < kind.upTo {
+			name = kind.event
+			break
+		}
+	}
+	printer := simplyprinttest.Printer{ID: 1 + (k/7)%s.printers, Name: "printer " + strconv.FormatInt(1+(k/7)%s.printers, 10)}
+	var data map[string]any
+	category, _, _ := strings.Cut(name, ".")
+	switch category {
+	case "job":
+		state := map[string]string{"job.progress": "printing", "job.started": "printing", "job.done": "completed",
+			"job.failed": "failed", "job.paused": "paused", "job.cancelled": "cancelled"}[name]
+		data = simplyprinttest.JobData(simplyprinttest.Job{ID: 100000 + k/20, Printer: printer, State: state,
+			File: "part-" + strconv.FormatInt(k/20%500, 10) + ".gcode", Percentage: int(k % 100)})
+	case "printer":
+		data = simplyprinttest.PrinterData(printer)
+	case "queue":
+		data = map[string]any{"queue_item": map[string]any{"id": k, "file": "part.gcode"}}
+	}
+	body := simplyprinttest.Payload(name, s.webhookID, 1600000000+k, data)
+	ev, err := simplyprint.ParseEvent(body)
+	if err != nil {
+		return nil, store.EventOutcome{}, err
+	}
+	workflowID, entityID := api.SimplyPrintWorkflowID(ev.PrinterID)
+	attrs := map[string]any{"webhook_id": ev.WebhookID}
+	if ev.PrinterID != 0 {
+		attrs["printer_id"] = ev.PrinterID
+	}
+	if ev.JobID != "" {
+		attrs["job_id"] = ev.JobID
+	}
+	if ev.Timestamp != 0 {
+		attrs["timestamp"] = ev.Timestamp
+	}
+	rec := &store.InboundEvent{Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
+		WorkflowID: workflowID, EntityID: entityID, Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body}
+	out := store.EventOutcome{Outcome: "applied"}
+	switch h := (k * 7919) % 1000; {
+	case ev.PrinterID == 0:
+		out.Outcome = "recorded"
+	case h < 10:
+		out = store.EventOutcome{Outcome: "failed", Error: "simplyprint: cannot apply the event (seeded failure)"}
+	case h < 60:
+		out = store.EventOutcome{Outcome: "stale", Error: "older than the last applied event of printer " + entityID}
+	}
+	return rec, out, nil
+}
+
+// seedEvents records events until upTo have been seeded, spreading this
+// stage's received_at evenly over the 60 days before now, and prints its
+// progress. The relay must not run (the app is stopped): each batch's
+// relay_outbox rows are deleted in the transaction that marks the batch
+// processed.
+func (s *seeder) seedEvents(ctx context.Context, upTo int64) error {
+	from := s.events
+	total := upTo - from
+	if total <= 0 {
+		return nil
+	}
+	span := 60 * 24 * time.Hour
+	start := time.Now().Add(-span)
+	step := (span - time.Minute) / time.Duration(total) // the newest a minute ago
+	var next, done atomic.Int64
+	next.Store(from)
+	began := time.Now()
+	errs := make(chan error, s.workers)
+	var wg sync.WaitGroup
+	progressDone := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-progressDone:
+				return
+			case <-tick.C:
+				n := done.Load()
+				fmt.Printf("  seeding events: %d of %d (%.0f rows/s)\n", from+n, upTo, float64(n)/time.Since(began).Seconds())
+			}
+		}
+	}()
+	for w := 0; w < s.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				a := next.Add(int64(s.batch)) - int64(s.batch)
+				if a >= upTo || ctx.Err() != nil {
+					return
+				}
+				b := min(a+int64(s.batch), upTo)
+				if err := s.seedBatch(ctx, a, b, func(k int64) time.Time { return start.Add(time.Duration(k-from) * step) }); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(b - a)
+			}
+		}()
+	}
+	wg.Wait()
+	close(progressDone)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	s.events = upTo
+	el := time.Since(began)
+	fmt.Printf("  seeded %d events in %s (%.0f rows/s)\n", total, el.Round(time.Second), float64(total)/el.Seconds())
+	return nil
+}
+
+func (s *seeder) seedBatch(ctx context.Context, a, b int64, at func(k int64) time.Time) error {
+	n := int(b - a)
+	evs := make([]*store.InboundEvent, n)
+	outcomes := make([]store.EventOutcome, n)
+	for i := range evs {
+		var err error
+		if evs[i], outcomes[i], err = s.seedEvent(a + int64(i)); err != nil {
+			return err
+		}
+	}
+	rec, err := s.st.RecordEvents(ctx, evs)
+	if err != nil {
+		return fmt.Errorf("record events: %w", err)
+	}
+	ids := make([]int64, n)
+	kinds := make([]string, n)
+	errTexts := make([]*string, n)
+	times := make([]time.Time, n)
+	for i, r := range rec {
+		if r.Duplicate {
+			return fmt.Errorf("seeded event %d is a duplicate of event %d (dedup key %s)", a+int64(i), r.ID, evs[i].DedupKey)
+		}
+		ids[i], kinds[i], times[i] = r.ID, outcomes[i].Outcome, at(a+int64(i))
+		if e := outcomes[i].Error; e != "" {
+			errTexts[i] = &e
+		}
+	}
+	return pgx.BeginFunc(ctx, s.st.Pool, func(tx pgx.Tx) error {
+		// store.ProcessEvents' UPDATE, plus the received_at of the past the
+		// history is backdated to, without its "AND NOT e.processed": these
+		// rows were recorded by this batch and nothing else processes them,
+		// and with the guard the planner (whose statistics say that no event
+		// is unprocessed) expects one row and joins the batch's ids to a
+		// full scan of inbound_events, minutes per batch.
+		if _, err := tx.Exec(ctx, `UPDATE inbound_events e SET processed = true, processed_at = u.at + interval '2 seconds',
+				outcome = u.outcome, error = u.error, received_at = u.at
+			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[]) AS u(id, outcome, error, at)
+			WHERE e.id = u.id`, ids, kinds, errTexts, times); err != nil {
+			return fmt.Errorf("mark processed: %w", err)
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM relay_outbox WHERE event_id = ANY($1)`, ids)
+		return err
+	})
+}
+
+// seedRelated adds the other tables' history in proportion to the events
+// seeded: per 100 events one order (2 items, a mapping, 3 sync_log rows),
+// one rating request (half rated; 2 done rating actions each) and one job
+// (3 lots; 9 in 10 with a callback delivery and its attempts); per 50
+// events a print job. Times spread over the past 60 days like the events'.
+// The 200 printers are created once.
+func (s *seeder) seedRelated(ctx context.Context) error {
+	began := time.Now()
+	if _, err := s.st.Pool.Exec(ctx, `INSERT INTO printers (id, name, state, last_event_at, updated_at)
+		SELECT g, 'printer ' || g, (ARRAY['idle','printing','offline','paused'])[1 + g % 4], to_timestamp(1700000000), now()
+		FROM generate_series(1, $1::bigint) g ON CONFLICT (id) DO NOTHING`, s.printers); err != nil {
+		return fmt.Errorf("printers: %w", err)
+	}
+	type part struct {
+		name  string
+		have  *int64
+		want  int64
+		chunk int64
+		sql   string // $1 first number, $2 last, $3 first of the stage, $4 count of the stage
+	}
+	parts := []part{
+		{"orders", &s.orders, s.events / 100, 20000, seedOrdersSQL},
+		{"rating requests", &s.ratings, s.events / 100, 20000, seedRatingsSQL},
+		{"jobs", &s.jobs, s.events / 100, 20000, seedJobsSQL},
+		{"print jobs", &s.prints, s.events / 50, 50000, seedPrintJobsSQL},
+	}
+	for _, p := range parts {
+		first, stage := *p.have+1, p.want-*p.have
+		for lo := first; lo <= p.want; lo += p.chunk {
+			hi := min(lo+p.chunk-1, p.want)
+			if _, err := s.st.Pool.Exec(ctx, p.sql, lo, hi, first, stage); err != nil {
+				return fmt.Errorf("seed %s %d-%d: %w", p.name, lo, hi, err)
+			}
+		}
+		*p.have = p.want
+	}
+	if _, err := s.st.Pool.Exec(ctx, `UPDATE printers p SET current_job_id = 'seed-' || (p.id * 37 % $1 + 1)
+		WHERE p.state IN ('printing', 'paused')`, max(s.prints, 1)); err != nil {
+		return fmt.Errorf("printers' current jobs: %w", err)
+	}
+	fmt.Printf("  seeded %d orders, %d rating requests, %d jobs, %d print jobs in total (%s)\n",
+		s.orders, s.ratings, s.jobs, s.prints, time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// seedAt is the time of the g-th row of a stage: evenly over the 60 days
+// before now, the newest a few minutes ago.
+const seedAt = `now() - interval '60 days' + (g - $3)::float8 / greatest($4::bigint, 1) * (interval '60 days' - interval '5 minutes')`
+
+// Orders as the per-order workflow leaves them (SaveBitrixOrder: order,
+// items, mapping) with their sync_log: created and updated from Bitrix, and
+// a status pushed back (some failed, retried or skipped).
+const seedOrdersSQL = `
+WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
+o AS (
+	INSERT INTO orders (bitrix_id, number, status, bitrix_status, total, delivery_price, currency, paid, canceled,
+		customer_name, customer_phone, customer_email, delivery_address, bitrix_created_at, bitrix_updated_at,
+		sync_state, sync_error, created_at, updated_at)
+	SELECT g, 'B-' || g, (ARRAY['new','paid','shipped','completed','cancelled'])[1 + g % 5], (ARRAY['N','P','S','F','D'])[1 + g % 5],
+		(g % 997) * 10 + 0.5, 300, 'RUB', g % 5 IN (1, 2, 3), g % 5 = 4,
+		'Customer ' || g, '+7900' || lpad((g % 10000000)::text, 7, '0'), 'c' || g || '@example.com', 'Street ' || g % 500,
+		t - interval '1 hour', t,
+		CASE WHEN g % 53 = 0 THEN 'failed' WHEN g % 89 = 0 THEN 'skipped' ELSE 'synced' END,
+		CASE WHEN g % 53 = 0 THEN 'bitrix: status change refused' END,
+		t - interval '1 hour', t
+	FROM src ORDER BY g
+	RETURNING id, bitrix_id, sync_state, updated_at),
+i AS (
+	INSERT INTO order_items (order_id, position, product_id, name, price, quantity, currency)
+	SELECT o.id, p, 1000 + o.bitrix_id % 300, 'Product ' || o.bitrix_id % 300, 100 * p, p, 'RUB'
+	FROM o CROSS JOIN generate_series(1, 2) p),
+m AS (
+	INSERT INTO sync_mapping (bitrix_id, crm_id, applied_version, applied_hash)
+	SELECT bitrix_id, id, updated_at, md5(bitrix_id::text) FROM o)
+INSERT INTO sync_log (direction, entity, entity_id, crm_id, action, status, error, detail, duration_ms, at)
+SELECT CASE WHEN s = 3 THEN 'outbound' ELSE 'inbound' END, 'order', o.bitrix_id::text, o.id,
+	(ARRAY['create', 'update', 'status'])[s],
+	CASE WHEN s < 3 THEN 'success' WHEN o.sync_state = 'failed' THEN 'error' WHEN o.sync_state = 'skipped' THEN 'skipped'
+		WHEN o.bitrix_id % 17 = 0 THEN 'retry' ELSE 'success' END,
+	CASE WHEN s = 3 AND (o.sync_state = 'failed' OR o.bitrix_id % 17 = 0) THEN 'bitrix answered 503' END,
+	'', 12.5 * s, o.updated_at - (3 - s) * interval '10 minutes'
+FROM o CROSS JOIN generate_series(1, 3) s ORDER BY o.id, s`
+
+// Rating requests of resolved Okdesk issues: half rated (with a rating),
+// the rest expired, cancelled, without a chat or blocked; the last three
+// days' unanswered ones still waiting. Each has two done actions.
+const seedRatingsSQL = `
+WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
+q AS (
+	INSERT INTO rating_requests (issue_id, resolution, workflow_id, title, status, contact_id, company_id, assignee_id,
+		chat_id, message_id, state, error, requested_at, sent_at, reminded_at, closed_at)
+	SELECT g, 1, 'okdesk-rating-' || g || '-1', 'Issue ' || g, 'resolved', 5000 + g % 3000, 100 + g % 50, 1 + g % 20,
+		CASE WHEN g % 20 < 17 THEN 7000000 + g % 3000 END, CASE WHEN g % 20 < 17 THEN g % 100000 END,
+		CASE WHEN g % 20 < 10 THEN 'rated'
+			WHEN g % 20 < 15 AND t > now() - interval '3 days' THEN 'waiting'
+			WHEN g % 20 < 15 THEN 'expired' WHEN g % 20 < 17 THEN 'cancelled' WHEN g % 20 < 19 THEN 'no_chat' ELSE 'blocked' END,
+		CASE WHEN g % 20 = 19 THEN 'telegram: 403 Forbidden: bot was blocked by the user' END,
+		t, CASE WHEN g % 20 < 17 THEN t + interval '5 seconds' END,
+		CASE WHEN g % 20 BETWEEN 10 AND 14 AND t < now() - interval '1 day' THEN t + interval '1 day' END,
+		CASE WHEN g % 20 < 10 THEN least(t + (g % 600) * interval '1 minute' + interval '6 seconds', now())
+			WHEN g % 20 < 15 AND t > now() - interval '3 days' THEN NULL
+			WHEN g % 20 < 15 THEN t + interval '3 days' ELSE t + interval '5 seconds' END
+	FROM src ORDER BY g
+	RETURNING id, issue_id, workflow_id, contact_id, chat_id, assignee_id, state, requested_at, sent_at, closed_at),
+r AS (
+	INSERT INTO ratings (request_id, issue_id, contact_id, chat_id, telegram_user_id, score, assignee_id, rated_at,
+		comment_state, comment_id, commented_at)
+	SELECT id, issue_id, contact_id, chat_id, chat_id, 1 + (id * 7) % 5, assignee_id, closed_at - interval '1 second',
+		CASE WHEN id % 50 = 0 THEN 'failed' ELSE 'posted' END, CASE WHEN id % 50 <> 0 THEN id END, closed_at
+	FROM q WHERE state = 'rated')
+INSERT INTO rating_actions (owner, kind, payload, result, created_at, done_at)
+SELECT q.workflow_id, (ARRAY['send_rating_request', 'post_comment'])[k], jsonb_build_object('request_id', q.id),
+	'{"ok": true}', q.requested_at + k * interval '1 minute', q.requested_at + k * interval '1 minute' + interval '1 second'
+FROM q CROSS JOIN generate_series(1, 2) k ORDER BY q.id, k`
+
+// Finished description jobs (3 lots each) and, for those with a webhook
+// url, the callback delivery and its attempts: mostly delivered at the first
+// or second attempt, some failed after five, a few gone (410).
+const seedJobsSQL = `
+WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
+j AS (
+	INSERT INTO jobs (id, client_id, status, version, languages, webhook_url, total_lots, completed_lots, failed_lots,
+		idempotency_key, request_hash, created_at, updated_at, started_at, finished_at)
+	SELECT gen_random_uuid(), 'client-' || g % 5,
+		CASE WHEN g % 20 < 17 THEN 'completed' WHEN g % 20 < 19 THEN 'partially_completed' ELSE 'failed' END,
+		'v1', ARRAY['en', 'ru'], CASE WHEN g % 10 < 9 THEN 'https://client' || g % 5 || '.example.com/hooks/descriptions' ELSE '' END,
+		3, CASE WHEN g % 20 < 17 THEN 3 WHEN g % 20 < 19 THEN 2 ELSE 0 END, CASE WHEN g % 20 < 17 THEN 0 WHEN g % 20 < 19 THEN 1 ELSE 3 END,
+		'seed-' || g, md5(g::text), t, t + interval '30 seconds', t + interval '1 second', t + interval '30 seconds'
+	FROM src ORDER BY g
+	RETURNING id, client_id, webhook_url, completed_lots, finished_at),
+l AS (
+	INSERT INTO job_lots (job_id, position, lot_id, images, status, descriptions, error, attempts, finished_at)
+	SELECT j.id, p, 'lot-' || p, ARRAY['https://img.example.com/' || p || '.jpg'],
+		CASE WHEN p < j.completed_lots THEN 'completed' ELSE 'failed' END,
+		CASE WHEN p < j.completed_lots THEN '{"en": "A fine lot", "ru": "Хороший лот"}'::jsonb END,
+		CASE WHEN p >= j.completed_lots THEN 'generator: timed out' END, 1, j.finished_at
+	FROM j CROSS JOIN generate_series(0, 2) p),
+d AS (
+	INSERT INTO callback_deliveries (id, job_id, client_id, url, webhook_id, body, status, series, attempts,
+		last_status_code, last_error, created_at, updated_at, finished_at)
+	SELECT gen_random_uuid(), j.id, j.client_id, j.webhook_url, 'msg_' || replace(j.id::text, '-', ''),
+		'{"job_id": "' || j.id || '"}', v.status, 1, v.attempts, v.code, v.err,
+		j.finished_at, j.finished_at + v.attempts * interval '1 minute', j.finished_at + v.attempts * interval '1 minute'
+	FROM j CROSS JOIN LATERAL (SELECT (hashtext(j.id::text) & 2147483647) % 100 AS h) x
+	CROSS JOIN LATERAL (SELECT
+		CASE WHEN h < 94 THEN 'delivered' WHEN h < 99 THEN 'failed' ELSE 'gone' END AS status,
+		CASE WHEN h < 80 THEN 1 WHEN h < 94 THEN 2 WHEN h < 99 THEN 5 ELSE 1 END AS attempts,
+		CASE WHEN h < 94 THEN 200 WHEN h < 99 THEN 503 ELSE 410 END AS code,
+		CASE WHEN h >= 94 AND h < 99 THEN 'receiver answered 503' WHEN h >= 99 THEN 'receiver answered 410' END AS err) v
+	WHERE j.webhook_url <> ''
+	RETURNING id, status, attempts, created_at)
+INSERT INTO callback_attempts (delivery_id, attempt, series, attempted_at, status_code, latency_ms, outcome, error, response_snippet)
+SELECT d.id, a, 1, d.created_at + (a - 1) * interval '1 minute',
+	CASE WHEN a < d.attempts OR d.status = 'failed' THEN 503 WHEN d.status = 'gone' THEN 410 ELSE 200 END,
+	20 + (a * 37) % 180,
+	CASE WHEN a < d.attempts THEN 'retryable' WHEN d.status = 'failed' THEN 'retryable' WHEN d.status = 'gone' THEN 'gone' ELSE 'delivered' END,
+	CASE WHEN a < d.attempts OR d.status <> 'delivered' THEN 'receiver answered an error' END,
+	CASE WHEN a < d.attempts OR d.status <> 'delivered' THEN 'Service Unavailable' ELSE '{"ok":true}' END
+FROM d CROSS JOIN generate_series(1, 5) a WHERE a <= d.attempts`
+
+// Print jobs as the printer workflows leave them.
+const seedPrintJobsSQL = `
+INSERT INTO print_jobs (id, printer_id, file, state, percentage, started, ended, duration_seconds, last_event_at, updated_at)
+SELECT 'seed-' || g, 1 + g % 200, 'part-' || g % 500 || '.gcode', (ARRAY['completed','completed','completed','failed','cancelled'])[1 + g % 5],
+	100, t - interval '1 hour', t, 3600, t, t
+FROM (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g) src`
+
+// seededTables are the tables the seeder writes (VACUUM ANALYZE after each
+// stage: autovacuum is off on the reference machine).
+var seededTables = []string{"inbound_events", "relay_outbox", "event_counts", "printers", "print_jobs", "orders", "order_items",
+	"sync_mapping", "sync_log", "sync_log_counts", "order_state_counts", "rating_requests", "ratings", "rating_actions",
+	"jobs", "job_lots", "callback_deliveries", "callback_attempts"}
+
+func vacuumAnalyze(ctx context.Context, st *store.Store) error {
+	began := time.Now()
+	for _, table := range seededTables {
+		if _, err := st.Pool.Exec(ctx, "VACUUM ANALYZE "+table); err != nil {
+			return fmt.Errorf("VACUUM ANALYZE %s: %w", table, err)
+		}
+	}
+	fmt.Printf("  VACUUM ANALYZE of the seeded tables: %s (autovacuum is off on this machine)\n", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// counterMismatches compares the trigger-kept counters with full counts of
+// their tables and describes every difference.
+func counterMismatches(ctx context.Context, st *store.Store) ([]string, error) {
+	var out []string
+	for _, c := range []struct{ name, counted, kept string }{
+		{"event_counts",
+			`SELECT source || '/' || event_type || '/' || processed || '/' || coalesce(outcome, '') || '/' || (error IS NOT NULL), count(*) FROM inbound_events GROUP BY 1`,
+			`SELECT source || '/' || event_type || '/' || processed || '/' || outcome || '/' || errored, sum(n)::bigint FROM event_counts GROUP BY 1 HAVING sum(n) <> 0`},
+		{"sync_log_counts",
+			`SELECT direction || '/' || status, count(*) FROM sync_log GROUP BY 1`,
+			`SELECT direction || '/' || status, sum(n)::bigint FROM sync_log_counts GROUP BY 1 HAVING sum(n) <> 0`},
+		{"order_state_counts",
+			`SELECT sync_state, count(*) FROM orders GROUP BY 1`,
+			`SELECT sync_state, sum(n)::bigint FROM order_state_counts GROUP BY 1 HAVING sum(n) <> 0`},
+	} {
+		counted, err := keyCounts(ctx, st, c.counted)
+		if err != nil {
+			return nil, err
+		}
+		kept, err := keyCounts(ctx, st, c.kept)
+		if err != nil {
+			return nil, err
+		}
+		for k, n := range counted {
+			if kept[k] != n {
+				out = append(out, fmt.Sprintf("%s %s: counter %d, table %d", c.name, k, kept[k], n))
+			}
+		}
+		for k, n := range kept {
+			if _, ok := counted[k]; !ok {
+				out = append(out, fmt.Sprintf("%s %s: counter %d, table 0", c.name, k, n))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func keyCounts(ctx context.Context, st *store.Store, q string) (map[string]int64, error) {
+	rows, err := st.Pool.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	var k string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&k, &n}, func() error { out[k] = n; return nil })
+	return out, err
+}
+
+// read is one read endpoint or page as the scale benchmark calls it.
+type read struct {
+	name string
+	path string // with its query, on the API's base URL
+}
+
+// readTiming is what calling a read repeatedly measured.
+type readTiming struct {
+	p50, p95 time.Duration
+	calls    int
+	failures int    // answers other than 200
+	status   string // the last failure's status and the start of its body
+	bytes    int    // size of the last answer
+}
+
+// timeReads calls each read once to warm it, then calls times more
+// (sequentially, one keep-alive connection, with the admin token) and
+// takes p50 and p95 of those.
+func timeReads(baseURL, adminToken string, reads []read, calls int) map[string]readTiming {
+	client := &http.Client{Timeout: time.Minute}
+	out := map[string]readTiming{}
+	for _, r := range reads {
+		var lat []time.Duration
+		var rt readTiming
+		for i := 0; i <= calls; i++ {
+			req, _ := http.NewRequest(http.MethodGet, baseURL+r.path, nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			t0 := time.Now()
+			resp, err := client.Do(req)
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			el := time.Since(t0)
+			if i == 0 {
+				continue // warm-up
+			}
+			lat = append(lat, el)
+			switch {
+			case err != nil:
+				rt.failures++
+				rt.status = err.Error()
+			case resp.StatusCode != http.StatusOK:
+				rt.failures++
+				rt.status = fmt.Sprintf("%d %.80s", resp.StatusCode, body)
+			default:
+				rt.bytes = len(body)
+			}
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		rt.calls = len(lat)
+		rt.p50 = lat[len(lat)/2]
+		rt.p95 = lat[min(len(lat)-1, int(float64(len(lat))*0.95))]
+		out[r.name] = rt
+	}
+	return out
+}
