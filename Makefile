@@ -11,7 +11,7 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint bench bench-scale chaos tools cluster-tools cluster system-deps clean help
+.PHONY: run build test test-short lint bench bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
@@ -24,6 +24,7 @@ help:
 	@echo "              10 thousand and BENCH_SCALE_N (default 10 million) seeded events (20-40 min, ~25 GB)"
 	@echo "make chaos    faults under load on the cluster: kills and restarts while all four flows run;"
 	@echo "              fails on any lost, duplicated or double-processed event (minutes)"
+	@echo "make fuzz     every parser and verifier's fuzz target, FUZZ_EXECS executions each (default 1 million)"
 	@echo "make lint     gofmt, go vet, staticcheck, workflowcheck"
 
 build: bin/hookflow
@@ -133,6 +134,30 @@ bench: bin/temporal cluster-tools
 BENCH_SCALE_N ?= 10000000
 bench-scale: bin/temporal
 	HOOKFLOW_BENCH=1 BENCH_SCALE_N=$(BENCH_SCALE_N) TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run '^TestBenchScale$$' -v -timeout 180m ./internal/bench/
+
+# Native Go fuzzing of every parser and verifier, one target after another,
+# FUZZ_EXECS executions each. A failure leaves its input under the package's
+# testdata/fuzz/<target>/: commit it, and `make test` replays it from then on.
+# A test (internal/testenv) fails when a Fuzz function is missing here.
+FUZZ_EXECS ?= 1000000
+FUZZ_TARGETS = \
+	./internal/integrations/simplyprint:FuzzParseEvent \
+	./internal/integrations/simplyprint:FuzzLooseStringMatchesItsDefinition \
+	./internal/integrations/okdesk:FuzzParseWebhook \
+	./internal/integrations/telegram:FuzzParseUpdate \
+	./internal/integrations/telegram:FuzzParseRateCallback \
+	./internal/integrations/telegram:FuzzParseStart \
+	./internal/integrations/telegram:FuzzCheckSecretToken \
+	./internal/integrations/bitrix:FuzzParseOutboundEventBody \
+	./internal/ordersync:FuzzParseSiteOrder \
+	./internal/ordersync:FuzzParseDecimal \
+	./internal/jobs:FuzzParseSubmission \
+	./internal/callback:FuzzParseRetryAfter
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
+		echo "== $$name ($$pkg): $(FUZZ_EXECS) executions"; \
+		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_EXECS)x $$pkg >$$log 2>&1; \
+		then grep 'fuzz: elapsed' $$log | tail -n 1; rm -f $$log; else cat $$log; rm -f $$log; exit 1; fi; done
 
 # Faults under load on the production topology (internal/chaos): not part of
 # `make test`, it takes minutes and the whole machine.

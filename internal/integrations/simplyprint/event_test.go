@@ -1,8 +1,11 @@
 package simplyprint
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -136,10 +139,34 @@ func FuzzParseEvent(f *testing.F) {
 			}
 			return
 		}
-		if ev.Name == "" || ev.Type == "" {
-			t.Fatalf("accepted event without name/type: %+v", ev)
+		if ev.Name == "" || ev.Type != MapEventType(ev.Name) {
+			t.Fatalf("accepted event without name or with another type: %+v", ev)
 		}
-		_ = DedupKey(ev, body)
+		if again, err := ParseEvent(body); err != nil || !reflect.DeepEqual(ev, again) {
+			t.Fatalf("not deterministic: %+v / %+v, %v", ev, again, err)
+		}
+		// encoding/json as the reference: what is accepted is one JSON
+		// object whose "event" string (or the seed's "test") is the name
+		// and whose integer webhook_id and timestamp are the parsed ones.
+		var ref map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&ref); err != nil || ref == nil {
+			t.Fatalf("accepted a body encoding/json does not read as an object: %v", err)
+		}
+		if name, ok := ref["event"].(string); ok && name != "" && name != ev.Name {
+			t.Fatalf("event %q, reference %q", ev.Name, name)
+		}
+		for field, got := range map[string]int64{"webhook_id": ev.WebhookID, "timestamp": ev.Timestamp} {
+			if n, ok := ref[field].(json.Number); ok {
+				if want, err := strconv.ParseInt(n.String(), 10, 64); err == nil && want != got {
+					t.Fatalf("%s %d, reference %d", field, got, want)
+				}
+			}
+		}
+		if DedupKey(ev, body) == "" {
+			t.Fatal("empty dedup key")
+		}
 		_ = ev.Effect()
 	})
 }
