@@ -190,15 +190,15 @@ func TestRotationJobClients(t *testing.T) {
 			t.Errorf("submission signed with %q: %d %v, want 401", secret, code, body)
 		}
 	}
-	jobs := []string{ok(acmeNew, onOld), ok(acmeSecret, onNew), ok(globexNew, globexRcv)}
+	ids := []string{ok(acmeNew, onOld), ok(acmeSecret, onNew), ok(globexNew, globexRcv)}
 	refused(globexOld)
 	refused("nobody's secret")
-	for _, id := range jobs {
+	for _, id := range ids {
 		waitStatus(t, e.api, id, callbackIs("delivered", 1))
 	}
 
-	// want lists the signatures a delivery must carry, in order: one per
-	// secret, made over its id, timestamp and body.
+	// check: the receiver got one delivery whose webhook-signature is one
+	// signature per secret, in this order, and both schemes verified.
 	check := func(rcv *callbacktest.Receiver, secrets ...string) {
 		t.Helper()
 		ds := rcv.Deliveries()
