@@ -78,12 +78,16 @@ run: bin/hookflow bin/temporal
 cluster: bin/hookflow bin/temporal cluster-tools
 	./bin/hookflow cluster
 
-# Debian packages some tests need (installed when missing and we are root).
+# Debian packages some tests need (installed when missing and we are root):
+# chromium (ops pages), php (the Bitrix site code), node and npm (callbacks
+# verified by npm packages; the test runs npm ci from the npm registry).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v php >/dev/null 2>&1 || missing="$$missing php-cli"; \
 	php -m 2>/dev/null | grep -qx curl || missing="$$missing php-curl"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \

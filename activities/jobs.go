@@ -223,14 +223,16 @@ type DeliverResult struct {
 }
 
 // CallbackDeliver makes exactly one attempt (the workflow owns the
-// schedule). It signs with the submitting client's secret, read from
-// configuration here: secrets never enter workflow history.
+// schedule). It signs with the submitting client's secret (and, during a
+// rotation's overlap, its previous one), read from configuration at the
+// attempt: secrets never enter workflow history.
 func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverResult, error) {
 	d, err := a.Store.DeliveryForAttempt(ctx, in.DeliveryID)
 	if err != nil {
 		return DeliverResult{}, fmt.Errorf("load delivery %s: %w", in.DeliveryID, err)
 	}
-	res := DeliverResult{AttemptedAt: time.Now()}
+	now := time.Now()
+	res := DeliverResult{AttemptedAt: now}
 	if d == nil {
 		res.Attempt = callback.Attempt{Outcome: callback.OutcomePermanent, Err: fmt.Sprintf("delivery %s does not exist", in.DeliveryID)}
 		return res, nil
@@ -243,11 +245,14 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 		res.AlreadyDelivered = true
 		return res, nil
 	}
-	secret := ""
+	secret, previous := "", ""
 	if clients, err := a.Config.ClientSet(); err == nil {
 		for _, c := range clients {
 			if c.ID == d.ClientID {
-				secret = c.Secret
+				// During a rotation's overlap webhook-signature carries a
+				// signature with the previous secret too; X-Signature
+				// uses the current one.
+				secret, previous = c.Secret, c.PreviousAt(now)
 			}
 		}
 	}
@@ -257,7 +262,8 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 		return res, nil
 	}
 	res.Attempt = callback.Deliver(ctx, a.Callbacks, callback.Request{
-		URL: d.URL, Body: d.Body, Secret: secret, WebhookID: d.WebhookID, UserAgent: a.UserAgent, Timeout: in.Timeout,
+		URL: d.URL, Body: d.Body, Secret: secret, PreviousSecret: previous, WebhookID: d.WebhookID,
+		Timestamp: now, UserAgent: a.UserAgent, Timeout: in.Timeout,
 	})
 	code := "none"
 	if res.StatusCode != 0 {

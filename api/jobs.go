@@ -78,7 +78,10 @@ func (s *Server) submitJob(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, "job submissions are disabled: the server has no clients (set JOBS_CLIENTS or JOBS_SHARED_SECRET)")
 		return
 	}
-	clientID, err := jobs.VerifySignature(sub, body, c.GetHeader("X-Signature"), clients)
+	clientID, withPrevious, err := jobs.VerifySignatureAt(sub, body, c.GetHeader("X-Signature"), clients, time.Now())
+	if withPrevious && s.Log != nil {
+		s.Log.Info("job submission signed with the client's previous secret (JOBS_CLIENTS_PREVIOUS)", "client_id", clientID)
+	}
 	if err != nil {
 		field := "signature"
 		if c.GetHeader("X-Signature") != "" && sub.Signature == "" {

@@ -57,7 +57,7 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 		fail(c, http.StatusForbidden, "Bitrix webhooks are disabled: set BITRIX_WEBHOOK_TOKEN (or WEBHOOK_TOKEN)")
 		return
 	}
-	if !secureEqual(c.GetHeader(bitrix.TokenHeader), token) {
+	if !s.acceptSecret(c, c.GetHeader(bitrix.TokenHeader), token, s.Config.Orders.PreviousToken(), "BITRIX_WEBHOOK_TOKEN_PREVIOUS (or WEBHOOK_TOKEN_PREVIOUS)") {
 		fail(c, http.StatusUnauthorized, "missing or wrong webhook token (header X-Webhook-Token)")
 		return
 	}
@@ -114,7 +114,7 @@ func (s *Server) bitrix24Event(c *gin.Context) {
 		failField(c, http.StatusBadRequest, "body", "body is not application/x-www-form-urlencoded: "+err.Error())
 		return
 	}
-	if !secureEqual(form.Get("auth[application_token]"), want) {
+	if !s.acceptSecret(c, form.Get("auth[application_token]"), want, s.Config.Orders.AppTokenPrevious, "BITRIX_APP_TOKEN_PREVIOUS") {
 		fail(c, http.StatusUnauthorized, "missing or wrong auth[application_token]")
 		return
 	}
@@ -199,7 +199,8 @@ func (s *Server) syncStatus(c *gin.Context) {
 		return
 	}
 	bearer, isBearer := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !(token != "" && secureEqual(c.GetHeader(bitrix.TokenHeader), token)) && !(admin != "" && isBearer && secureEqual(bearer, admin)) {
+	byToken := s.acceptSecret(c, c.GetHeader(bitrix.TokenHeader), token, s.Config.Orders.PreviousToken(), "BITRIX_WEBHOOK_TOKEN_PREVIOUS (or WEBHOOK_TOKEN_PREVIOUS)")
+	if !byToken && !(admin != "" && isBearer && secureEqual(bearer, admin)) {
 		fail(c, http.StatusUnauthorized, "missing or wrong token (header X-Webhook-Token, or Authorization: Bearer <ADMIN_TOKEN>)")
 		return
 	}

@@ -58,7 +58,7 @@ func (s *Server) okdeskWebhook(c *gin.Context) {
 		if token == "" {
 			token = c.GetHeader(OkdeskSecretHeader)
 		}
-		if !secureEqual(token, secret) {
+		if !s.acceptSecret(c, token, secret, s.Config.Ratings.PreviousSecret(), "OKDESK_WEBHOOK_SECRET_PREVIOUS (or WEBHOOK_SECRET_PREVIOUS)") {
 			fail(c, http.StatusUnauthorized, "missing or wrong webhook secret (query parameter token or header "+OkdeskSecretHeader+")")
 			return
 		}

@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 		TemporalUI: s.Config.Temporal.UIURL, Namespace: s.Config.Temporal.Namespace,
 		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret,
 	}).Register(r)
+	s.logRotations()
 	s.simplyPrintRoutes(r)
 	s.jobsRoutes(r)
 	s.ordersRoutes(r)

@@ -44,12 +44,12 @@ func SimplyPrintWorkflowID(printerID int64) (workflowID, entityID string) {
 }
 
 func (s *Server) simplyPrintWebhook(c *gin.Context) {
-	if secret := s.Config.SimplyPrint.WebhookSecret; secret != "" {
+	if sp := s.Config.SimplyPrint; sp.WebhookSecret != "" {
 		token := c.GetHeader("X-SP-Token")
 		if token == "" {
 			token = c.GetHeader("X-SP-Secret")
 		}
-		if !secureEqual(token, secret) {
+		if !s.acceptSecret(c, token, sp.WebhookSecret, sp.WebhookSecretPrevious, "SIMPLYPRINT_WEBHOOK_SECRET_PREVIOUS") {
 			fail(c, http.StatusUnauthorized, "missing or wrong webhook secret (header X-SP-Token or X-SP-Secret)")
 			return
 		}

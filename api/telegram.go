@@ -22,7 +22,7 @@ func (s *Server) telegramWebhook(c *gin.Context) {
 		fail(c, http.StatusForbidden, "the Telegram webhook is disabled: set TELEGRAM_WEBHOOK_SECRET and run hookflow telegram set-webhook")
 		return
 	}
-	if !telegram.CheckSecretToken(c.GetHeader(telegram.SecretTokenHeader), secret) {
+	if !s.acceptSecret(c, c.GetHeader(telegram.SecretTokenHeader), secret, s.Config.Ratings.TelegramWebhookSecretPrevious, "TELEGRAM_WEBHOOK_SECRET_PREVIOUS") {
 		fail(c, http.StatusUnauthorized, "missing or wrong secret token (header "+telegram.SecretTokenHeader+")")
 		return
 	}

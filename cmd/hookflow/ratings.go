@@ -51,6 +51,11 @@ func telegramCommand(ctx context.Context, cfg config.Config, args []string, stdo
 		return err
 	}
 	fmt.Fprintf(stdout, "Telegram webhook set to %s (secret token: set; updates: message, callback_query)\n", *target)
+	if rc.TelegramWebhookSecretPrevious != "" {
+		// setWebhook registered the current secret; the previous one stays
+		// accepted by the API until the variable is removed.
+		fmt.Fprintln(stdout, "Registered TELEGRAM_WEBHOOK_SECRET; the API accepts TELEGRAM_WEBHOOK_SECRET_PREVIOUS too until you remove it (once no update is logged as authenticated with it)")
+	}
 	return nil
 }
 

@@ -47,6 +47,21 @@ func TestTelegramSetWebhook(t *testing.T) {
 	if err := run(context.Background(), "telegram", nil, &out); !errors.As(err, &ue) {
 		t.Fatalf("no subcommand: %v", err)
 	}
+
+	// A rotation: the new secret is current, the old one previous;
+	// re-registering sends the current one (the API accepts both meanwhile).
+	t.Setenv("TELEGRAM_WEBHOOK_SECRET", "cmd_secret-2")
+	t.Setenv("TELEGRAM_WEBHOOK_SECRET_PREVIOUS", "cmd_secret-1")
+	out.Reset()
+	if err := run(context.Background(), "telegram", []string{"set-webhook"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if w := tg.Webhook(); w.SecretToken != "cmd_secret-2" {
+		t.Fatalf("re-registered with %q, want the current secret", w.SecretToken)
+	}
+	if !strings.Contains(out.String(), "TELEGRAM_WEBHOOK_SECRET_PREVIOUS") || strings.Contains(out.String(), "cmd_secret") {
+		t.Fatalf("output %q", out.String())
+	}
 }
 
 func TestOkdeskLinkContact(t *testing.T) {

@@ -7,7 +7,8 @@
  * {BITRIX_API_URL}hookflow_order_update.php (e.g.
  * https://cvety.kz/api/hookflow_order_update.php). It uses the token defined
  * in init.php: HOOKFLOW_BACKSYNC_TOKEN when defined, else
- * HOOKFLOW_WEBHOOK_TOKEN.
+ * HOOKFLOW_WEBHOOK_TOKEN; during a token rotation also
+ * HOOKFLOW_BACKSYNC_TOKEN_PREVIOUS (README: Rotating the token).
  *
  * Request:  POST, header X-Webhook-Token, JSON
  *           {"order_id":122045,"status_id":"P","comment":"text"}
@@ -66,8 +67,16 @@ try {
     if ($expected === '') {
         hookflow_fail(503, 'not_configured', 'HOOKFLOW_WEBHOOK_TOKEN is not defined on the site');
     }
+    $accepted = array($expected);
+    if (defined('HOOKFLOW_BACKSYNC_TOKEN_PREVIOUS') && (string)HOOKFLOW_BACKSYNC_TOKEN_PREVIOUS !== '') {
+        $accepted[] = (string)HOOKFLOW_BACKSYNC_TOKEN_PREVIOUS;
+    }
     $given = isset($_SERVER['HTTP_X_WEBHOOK_TOKEN']) ? (string)$_SERVER['HTTP_X_WEBHOOK_TOKEN'] : '';
-    if (!hash_equals($expected, $given)) {
+    $authorized = false;
+    foreach ($accepted as $token) {
+        $authorized = hash_equals($token, $given) || $authorized; // every token compared, no early exit
+    }
+    if (!$authorized) {
         hookflow_fail(401, 'unauthorized', 'invalid or missing X-Webhook-Token');
     }
 

@@ -266,22 +266,8 @@ func TestBackSyncEndpoint(t *testing.T) {
 	php := phpBinary(t)
 	requireCurl(t, php)
 	hf := newHookflow(t)
-
-	var fixture map[string]any
-	b, err := os.ReadFile("testdata/order_fixture.json")
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(b, &fixture))
-	delete(fixture, "is_new")
-	delete(fixture, "old_values")
-	tmp := t.TempDir()
-	storePath := filepath.Join(tmp, "store.json")
-	logPath := filepath.Join(tmp, "webhook_log.txt")
-	writeStore := func(failSave string) {
-		data, err := json.Marshal(map[string]any{"statuses": []string{"N", "P", "F", "PD"}, "fail_save": failSave, "orders": []any{fixture}})
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(storePath, data, 0o600))
-	}
-	writeStore("")
+	storePath, writeStore := backSyncStore(t)
+	logPath := filepath.Join(t.TempDir(), "webhook_log.txt")
 
 	base := startPHPServer(t, php, "HOOKFLOW_SHIM_STORE="+storePath, "HOOKFLOW_WEBHOOK_LOG="+logPath,
 		"HOOKFLOW_WEBHOOK_URL="+hf.URL, "HOOKFLOW_WEBHOOK_TOKEN="+token)
@@ -381,6 +367,66 @@ func TestBackSyncEndpoint(t *testing.T) {
 		assert.Contains(t, string(body), `"success":false`)
 		assert.Contains(t, string(body), tc.want)
 	}
+}
+
+// backSyncStore writes the shim's order store (the fixture order, statuses
+// N P F PD) for the back-sync endpoint and returns its path and a function
+// that rewrites it with the save failing with failSave ("" succeeds).
+func backSyncStore(t *testing.T) (path string, write func(failSave string)) {
+	t.Helper()
+	var fixture map[string]any
+	b, err := os.ReadFile("testdata/order_fixture.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &fixture))
+	delete(fixture, "is_new")
+	delete(fixture, "old_values")
+	path = filepath.Join(t.TempDir(), "store.json")
+	write = func(failSave string) {
+		data, err := json.Marshal(map[string]any{"statuses": []string{"N", "P", "F", "PD"}, "fail_save": failSave, "orders": []any{fixture}})
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+	}
+	write("")
+	return path, write
+}
+
+// TestBackSyncTokenRotation: during a rotation of the shared token the
+// back-sync endpoint accepts HOOKFLOW_BACKSYNC_TOKEN and
+// HOOKFLOW_BACKSYNC_TOKEN_PREVIOUS (while the site still sends the old
+// HOOKFLOW_WEBHOOK_TOKEN), and once the previous one is removed only the new.
+func TestBackSyncTokenRotation(t *testing.T) {
+	php := phpBinary(t)
+	requireCurl(t, php)
+	hf := newHookflow(t)
+	const oldToken, newToken = token, "rotated-webhook-token-2025"
+	update := func(base, tok string, statusID string) error {
+		t.Helper()
+		site, err := bitrix.NewSiteClient(base+"/api/", tok, &http.Client{Timeout: 10 * time.Second})
+		require.NoError(t, err)
+		_, err = site.UpdateOrder(context.Background(), bitrix.OrderUpdate{OrderID: 122045, StatusID: statusID})
+		return err
+	}
+	unauthorized := func(t *testing.T, err error) {
+		t.Helper()
+		var ae *bitrix.APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, 401, ae.Status, err.Error())
+		assert.Equal(t, "unauthorized", ae.Code)
+	}
+
+	storePath, _ := backSyncStore(t)
+	during := startPHPServer(t, php, "HOOKFLOW_SHIM_STORE="+storePath, "HOOKFLOW_WEBHOOK_LOG=",
+		"HOOKFLOW_WEBHOOK_URL="+hf.URL, "HOOKFLOW_WEBHOOK_TOKEN="+oldToken,
+		"HOOKFLOW_BACKSYNC_TOKEN="+newToken, "HOOKFLOW_BACKSYNC_TOKEN_PREVIOUS="+oldToken)
+	require.NoError(t, update(during, newToken, "P"), "the new token")
+	require.NoError(t, update(during, oldToken, "F"), "the previous token")
+	unauthorized(t, update(during, "wrong", "N"))
+
+	storePath, _ = backSyncStore(t)
+	after := startPHPServer(t, php, "HOOKFLOW_SHIM_STORE="+storePath, "HOOKFLOW_WEBHOOK_LOG=",
+		"HOOKFLOW_WEBHOOK_URL="+hf.URL, "HOOKFLOW_WEBHOOK_TOKEN="+newToken)
+	require.NoError(t, update(after, newToken, "P"))
+	unauthorized(t, update(after, oldToken, "F"))
 }
 
 // startPHPServer runs `php -S` on a free port with testdata/router.php and

@@ -56,7 +56,12 @@ type Request struct {
 	// Secret is the shared secret for X-Signature; it also signs
 	// webhook-signature unless StandardSecret is set (see StandardKey).
 	Secret         string
-	StandardSecret string    // optional separate Standard Webhooks secret ("whsec_...")
+	StandardSecret string // optional separate Standard Webhooks secret ("whsec_...")
+	// PreviousSecret, during a secret rotation's overlap, is the secret being
+	// replaced: webhook-signature then carries a second signature made with
+	// it, after the current one, so receivers verify with either secret
+	// (Standard Webhooks). X-Signature never uses it.
+	PreviousSecret string
 	WebhookID      string    // webhook-id: the same on every retry of one callback
 	Timestamp      time.Time // webhook-timestamp; zero means now. Set it per attempt: receivers allow ±5 min
 	UserAgent      string    // "hookflow/<version>" (UserAgent); empty means DefaultUserAgent
@@ -119,7 +124,11 @@ func Deliver(ctx context.Context, client *http.Client, req Request) Attempt {
 	h.Set(HeaderSignature, Sign(req.Secret, req.Body))
 	h[HeaderWebhookID] = []string{req.WebhookID} // lower-case as the spec writes them
 	h[HeaderWebhookTimestamp] = []string{strconv.FormatInt(ts.Unix(), 10)}
-	h[HeaderWebhookSignature] = []string{SignStandard(stdSecret, req.WebhookID, ts, req.Body)}
+	sig := SignStandard(stdSecret, req.WebhookID, ts, req.Body)
+	if req.PreviousSecret != "" {
+		sig += " " + SignStandard(req.PreviousSecret, req.WebhookID, ts, req.Body)
+	}
+	h[HeaderWebhookSignature] = []string{sig}
 
 	start := time.Now()
 	resp, err := client.Do(hreq)

@@ -108,6 +108,53 @@ func TestDeliverSeparateStandardSecret(t *testing.T) {
 	}
 }
 
+// TestDeliverDuringRotation: with a previous secret, webhook-signature
+// carries two "v1," signatures, the current secret's first, so a receiver
+// still on the previous secret and one already on the new verify alike;
+// X-Signature uses the current secret only. Without it, one signature.
+func TestDeliverDuringRotation(t *testing.T) {
+	const previous = "the-previous-secret"
+	newRcv := callbacktest.New(secret, callbacktest.AcceptInvalid())
+	defer newRcv.Close()
+	oldRcv := callbacktest.New(previous, callbacktest.AcceptInvalid())
+	defer oldRcv.Close()
+	ts := time.Now()
+	for _, rcv := range []*callbacktest.Receiver{newRcv, oldRcv} {
+		req := request(t, rcv)
+		req.PreviousSecret, req.Timestamp = previous, ts
+		if a := callback.Deliver(context.Background(), rcv.Client(), req); a.Outcome != callback.OutcomeDelivered {
+			t.Fatalf("Deliver = %+v", a)
+		}
+		d := rcv.Deliveries()[0]
+		sigs := strings.Fields(d.Header.Get(callback.HeaderWebhookSignature))
+		want := []string{
+			callback.SignStandard(secret, req.WebhookID, ts, req.Body),
+			callback.SignStandard(previous, req.WebhookID, ts, req.Body),
+		}
+		if strings.Join(sigs, " ") != strings.Join(want, " ") {
+			t.Errorf("webhook-signature %q, want the current secret's then the previous one's %q", sigs, want)
+		}
+		if !d.StandardOK {
+			t.Errorf("webhook-signature did not verify with one of the two secrets: %s", d.StandardErr)
+		}
+		if got := d.Header.Get(callback.HeaderSignature); got != callback.Sign(secret, req.Body) {
+			t.Errorf("X-Signature %q is not the current secret's", got)
+		}
+	}
+	if !newRcv.Deliveries()[0].SignatureOK || oldRcv.Deliveries()[0].SignatureOK {
+		t.Error("X-Signature must verify with the current secret only")
+	}
+
+	// After the overlap (no PreviousSecret): one signature, which the
+	// previous secret no longer verifies.
+	req := request(t, oldRcv)
+	callback.Deliver(context.Background(), oldRcv.Client(), req)
+	d := oldRcv.Deliveries()[1]
+	if n := len(strings.Fields(d.Header.Get(callback.HeaderWebhookSignature))); n != 1 || d.StandardOK {
+		t.Errorf("after the overlap: %d signatures, verified with the previous secret: %v", n, d.StandardOK)
+	}
+}
+
 func TestDeliverClassifiesStatuses(t *testing.T) {
 	httpDate := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	tests := []struct {

@@ -118,6 +118,7 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
 	}
 	errs = append(errs, c.Retention.validate())
+	errs = append(errs, c.SimplyPrint.validate())
 	errs = append(errs, c.Jobs.validate())
 	errs = append(errs, c.Orders.validate())
 	errs = append(errs, c.Ratings.validate())

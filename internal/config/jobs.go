@@ -13,8 +13,9 @@ import (
 // JobsConfig configures description jobs (POST /api/v1/generate-descriptions),
 // the generator they call and the signed callbacks they end with.
 type JobsConfig struct {
-	Clients      string `env:"JOBS_CLIENTS" desc:"clients allowed to submit jobs, id:secret,id2:secret2; a client's secret verifies its submissions and signs its callbacks"`
-	SharedSecret string `env:"JOBS_SHARED_SECRET" desc:"the seed's single shared secret (client \"default\"); may be combined with JOBS_CLIENTS"`
+	Clients         string `env:"JOBS_CLIENTS" desc:"clients allowed to submit jobs, id:secret,id2:secret2; a client's secret verifies its submissions and signs its callbacks"`
+	ClientsPrevious string `env:"JOBS_CLIENTS_PREVIOUS" desc:"during a rotation, clients' secrets being replaced, id:previous-secret@until,... (until: RFC 3339, e.g. 2027-06-30T00:00:00Z; id from JOBS_CLIENTS, or default): until then submissions signed with it are accepted and callbacks' webhook-signature carries a second signature made with it (docs/jobs.md)"`
+	SharedSecret    string `env:"JOBS_SHARED_SECRET" desc:"the seed's single shared secret (client \"default\"); may be combined with JOBS_CLIENTS"`
 
 	MaxLots         int `env:"JOBS_MAX_LOTS" envDefault:"1000" desc:"most lots per submission (0: no limit); more get 422"`
 	MaxImagesPerLot int `env:"JOBS_MAX_IMAGES_PER_LOT" envDefault:"20" desc:"most images per lot (0: no limit); more get 422"`
@@ -35,9 +36,10 @@ type JobsConfig struct {
 	CallbackAllowPrivate     bool          `env:"CALLBACK_ALLOW_PRIVATE_NETWORKS" envDefault:"false" desc:"allow webhook_url and image URLs on loopback, private and link-local networks (never the cloud metadata address)"`
 }
 
-// ClientSet parses JOBS_CLIENTS and JOBS_SHARED_SECRET (checked at load).
+// ClientSet parses JOBS_CLIENTS, JOBS_SHARED_SECRET and
+// JOBS_CLIENTS_PREVIOUS (checked at load).
 func (c JobsConfig) ClientSet() (jobs.ClientSet, error) {
-	return jobs.ParseClients(c.Clients, c.SharedSecret)
+	return jobs.ParseClientsWithPrevious(c.Clients, c.SharedSecret, c.ClientsPrevious)
 }
 
 // Limits are the submission limits.

@@ -15,10 +15,12 @@ const TelegramWebhookPath = "/telegram-webhook"
 // the Telegram bot that asks for 1-5 stars, the Okdesk comment
 // (docs/ratings.md).
 type RatingsConfig struct {
-	WebhookPath       string   `env:"WEBHOOK_PATH" envDefault:"/okdesk-webhook" desc:"path of the Okdesk webhook (POST; GET answers a readiness JSON)"`
-	WebhookSecret     string   `env:"OKDESK_WEBHOOK_SECRET" desc:"when set, Okdesk webhooks must carry it as ?token= or header X-Webhook-Secret (401 otherwise); unset accepts every webhook (a warning is logged)"`
-	SeedWebhookSecret string   `env:"WEBHOOK_SECRET" desc:"the seed's name for OKDESK_WEBHOOK_SECRET, used when OKDESK_WEBHOOK_SECRET is unset"`
-	Statuses          []string `env:"RATING_STATUSES" envDefault:"resolved,closed,completed,done,finished,solved" envSeparator:"," desc:"Okdesk status codes that ask the customer for a rating (comma-separated, case-insensitive); leaving them for another status cancels the request"`
+	WebhookPath               string   `env:"WEBHOOK_PATH" envDefault:"/okdesk-webhook" desc:"path of the Okdesk webhook (POST; GET answers a readiness JSON)"`
+	WebhookSecret             string   `env:"OKDESK_WEBHOOK_SECRET" desc:"when set, Okdesk webhooks must carry it as ?token= or header X-Webhook-Secret (401 otherwise); unset accepts every webhook (a warning is logged)"`
+	WebhookSecretPrevious     string   `env:"OKDESK_WEBHOOK_SECRET_PREVIOUS" desc:"during a rotation, the Okdesk secret being replaced: accepted beside the current one (OKDESK_WEBHOOK_SECRET or WEBHOOK_SECRET) until removed"`
+	SeedWebhookSecret         string   `env:"WEBHOOK_SECRET" desc:"the seed's name for OKDESK_WEBHOOK_SECRET, used when OKDESK_WEBHOOK_SECRET is unset"`
+	SeedWebhookSecretPrevious string   `env:"WEBHOOK_SECRET_PREVIOUS" desc:"the seed-style name for OKDESK_WEBHOOK_SECRET_PREVIOUS, used when that is unset"`
+	Statuses                  []string `env:"RATING_STATUSES" envDefault:"resolved,closed,completed,done,finished,solved" envSeparator:"," desc:"Okdesk status codes that ask the customer for a rating (comma-separated, case-insensitive); leaving them for another status cancels the request"`
 
 	OkdeskAPIURL    string `env:"OKDESK_API_URL" desc:"Okdesk REST API base, e.g. https://acme.okdesk.ru/api/v1/ (comments, contacts, new issues)"`
 	OkdeskAPIToken  string `env:"OKDESK_API_TOKEN" desc:"Okdesk api_token (sent as a query parameter, never logged)"`
@@ -28,7 +30,9 @@ type RatingsConfig struct {
 	TelegramBotToken      string `env:"TELEGRAM_BOT_TOKEN" desc:"Telegram bot token from @BotFather; unset: rating requests end with outcome failed"`
 	TelegramAPIURL        string `env:"TELEGRAM_API_URL" envDefault:"https://api.telegram.org" desc:"Telegram Bot API server (tests point it at a fake)"`
 	TelegramWebhookSecret string `env:"TELEGRAM_WEBHOOK_SECRET" desc:"secret_token registered with setWebhook and required in X-Telegram-Bot-Api-Secret-Token; unset refuses updates with 403"`
-	TelegramBotUsername   string `env:"TELEGRAM_BOT_USERNAME" desc:"the bot's username (without @), for deep links https://t.me/<bot>?start=<token>"`
+	// TelegramWebhookSecretPrevious is accepted, never registered.
+	TelegramWebhookSecretPrevious string `env:"TELEGRAM_WEBHOOK_SECRET_PREVIOUS" desc:"during a rotation, the secret_token registered before: accepted beside TELEGRAM_WEBHOOK_SECRET until removed; 'hookflow telegram set-webhook' registers the current one"`
+	TelegramBotUsername           string `env:"TELEGRAM_BOT_USERNAME" desc:"the bot's username (without @), for deep links https://t.me/<bot>?start=<token>"`
 
 	ReminderAfter time.Duration `env:"RATING_REMINDER_AFTER" envDefault:"24h" desc:"when an unanswered rating request is reminded once (0 disables the reminder)"`
 	TTL           time.Duration `env:"RATING_TTL" envDefault:"72h" desc:"when an unanswered rating request expires"`
@@ -43,6 +47,15 @@ func (c RatingsConfig) Secret() string {
 		return c.WebhookSecret
 	}
 	return c.SeedWebhookSecret
+}
+
+// PreviousSecret is the Okdesk secret being replaced during a rotation:
+// OKDESK_WEBHOOK_SECRET_PREVIOUS, else WEBHOOK_SECRET_PREVIOUS.
+func (c RatingsConfig) PreviousSecret() string {
+	if c.WebhookSecretPrevious != "" {
+		return c.WebhookSecretPrevious
+	}
+	return c.SeedWebhookSecretPrevious
 }
 
 // Path is the Okdesk webhook path (the default when never loaded).
@@ -121,6 +134,13 @@ func (c RatingsConfig) validate() error {
 	if s := c.TelegramWebhookSecret; s != "" && !validTelegramSecret(s) {
 		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET: Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -"))
 	}
+	if s := c.TelegramWebhookSecretPrevious; s != "" && !validTelegramSecret(s) {
+		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET_PREVIOUS: Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -"))
+	}
+	errs = append(errs, checkPrevious("TELEGRAM_WEBHOOK_SECRET_PREVIOUS", c.TelegramWebhookSecretPrevious, "TELEGRAM_WEBHOOK_SECRET", c.TelegramWebhookSecret))
+	prevName, prev := firstSet("OKDESK_WEBHOOK_SECRET_PREVIOUS", c.WebhookSecretPrevious, "WEBHOOK_SECRET_PREVIOUS", c.SeedWebhookSecretPrevious)
+	curName, cur := firstSet("OKDESK_WEBHOOK_SECRET", c.WebhookSecret, "WEBHOOK_SECRET", c.SeedWebhookSecret)
+	errs = append(errs, checkPrevious(prevName, prev, curName, cur))
 	if u := c.BotUsername(); u != "" && !validTelegramSecret(u) {
 		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_USERNAME: %q is not a Telegram username", u))
 	}

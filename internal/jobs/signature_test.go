@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookflow/hookflow/internal/jobs"
 )
@@ -205,5 +206,109 @@ func TestParseClients(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v %#v %s", cs, cs[0], cs[0], cs); strings.Contains(s, "a:b:c") {
 		t.Errorf("formatting a client shows its secret: %s", s)
+	}
+}
+
+func TestParseClientsWithPrevious(t *testing.T) {
+	now := time.Now()
+	until := now.Add(24 * time.Hour).UTC().Truncate(time.Second)
+	at := "@" + until.Format(time.RFC3339)
+	cs, err := jobs.ParseClientsWithPrevious("acme:new-s1,globex:g:x@y", "shared-new",
+		" acme : p@ss:old-s1 "+at+", default:shared-old@"+now.Add(-time.Hour).Format(time.RFC3339))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme, globex, def := cs[0], cs[1], cs[2]
+	if acme.Secret != "new-s1" || acme.Previous != "p@ss:old-s1" || !acme.PreviousUntil.Equal(until) {
+		t.Errorf("acme: secret %q, previous %q until %v; the previous secret is everything between the first ':' and the last '@'",
+			acme.Secret, acme.Previous, acme.PreviousUntil)
+	}
+	if acme.PreviousAt(now) != "p@ss:old-s1" || acme.PreviousAt(until) != "" || acme.PreviousAt(until.Add(time.Hour)) != "" {
+		t.Error("the previous secret must count until (not at or after) its until-time")
+	}
+	if globex.Secret != "g:x@y" || globex.Previous != "" || globex.PreviousAt(now) != "" {
+		t.Errorf("globex (no rotation) %q %q", globex.Secret, globex.Previous)
+	}
+	if def.Previous != "shared-old" || def.PreviousAt(now) != "" {
+		t.Errorf("default: an until-time in the past is valid and inert: %q %v", def.Previous, def.PreviousAt(now))
+	}
+	if s := fmt.Sprintf("%v %+v %#v", cs, acme, acme); strings.Contains(s, "old-s1") || strings.Contains(s, "new-s1") {
+		t.Errorf("formatting a client shows a secret: %s", s)
+	}
+
+	for _, tt := range []struct{ name, clients, previous, errHas string }{
+		{"no until", "acme:s1", "acme:s0", "entry 1 is not id:previous-secret@"},
+		{"no id", "acme:s1", "s0" + at, "entry 1 is not id:previous-secret@"},
+		{"empty id", "acme:s1", ":s0" + at, "entry 1 is not id:previous-secret@"},
+		{"date only", "acme:s1", "acme:s0@2027-06-30", `entry 1 ("acme"): what follows the last @ is not an RFC 3339 time`},
+		{"secret after the time", "acme:s1", "acme:s0" + at + "x", "is not an RFC 3339 time"},
+		{"empty secret", "acme:s1", "acme:" + at, `entry 1 ("acme") has an empty secret`},
+		{"unknown client", "acme:s1", "globex:s0" + at, `entry 1 names client "globex", which neither JOBS_CLIENTS nor JOBS_SHARED_SECRET`},
+		{"twice", "acme:s1", "acme:s0" + at + ",acme:s2" + at, `entry 2 repeats client "acme"`},
+		{"same as current", "acme:s1", "acme:s1" + at, `entry 1 ("acme"): the previous secret equals the current one`},
+		{"trailing comma", "acme:s1", "acme:s0" + at + ",", "JOBS_CLIENTS_PREVIOUS entry 2 is empty"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := jobs.ParseClientsWithPrevious(tt.clients, "", tt.previous)
+			if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.errHas)
+			}
+			for _, s := range []string{"s0", "s1", "s2"} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q shows a secret", err)
+				}
+			}
+		})
+	}
+	if cs, err := jobs.ParseClientsWithPrevious("acme:s1", "", " "); err != nil || cs[0].Previous != "" {
+		t.Errorf("blank JOBS_CLIENTS_PREVIOUS: %v %v", cs, err)
+	}
+}
+
+// TestVerifySignatureDuringRotation: until the until-time a submission
+// signed with either secret (body or header scheme) is accepted, and
+// withPrevious says which; at and after it only the new one.
+func TestVerifySignatureDuringRotation(t *testing.T) {
+	lots := `[{"lot_id":"car_001","images":["https://example.com/a.jpg"]}]`
+	body := func(sig string) []byte {
+		return []byte(fmt.Sprintf(`{"signature":%q,"languages":["en"],"lots":%s}`, sig, lots))
+	}
+	until := time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
+	clients, err := jobs.ParseClientsWithPrevious("acme:acme-new,globex:globex-secret", "", "acme:acme-old@"+until.Format(time.RFC3339))
+	if err != nil {
+		t.Fatal(err)
+	}
+	during, after := until.Add(-time.Second), until
+	for _, tt := range []struct {
+		name         string
+		secret       string
+		header       bool
+		now          time.Time
+		wantID       string
+		wantPrevious bool
+	}{
+		{"new secret during", "acme-new", false, during, "acme", false},
+		{"old secret during", "acme-old", false, during, "acme", true},
+		{"old secret in X-Signature during", "acme-old", true, during, "acme", true},
+		{"other client during", "globex-secret", false, during, "globex", false},
+		{"new secret after", "acme-new", false, after, "acme", false},
+		{"old secret after", "acme-old", false, after, "", false},
+		{"old secret in X-Signature after", "acme-old", true, after, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b, header := body(hmacHex(tt.secret, []byte(lots))), ""
+			if tt.header {
+				b = body("")
+				header = hmacHex(tt.secret, b)
+			}
+			sub, err := jobs.ParseSubmission(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, withPrevious, err := jobs.VerifySignatureAt(sub, b, header, clients, tt.now)
+			if id != tt.wantID || withPrevious != tt.wantPrevious || (tt.wantID == "") != errors.Is(err, jobs.ErrBadSignature) {
+				t.Fatalf("VerifySignatureAt = %q, %v, %v; want %q, %v", id, withPrevious, err, tt.wantID, tt.wantPrevious)
+			}
+		})
 	}
 }

@@ -190,13 +190,13 @@ func do(t *testing.T, method, url string, body []byte, headers map[string]string
 	return resp.StatusCode
 }
 
-// runJob submits a one-lot job whose callback goes to webhookURL and waits
-// until the callback series has ended.
-func runJob(t *testing.T, a *app.App, webhookURL string) (jobID string, st status) {
+// runJob submits a one-lot job signed with secret whose callback goes to
+// webhookURL and waits until the callback series has ended.
+func runJob(t *testing.T, a *app.App, secret, webhookURL string) (jobID string, st status) {
 	t.Helper()
 	lots := []byte(`[{"lot_id": "car_001", "images": ["http://127.0.0.1:9/car1_front.jpg"]}]`)
 	body := []byte(fmt.Sprintf(`{"signature": %q, "version": "1.0.0", "languages": ["en", "ru"], "webhook_url": %q, "lots": %s}`,
-		hmacHex(seedSecret, lots), webhookURL, lots))
+		hmacHex(secret, lots), webhookURL, lots))
 	var acc accepted
 	if code := do(t, "POST", a.URL()+"/api/v1/generate-descriptions", body, nil, &acc); code != 202 {
 		t.Fatalf("submission answered %d", code)
@@ -210,6 +210,43 @@ func runJob(t *testing.T, a *app.App, webhookURL string) (jobID string, st statu
 		return nil
 	})
 	return acc.JobID, st
+}
+
+// describe shows a job's callback for a failure message.
+func describe(st status) string {
+	c := st.Callback
+	if c == nil {
+		return "none"
+	}
+	code, msg := 0, ""
+	if c.LastStatus != nil {
+		code = *c.LastStatus
+	}
+	if c.LastError != nil {
+		msg = *c.LastError
+	}
+	return fmt.Sprintf("%s after %d attempts (last status %d, last error %q)", c.Status, c.Attempts, code, msg)
+}
+
+// waitStandardVerified waits until verify-standard.js has printed that it
+// verified the callback of job jobID.
+func waitStandardVerified(t *testing.T, rcv *nodeServer, jobID string, st status) {
+	t.Helper()
+	var verified struct {
+		ID      string         `json:"id"`
+		Payload map[string]any `json:"payload"`
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		for _, line := range rcv.output() {
+			if rest, ok := strings.CutPrefix(line, "STANDARD_VERIFIED "); ok {
+				_ = json.Unmarshal([]byte(rest), &verified)
+			}
+		}
+		if verified.ID != st.Callback.WebhookID || verified.Payload["job_id"] != jobID || verified.Payload["status"] != "completed" {
+			return fmt.Errorf("standardwebhooks verified %+v, want webhook-id %s and job %s", verified, st.Callback.WebhookID, jobID)
+		}
+		return nil
+	})
 }
 
 // TestNodeReceiversVerifyRealCallbacks: a job's real callback is accepted by
@@ -233,7 +270,7 @@ func TestNodeReceiversVerifyRealCallbacks(t *testing.T) {
 	})
 	a := testenv.StartApp(t, cfg, app.Roles{API: true, Worker: true})
 
-	jobID, st := runJob(t, a, seedRcv.url)
+	jobID, st := runJob(t, a, seedSecret, seedRcv.url)
 	if st.Status != "completed" || st.Callback.Status != "delivered" || *st.Callback.LastStatus != 200 {
 		t.Fatalf("seed receiver: job %s, callback %+v (last error %v)", st.Status, st.Callback, st.Callback.LastError)
 	}
@@ -245,25 +282,11 @@ func TestNodeReceiversVerifyRealCallbacks(t *testing.T) {
 		return nil
 	})
 
-	jobID, st = runJob(t, a, stdRcv.url)
+	jobID, st = runJob(t, a, seedSecret, stdRcv.url)
 	if st.Callback.Status != "delivered" {
 		t.Fatalf("standardwebhooks receiver: callback %+v (last error %v)", st.Callback, st.Callback.LastError)
 	}
-	var verified struct {
-		ID      string         `json:"id"`
-		Payload map[string]any `json:"payload"`
-	}
-	testenv.Eventually(t, 10*time.Second, func() error {
-		for _, line := range stdRcv.output() {
-			if rest, ok := strings.CutPrefix(line, "STANDARD_VERIFIED "); ok {
-				_ = json.Unmarshal([]byte(rest), &verified)
-			}
-		}
-		if verified.ID != st.Callback.WebhookID || verified.Payload["job_id"] != jobID || verified.Payload["status"] != "completed" {
-			return fmt.Errorf("standardwebhooks verified %+v, want webhook-id %s and job %s", verified, st.Callback.WebhookID, jobID)
-		}
-		return nil
-	})
+	waitStandardVerified(t, stdRcv, jobID, st)
 
 	// Tampered requests are refused by both.
 	body := []byte(`{"job_id":"x","status":"completed"}`)
@@ -274,5 +297,76 @@ func TestNodeReceiversVerifyRealCallbacks(t *testing.T) {
 	if code := do(t, "POST", stdRcv.url, body, map[string]string{"webhook-id": "msg_x", "webhook-timestamp": ts,
 		"webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, nil); code != 400 {
 		t.Fatalf("standardwebhooks accepted a bad webhook-signature: %d", code)
+	}
+}
+
+// TestStandardWebhooksVerifiesEitherSecretDuringRotation: client "seed" is
+// rotating from a raw secret to a whsec_ one, its overlap lasting until
+// tomorrow; client "late" ended its overlap an hour ago. The standardwebhooks
+// package verifies seed's callbacks with the old secret and with the new
+// one (webhook-signature carries both), and late's only with the new one:
+// a receiver still on late's old secret rejects it.
+func TestStandardWebhooksVerifiesEitherSecretDuringRotation(t *testing.T) {
+	node := requireNode(t)
+	const (
+		seedOld = seedSecret
+		seedNew = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // the spec's example secret
+		lateOld = "late-old-secret"
+		lateNew = "late-new-secret"
+	)
+	seedOnOld := startNode(t, node, "verify-standard.js", "WEBHOOK_SECRET="+seedOld)
+	seedOnNew := startNode(t, node, "verify-standard.js", "WEBHOOK_SECRET="+seedNew)
+	lateOnOld := startNode(t, node, "verify-standard.js", "WEBHOOK_SECRET="+lateOld)
+	lateOnNew := startNode(t, node, "verify-standard.js", "WEBHOOK_SECRET="+lateNew)
+
+	gen := generatortest.New("sk-test", "gpt-4o-mini")
+	t.Cleanup(gen.Close)
+	dbURL, _ := testenv.Database(t)
+	now := time.Now()
+	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{
+		"JOBS_CLIENTS": "seed:" + seedNew + ",late:" + lateNew,
+		"JOBS_CLIENTS_PREVIOUS": "seed:" + seedOld + "@" + now.Add(24*time.Hour).Format(time.RFC3339) +
+			",late:" + lateOld + "@" + now.Add(-time.Hour).Format(time.RFC3339),
+		"GENERATOR_URL":                   gen.URL(),
+		"GENERATOR_API_KEY":               "sk-test",
+		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true",
+		"CALLBACK_RETRY_MAX_ATTEMPTS":     "1", // a refusal shows at once instead of after retries
+	})
+	a := testenv.StartApp(t, cfg, app.Roles{API: true, Worker: true})
+
+	// During the overlap: submitted with the old secret and with the new
+	// one, verified by receivers on either.
+	for _, c := range []struct {
+		signWith string
+		rcv      *nodeServer
+	}{{seedOld, seedOnNew}, {seedNew, seedOnOld}} {
+		jobID, st := runJob(t, a, c.signWith, c.rcv.url)
+		if st.Callback.Status != "delivered" {
+			t.Fatalf("seed: callback %s", describe(st))
+		}
+		waitStandardVerified(t, c.rcv, jobID, st)
+	}
+
+	// After it: the new secret verifies, the old one does not (and a
+	// submission signed with it is refused).
+	jobID, st := runJob(t, a, lateNew, lateOnNew.url)
+	if st.Callback.Status != "delivered" {
+		t.Fatalf("late on the new secret: callback %s", describe(st))
+	}
+	waitStandardVerified(t, lateOnNew, jobID, st)
+	_, st = runJob(t, a, lateNew, lateOnOld.url)
+	if st.Callback.Status != "failed" || st.Callback.LastStatus == nil || *st.Callback.LastStatus != 400 {
+		t.Fatalf("late on the old secret: callback %s, want failed with the receiver's 400", describe(st))
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if out := strings.Join(lateOnOld.output(), "\n"); !strings.Contains(out, "STANDARD_REJECTED") || strings.Contains(out, "STANDARD_VERIFIED") {
+			return fmt.Errorf("the receiver on the old secret did not reject the callback:\n%s", out)
+		}
+		return nil
+	})
+	lots := []byte(`[{"lot_id": "car_001", "images": ["http://127.0.0.1:9/car1_front.jpg"]}]`)
+	body := []byte(fmt.Sprintf(`{"signature": %q, "languages": ["en"], "lots": %s}`, hmacHex(lateOld, lots), lots))
+	if code := do(t, "POST", a.URL()+"/api/v1/generate-descriptions", body, nil, nil); code != 401 {
+		t.Fatalf("a submission signed with late's old secret answered %d, want 401", code)
 	}
 }
