@@ -156,7 +156,9 @@ FUZZ_TARGETS = \
 	./internal/ordersync:FuzzParseSiteOrder \
 	./internal/ordersync:FuzzParseDecimal \
 	./internal/jobs:FuzzParseSubmission \
-	./internal/callback:FuzzParseRetryAfter
+	./internal/jobs:FuzzVerifySignature \
+	./internal/callback:FuzzParseRetryAfter \
+	./api:FuzzMatchSecret
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
 		echo "== $$name ($$pkg): $(FUZZ_EXECS) executions"; \
