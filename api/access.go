@@ -24,8 +24,19 @@ const bearerChallenge = `Bearer realm="hookflow"`
 func (s *Server) requireRead(c *gin.Context) { s.authorize(c, auth.Read) }
 
 // requireAdmin lets in an admin token, as a Bearer header only: actions
-// are not taken on the strength of a cookie.
-func (s *Server) requireAdmin(c *gin.Context) { s.authorize(c, auth.Admin) }
+// are not taken on the strength of a cookie. Every action is logged at info
+// level under the token's name (the audit record).
+func (s *Server) requireAdmin(c *gin.Context) {
+	if !s.authorize(c, auth.Admin) {
+		return
+	}
+	c.Next()
+	if s.Log != nil {
+		id, _ := auth.Who(c)
+		s.Log.Info("admin action", "method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "token", id.Name)
+	}
+}
 
 // monitoring guards the seed's monitoring calls, which PUBLIC_MONITORING
 // opens: then a known token is still recorded, and anything else passes.

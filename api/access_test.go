@@ -353,7 +353,8 @@ func TestAccessWithoutTokens(t *testing.T) {
 }
 
 // TestTokenNameRecorded: the access log line and the request's span carry
-// the token's name, never the token; so does a refusal of a read token.
+// the token's name, never the token; so do a refusal of a read token and the
+// audit line of an admin action.
 func TestTokenNameRecorded(t *testing.T) {
 	exp := recordSpans(t)
 	logs := testenv.CaptureLogs(t)
@@ -385,6 +386,9 @@ func TestTokenNameRecorded(t *testing.T) {
 		if !found {
 			t.Errorf("no access log line for %s %s with token=%s in:\n%s", want.method, want.path, want.token, text)
 		}
+	}
+	if !regexp.MustCompile(`"msg":"admin action","method":"PATCH","path":"/api/orders/1","status":400,"token":"ops"`).MatchString(text) {
+		t.Errorf("no audit line of the PATCH under the token ops:\n%s", text)
 	}
 	for _, secret := range []string{testenv.ReadToken, opsAdminToken, accessAdminToken} {
 		if strings.Contains(text, secret) {

@@ -247,6 +247,9 @@ func TestOpsConsoleReadSession(t *testing.T) {
 	if !regexp.MustCompile(`"path":"/api/v1/webhook-deliveries/[^"]+/retry","status":404,"duration":"[^"]+","token":"ops"`).MatchString(logs.String()) {
 		t.Fatalf("the console's retry was not logged under the token ops:\n%s", logs.String())
 	}
+	if !strings.Contains(logs.String(), `"msg":"ops console action","path":"/ops/jobs/deliveries/`+routeSampleID+`/retry","token":"ops"`) {
+		t.Fatalf("no audit line of the console's retry:\n%s", logs.String())
+	}
 
 	// Another API with the name tests now given another token: the session
 	// made from the old one is refused (back to the login form).

@@ -140,10 +140,15 @@ func (c *Console) auth(g *gin.Context) {
 	g.Abort()
 }
 
-// requireAdmin refuses the console's actions to read-only sessions.
+// requireAdmin refuses the console's actions to read-only sessions, and
+// logs those it lets through under the token's name.
 func (c *Console) requireAdmin(g *gin.Context) {
 	id, _ := auth.Who(g)
 	if id.Can(auth.Admin) {
+		g.Next()
+		if c.Log != nil {
+			c.Log.Info("ops console action", "path", g.Request.URL.Path, "token", id.Name)
+		}
 		return
 	}
 	g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("Forbidden: the token "+id.Name+
