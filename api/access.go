@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -66,10 +67,16 @@ func (s *Server) authorize(c *gin.Context, need auth.Level) bool {
 	switch {
 	case res == auth.Missing:
 		c.Header("WWW-Authenticate", bearerChallenge)
-		fail(c, http.StatusUnauthorized, "this endpoint needs a token: send Authorization: Bearer <token> ("+tokenKinds(need)+")")
+		fail(c, http.StatusUnauthorized, "this endpoint needs "+tokenKinds(need)+": send Authorization: Bearer <token>")
 	case res == auth.Unknown:
 		c.Header("WWW-Authenticate", bearerChallenge+`, error="invalid_token"`)
-		fail(c, http.StatusUnauthorized, "unknown token: Authorization: Bearer <token> must carry one of "+tokenKinds(need))
+		msg := "unknown token: it is none of ADMIN_TOKEN, ADMIN_TOKENS and READ_TOKENS"
+		if h := c.GetHeader("Authorization"); h != "" && !strings.HasPrefix(strings.ToLower(h), "bearer ") {
+			msg = "the Authorization header must be Bearer <token>"
+		} else if h == "" {
+			msg = "the session has expired, or its token changed: log in again at /ops/login, or send Authorization: Bearer <token>"
+		}
+		fail(c, http.StatusUnauthorized, msg)
 	case !id.Can(need):
 		auth.Remember(c, id) // the refusal is logged under the token's name
 		c.Header("WWW-Authenticate", bearerChallenge+`, error="insufficient_scope", scope="admin"`)
