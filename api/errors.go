@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -47,20 +46,4 @@ func (s *Server) readBody(c *gin.Context) (body []byte, ok bool) {
 // constant time (for equal lengths; the length itself is not secret).
 func secureEqual(got, want string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
-
-// requireAdmin guards admin endpoints with ADMIN_TOKEN as a Bearer token.
-func (s *Server) requireAdmin(c *gin.Context) {
-	want := s.Config.AdminToken
-	if want == "" {
-		fail(c, http.StatusForbidden, "admin endpoints are disabled: set ADMIN_TOKEN")
-		return
-	}
-	got, found := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !found || !secureEqual(got, want) {
-		c.Header("WWW-Authenticate", `Bearer realm="hookflow"`)
-		fail(c, http.StatusUnauthorized, "missing or wrong admin token (Authorization: Bearer <ADMIN_TOKEN>)")
-		return
-	}
-	c.Next()
 }

@@ -14,7 +14,12 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/testenv"
 )
+
+// reader is the Authorization header of the read-only token testenv.Config
+// configures: endpoints that return stored data need it.
+var reader = testenv.ReadHeader()
 
 // call does one HTTP request and decodes a JSON answer into out (if not nil).
 func call(t testing.TB, method, url string, body []byte, headers map[string]string, out any) int {

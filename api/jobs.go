@@ -39,10 +39,10 @@ func (s *Server) jobsRoutes(r *gin.Engine) {
 	r.POST("/api/v1/generate-descriptions", inboundMetrics(store.JobsSource), s.submitJob)
 	r.GET("/api/v1/jobs/:id/status", s.jobStatus)
 	r.GET("/api/v1/jobs/:id/results", s.jobResults)
-	r.GET("/api/v1/webhook-metrics", s.webhookMetrics)
-	r.GET("/api/v1/webhook-health", s.webhookHealth)
-	r.GET("/api/v1/webhook-failures", s.webhookFailures)
-	r.GET("/api/v1/webhook-deliveries/:id", s.webhookDelivery)
+	r.GET("/api/v1/webhook-metrics", s.monitoring, s.webhookMetrics)
+	r.GET("/api/v1/webhook-health", s.monitoring, s.webhookHealth)
+	r.GET("/api/v1/webhook-failures", s.monitoring, s.webhookFailures)
+	r.GET("/api/v1/webhook-deliveries/:id", s.requireRead, s.webhookDelivery)
 	r.POST("/api/v1/webhook-deliveries/:id/retry", s.requireAdmin, s.retryWebhookDelivery)
 }
 

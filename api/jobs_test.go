@@ -264,7 +264,7 @@ func TestJobsPartialFailure(t *testing.T) {
 
 	// The delivery with its recorded attempt; metrics count it.
 	var view api.DeliveryView
-	if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-deliveries/"+st.Callback.DeliveryID, nil, nil, &view); code != 200 {
+	if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-deliveries/"+st.Callback.DeliveryID, nil, reader, &view); code != 200 {
 		t.Fatalf("delivery answered %d", code)
 	}
 	if len(view.History) != 1 || view.History[0].StatusCode == nil || *view.History[0].StatusCode != 200 ||
@@ -272,7 +272,7 @@ func TestJobsPartialFailure(t *testing.T) {
 		t.Fatalf("delivery %+v", view)
 	}
 	var m api.WebhookMetrics
-	call(t, "GET", e.api.URL()+"/api/v1/webhook-metrics?hours=24", nil, nil, &m)
+	call(t, "GET", e.api.URL()+"/api/v1/webhook-metrics?hours=24", nil, reader, &m)
 	if m.Total != 1 || m.Delivered != 1 || m.Pending != 0 || m.SuccessRate == nil || *m.SuccessRate != 1 ||
 		m.AttemptsHisto["1"] != 1 || m.StatusCodeCounts["200"] != 1 || m.LatencyP50MS == nil {
 		t.Fatalf("metrics %+v", m)
@@ -345,7 +345,7 @@ func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
 		t.Fatalf("retry of a pending delivery: %d %v", code, refused)
 	}
 	var health api.WebhookHealth
-	call(t, "GET", e.api.URL()+"/api/v1/webhook-health", nil, nil, &health)
+	call(t, "GET", e.api.URL()+"/api/v1/webhook-health", nil, reader, &health)
 	if health.Pending != 1 || health.Status != "healthy" {
 		t.Fatalf("health with one delivery waiting: %+v", health)
 	}
@@ -373,7 +373,7 @@ func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
 	})
 	writeHistoryAs(t, e.api, "callback-"+st.Callback.DeliveryID, "callback.json")
 	var view api.DeliveryView
-	call(t, "GET", deliveryURL, nil, nil, &view)
+	call(t, "GET", deliveryURL, nil, reader, &view)
 	if len(view.History) != 2 || *view.History[0].StatusCode != 500 || *view.History[1].StatusCode != 200 ||
 		view.History[0].Attempt != 1 || view.History[1].Attempt != 2 {
 		t.Fatalf("attempts %+v", view.History)
@@ -585,25 +585,25 @@ func TestJobsSSRF(t *testing.T) {
 		Failures []api.DeliveryView `json:"failures"`
 		Count    int                `json:"count"`
 	}
-	call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?limit=10", nil, nil, &failures)
+	call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?limit=10", nil, reader, &failures)
 	if failures.Count != 1 || failures.Failures[0].JobID != acc.JobID || failures.Failures[0].LastError == nil || failures.Failures[0].URL != rebinding {
 		t.Fatalf("failures %+v", failures)
 	}
 	var health api.WebhookHealth
-	call(t, "GET", e.api.URL()+"/api/v1/webhook-health", nil, nil, &health)
+	call(t, "GET", e.api.URL()+"/api/v1/webhook-health", nil, reader, &health)
 	if health.Status != "degraded" || health.RecentFailed != 1 || len(health.Reasons) != 1 || !strings.Contains(health.Reasons[0], "failure rate") {
 		t.Fatalf("health %+v", health)
 	}
 	var bad api.ErrorBody
-	if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?limit=0", nil, nil, &bad); code != 400 || bad.Field != "limit" {
+	if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?limit=0", nil, reader, &bad); code != 400 || bad.Field != "limit" {
 		t.Fatalf("limit=0: %d %+v", code, bad)
 	}
-	call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?until=2000-01-01T00:00:00Z", nil, nil, &failures)
+	call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?until=2000-01-01T00:00:00Z", nil, reader, &failures)
 	if failures.Count != 0 {
 		t.Fatalf("failures before 2000: %+v", failures)
 	}
 	for q, field := range map[string]string{"since=today": "since", "cursor=%21": "cursor"} {
-		if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?"+q, nil, nil, &bad); code != 400 || bad.Field != field {
+		if code := call(t, "GET", e.api.URL()+"/api/v1/webhook-failures?"+q, nil, reader, &bad); code != 400 || bad.Field != field {
 			t.Fatalf("%s: %d %+v", q, code, bad)
 		}
 	}

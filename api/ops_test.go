@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -143,4 +145,128 @@ func TestOpsConsoleRatings(t *testing.T) {
 		t.Fatalf("Temporal link %q", link.Value)
 	}
 	b.Screenshot("ops-ratings")
+}
+
+// opsRequest sends a console request (a form when form is not nil) with the
+// session cookie, following no redirect.
+func opsRequest(t *testing.T, method, target string, cookie *http.Cookie, form url.Values) (*http.Response, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, string(raw)
+}
+
+// opsLogin logs in with token and returns the session cookie.
+func opsLogin(t *testing.T, base, token string) *http.Cookie {
+	t.Helper()
+	resp, body := opsRequest(t, "POST", base+"/ops/login", nil, url.Values{"token": {token}, "next": {"/ops/jobs"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ops/jobs" {
+		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "hookflow_ops" {
+			if strings.Contains(c.Value, token) || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+				t.Fatalf("session cookie %+v carries the token or lacks HttpOnly/SameSite", c)
+			}
+			return c
+		}
+	}
+	t.Fatal("login set no session cookie")
+	return nil
+}
+
+// TestOpsConsoleReadSession: a read token logs in and sees every page
+// without the buttons, and the console's actions answer it 403. The
+// session cookie names its token (and is signed with it, not carrying it):
+// it also reads the read API, never acts on the admin API, and dies when the
+// token behind its name changes. A named admin token's session acts, and
+// the retry button calls the API as that token.
+func TestOpsConsoleReadSession(t *testing.T) {
+	logs := testenv.CaptureLogs(t)
+	dbURL, _ := testenv.Database(t)
+	tmp := testenv.Temporal(t)
+	a := testenv.StartApp(t, testenv.Config(t, dbURL, tmp, accessVars), app.Roles{API: true})
+	base := a.URL()
+
+	if resp, body := opsRequest(t, "POST", base+"/ops/login", nil, url.Values{"token": {unknownToken}}); resp.StatusCode != 401 ||
+		!strings.Contains(body, `id="login-error"`) {
+		t.Fatalf("login with an unknown token: %d", resp.StatusCode)
+	}
+	read := opsLogin(t, base, testenv.ReadToken)
+	if !strings.HasSuffix(read.Value, ".tests") {
+		t.Fatalf("the session does not name its token: %q", read.Value)
+	}
+	for _, page := range []string{"/ops/simplyprint", "/ops/jobs", "/ops/ratings", "/crm/sync", "/api/v1/ratings/export.csv", "/api/v1/simpleprint/events"} {
+		resp, body := opsRequest(t, "GET", base+page, read, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s with a read session: %d %s", page, resp.StatusCode, body)
+		}
+		if strings.HasPrefix(page, "/ops/") && (!strings.Contains(body, "tests (read)") || strings.Contains(body, `<button id="send-test-event"`) ||
+			strings.Contains(body, `class="retry"`)) {
+			t.Fatalf("%s for a read session shows buttons or not who is logged in:\n%s", page, body)
+		}
+	}
+	for _, action := range []string{"/ops/simplyprint/test-event", "/ops/jobs/deliveries/" + routeSampleID + "/retry"} {
+		if resp, body := opsRequest(t, "POST", base+action, read, url.Values{}); resp.StatusCode != 403 || !strings.Contains(body, "admin token") {
+			t.Fatalf("POST %s with a read session: %d %s", action, resp.StatusCode, body)
+		}
+	}
+	// A console session does not act on the API, not even an admin one.
+	admin := opsLogin(t, base, opsAdminToken)
+	if resp, body := opsRequest(t, "POST", base+"/api/v1/webhook-deliveries/"+routeSampleID+"/retry", admin, url.Values{}); resp.StatusCode != 401 {
+		t.Fatalf("an admin session's cookie on the retry API: %d %s", resp.StatusCode, body)
+	}
+	// The admin session has the buttons, and the retry goes through the API
+	// as the token ops (the delivery does not exist: the API's 404 shows).
+	if _, body := opsRequest(t, "GET", base+"/ops/simplyprint", admin, nil); !strings.Contains(body, `id="send-test-event"`) || !strings.Contains(body, "ops (admin)") {
+		t.Fatalf("admin session's page:\n%s", body)
+	}
+	resp, _ := opsRequest(t, "POST", base+"/ops/jobs/deliveries/"+routeSampleID+"/retry", admin, url.Values{})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "no+delivery") {
+		t.Fatalf("retry with an admin session: %d to %q", resp.StatusCode, loc)
+	}
+	if !regexp.MustCompile(`"path":"/api/v1/webhook-deliveries/[^"]+/retry","status":404,"duration":"[^"]+","token":"ops"`).MatchString(logs.String()) {
+		t.Fatalf("the console's retry was not logged under the token ops:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"ops console action","path":"/ops/jobs/deliveries/`+routeSampleID+`/retry","token":"ops"`) {
+		t.Fatalf("no audit line of the console's retry:\n%s", logs.String())
+	}
+
+	// Another API with the name tests now given another token: the session
+	// made from the old one is refused (back to the login form).
+	vars := map[string]string{"READ_TOKENS": "tests:rotated-read-token-0123456789"}
+	for k, v := range accessVars {
+		vars[k] = v
+	}
+	b := testenv.StartApp(t, testenv.Config(t, dbURL, tmp, vars), app.Roles{API: true})
+	if resp, _ := opsRequest(t, "GET", b.URL()+"/ops/jobs", read, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a session of a rotated token: %d", resp.StatusCode)
+	}
+	if resp, _ := opsRequest(t, "GET", b.URL()+"/ops/jobs", admin, nil); resp.StatusCode != 200 {
+		t.Fatalf("the admin session (its token unchanged): %d", resp.StatusCode)
+	}
+	// Logging out clears the cookie.
+	resp, _ = opsRequest(t, "POST", base+"/ops/logout", read, url.Values{})
+	if cs := resp.Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 {
+		t.Fatalf("logout cookies %+v", cs)
+	}
 }

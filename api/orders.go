@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/integrations/bitrix"
 	"github.com/hookflow/hookflow/internal/ordersync"
 	"github.com/hookflow/hookflow/internal/store"
@@ -41,8 +42,8 @@ func (s *Server) ordersRoutes(r *gin.Engine) {
 	r.POST(BitrixStatusPath, in, s.bitrixSiteWebhook)
 	r.POST(Bitrix24EventsPath, in, s.bitrix24Event)
 	r.GET("/api/sync/status", s.syncStatus)
-	r.GET("/api/orders", s.requireAdmin, s.listOrders)
-	r.GET("/api/orders/:id", s.requireAdmin, s.getOrder)
+	r.GET("/api/orders", s.requireRead, s.listOrders)
+	r.GET("/api/orders/:id", s.requireRead, s.getOrder)
 	r.PATCH("/api/orders/:id", s.requireAdmin, s.patchOrder)
 	r.GET(CRMSyncPagePath, s.crmSyncPage)
 	r.GET(crmsync.AssetsPath+"*file", gin.WrapH(crmsync.Assets()))
@@ -190,18 +191,15 @@ type SyncStatusResponse struct {
 	store.SyncStatus
 }
 
-// syncStatus is the seed's monitoring endpoint: X-Webhook-Token (or the
-// admin Bearer token).
+// syncStatus is the seed's monitoring endpoint: the Bitrix X-Webhook-Token
+// (as the seed had it), or a read or admin token.
 func (s *Server) syncStatus(c *gin.Context) {
-	token, admin := s.Config.Orders.Token(), s.Config.AdminToken
-	if token == "" && admin == "" {
-		fail(c, http.StatusForbidden, "sync status is disabled: set BITRIX_WEBHOOK_TOKEN or ADMIN_TOKEN")
-		return
-	}
-	bearer, isBearer := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	byToken := s.acceptSecret(c, c.GetHeader(bitrix.TokenHeader), token, s.Config.Orders.PreviousToken(), "BITRIX_WEBHOOK_TOKEN_PREVIOUS (or WEBHOOK_TOKEN_PREVIOUS)")
-	if !byToken && !(admin != "" && isBearer && secureEqual(bearer, admin)) {
-		fail(c, http.StatusUnauthorized, "missing or wrong token (header X-Webhook-Token, or Authorization: Bearer <ADMIN_TOKEN>)")
+	if got, token := c.GetHeader(bitrix.TokenHeader), s.Config.Orders.Token(); got != "" && token != "" {
+		if !s.acceptSecret(c, got, token, s.Config.Orders.PreviousToken(), "BITRIX_WEBHOOK_TOKEN_PREVIOUS (or WEBHOOK_TOKEN_PREVIOUS)") {
+			fail(c, http.StatusUnauthorized, "wrong X-Webhook-Token (send BITRIX_WEBHOOK_TOKEN, or Authorization: Bearer <read or admin token>)")
+			return
+		}
+	} else if !s.authorize(c, auth.Read) {
 		return
 	}
 	st, err := s.Store.SyncStatus(c.Request.Context(), 20)
@@ -377,33 +375,36 @@ func (s *Server) patchOrder(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// crmSyncPage renders the monitoring page. It needs ADMIN_TOKEN: as a Bearer
-// header, or once as ?token= (which sets an HttpOnly cookie holding a value
-// derived from the token and redirects to the bare URL, so the token leaves
-// the address bar and the page can refresh itself).
+// crmSyncPage renders the monitoring page. It needs a read or admin token:
+// as a Bearer header, the ops console's session (log in at /ops/login), or
+// once as ?token=, which sets that session (a cookie that names the token
+// and is signed with it) and redirects to the bare URL, so the token leaves
+// the address bar and the page can refresh itself.
 func (s *Server) crmSyncPage(c *gin.Context) {
-	admin := s.Config.AdminToken
-	if admin == "" {
-		c.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("The sync page is disabled: set ADMIN_TOKEN.\n"))
+	if s.tokens.Empty() {
+		c.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("The sync page is disabled: set READ_TOKENS, ADMIN_TOKENS or ADMIN_TOKEN.\n"))
 		return
 	}
-	// The ops console's session (log in at /ops/login) or a Bearer token; a
-	// ?token= link sets the same session and leaves the address bar.
 	if q, given := c.GetQuery("token"); given {
-		if !secureEqual(q, admin) {
+		id, known := s.tokens.Lookup(q)
+		cookie, ok := s.tokens.SessionCookie(id.Name, c.Request.TLS != nil, time.Now())
+		if !known || !ok {
 			c.Data(http.StatusUnauthorized, "text/plain; charset=utf-8", []byte("Wrong token.\n"))
 			return
 		}
-		http.SetCookie(c.Writer, ops.SessionCookie(admin, c.Request.TLS != nil))
+		auth.Remember(c, id)
+		http.SetCookie(c.Writer, cookie)
 		c.Redirect(http.StatusSeeOther, CRMSyncPagePath)
 		return
 	}
-	if !ops.Authorized(c.Request, admin) {
-		c.Header("WWW-Authenticate", `Bearer realm="hookflow"`)
+	id, res := s.tokens.FromRequest(c.Request, true)
+	if res != auth.Known {
+		c.Header("WWW-Authenticate", bearerChallenge)
 		c.Data(http.StatusUnauthorized, "text/html; charset=utf-8", []byte(`<!doctype html><p>Unauthorized: <a href="/ops/login?next=`+
-			CRMSyncPagePath+`">log in</a> with the admin token, or send Authorization: Bearer &lt;ADMIN_TOKEN&gt;.</p>`))
+			CRMSyncPagePath+`">log in</a> with a read or admin token, or send Authorization: Bearer &lt;token&gt;.</p>`))
 		return
 	}
+	auth.Remember(c, id)
 	ctx := c.Request.Context()
 	st, err := s.Store.SyncStatus(ctx, 20)
 	if err != nil {

@@ -360,7 +360,7 @@ func TestOrdersAuthAndBadInput(t *testing.T) {
 }
 
 func TestOrdersTokensUnsetRefuse(t *testing.T) {
-	a, _ := startOrders(t, map[string]string{"BITRIX_WEBHOOK_TOKEN": "", "ADMIN_TOKEN": ""})
+	a, _ := startOrders(t, map[string]string{"BITRIX_WEBHOOK_TOKEN": "", "ADMIN_TOKEN": "", "READ_TOKENS": ""})
 	good := bitrixtest.SiteEvent{Event: "order.saved", Order: siteOrder(8, "N", 1)}.JSON()
 	for _, c := range []struct{ method, path string }{
 		{"POST", bxOrderURL}, {"POST", "/api/webhooks/bitrix24"}, {"GET", "/api/sync/status"}, {"GET", "/api/orders"},

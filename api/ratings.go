@@ -37,8 +37,8 @@ func (s *Server) ratingsRoutes(r *gin.Engine) {
 	tin := inboundMetrics(store.TelegramSource)
 	r.POST(config.TelegramWebhookPath, tin, s.telegramWebhook)
 	r.POST(OkdeskContactLinkPath, s.requireAdmin, s.okdeskLinkContact)
-	r.GET(RatingStatsPath, s.requireAdmin, s.ratingStats)
-	r.GET(RatingExportPath, s.requireAdmin, s.ratingExport)
+	r.GET(RatingStatsPath, s.requireRead, s.ratingStats)
+	r.GET(RatingExportPath, s.requireRead, s.ratingExport)
 	if s.Log != nil && s.Config.Ratings.Secret() == "" {
 		s.Log.Warn("OKDESK_WEBHOOK_SECRET (or WEBHOOK_SECRET) is not set: Okdesk webhooks are accepted without authentication")
 	}

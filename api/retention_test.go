@@ -89,16 +89,16 @@ func TestRetentionEndToEnd(t *testing.T) {
 	}
 
 	var events []api.SimplyPrintEvent
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=100", nil, nil, &events)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=100", nil, reader, &events)
 	if len(events) != 1 || events[0].Event != "job.started" {
 		t.Fatalf("events after the purge: %+v, want only the newest", events)
 	}
 	var printers []map[string]any
-	if call(t, "GET", a.URL()+"/api/v1/simpleprint/printers", nil, nil, &printers); len(printers) != 1 {
+	if call(t, "GET", a.URL()+"/api/v1/simpleprint/printers", nil, reader, &printers); len(printers) != 1 {
 		t.Fatalf("printers after the purge: %v, want the printer kept", printers)
 	}
 	var stats store.EventStats
-	if call(t, "GET", a.URL()+"/api/v1/simpleprint/stats", nil, nil, &stats); stats.Total != 1 || stats.Processed != 1 {
+	if call(t, "GET", a.URL()+"/api/v1/simpleprint/stats", nil, reader, &stats); stats.Total != 1 || stats.Processed != 1 {
 		t.Fatalf("stats after the purge: %+v, want 1 event", stats)
 	}
 

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.temporal.io/sdk/client"
 
+	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
@@ -32,11 +33,14 @@ type Server struct {
 	// SelfURL is this API's own base URL (the ops console's test button
 	// calls the real webhook endpoint through it).
 	SelfURL func() string
+
+	tokens *auth.Set // ADMIN_TOKEN, ADMIN_TOKENS, READ_TOKENS; set by Handler
 }
 
 // Handler builds the router.
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
+	s.tokens = s.accessTokens()
 	r := gin.New()
 	r.ContextWithFallback = true // a *gin.Context used as context keeps the span (otelgin)
 	r.RedirectTrailingSlash = false
@@ -55,7 +59,7 @@ func (s *Server) Handler() http.Handler {
 		r.GET("/metrics", gin.WrapH(metrics))
 	}
 	(&ops.Console{
-		Store: s.Store, AdminToken: s.Config.AdminToken, Log: s.Log,
+		Store: s.Store, Tokens: s.tokens, Log: s.Log,
 		TemporalUI: s.Config.Temporal.UIURL, Namespace: s.Config.Temporal.Namespace,
 		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret,
 	}).Register(r)
@@ -80,9 +84,32 @@ func (s *Server) accessLog() gin.HandlerFunc {
 		if !s.Log.Enabled(c.Request.Context(), level) {
 			return // every request passes here: format nothing for a disabled level
 		}
-		s.Log.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "path", c.Request.URL.Path,
-			"status", c.Writer.Status(), "duration", time.Since(start).String())
+		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path,
+			"status", c.Writer.Status(), "duration", time.Since(start).String()}
+		if id, ok := auth.Who(c); ok {
+			attrs = append(attrs, "token", id.Name) // the name; never the token
+		}
+		s.Log.Log(c.Request.Context(), level, "http request", attrs...)
 	}
+}
+
+// accessTokens parses the tokens (LoadFrom has checked them; a config built
+// otherwise that does not parse gets none, which closes everything) and
+// warns about an API that is closed, or open, by its configuration.
+func (s *Server) accessTokens() *auth.Set {
+	tokens, err := s.Config.Tokens()
+	if s.Log == nil {
+		return tokens
+	}
+	if err != nil {
+		s.Log.Error("access tokens do not parse: every endpoint that needs a token refuses", "error", err)
+	} else if tokens.Empty() {
+		s.Log.Warn("no ADMIN_TOKEN, ADMIN_TOKENS or READ_TOKENS: endpoints that return stored data and admin actions answer 403")
+	}
+	if s.Config.PublicMonitoring {
+		s.Log.Warn("PUBLIC_MONITORING=true: GET /api/v1/webhook-metrics, /api/v1/webhook-health and /api/v1/webhook-failures answer without a token (failures show client callback URLs and receiver errors)")
+	}
+	return tokens
 }
 
 func (s *Server) recoverJSON() gin.HandlerFunc {

@@ -26,10 +26,10 @@ func (s *Server) simplyPrintRoutes(r *gin.Engine) {
 		r.POST(p+"/webhook", in, s.simplyPrintWebhook)
 		r.GET(p+"/webhook/", s.simplyPrintReady)
 		r.GET(p+"/webhook", s.simplyPrintReady)
-		r.GET(p+"/events", s.simplyPrintEvents)
-		r.GET(p+"/printers", s.simplyPrintPrinters)
-		r.GET(p+"/stats", s.simplyPrintStats)
-		r.GET(p+"/stream", s.simplyPrintStream)
+		r.GET(p+"/events", s.requireRead, s.simplyPrintEvents)
+		r.GET(p+"/printers", s.requireRead, s.simplyPrintPrinters)
+		r.GET(p+"/stats", s.requireRead, s.simplyPrintStats)
+		r.GET(p+"/stream", s.requireRead, s.simplyPrintStream)
 	}
 }
 

@@ -35,7 +35,7 @@ func waitProcessed(t *testing.T, a *app.App, n int) []api.SimplyPrintEvent {
 	var events []api.SimplyPrintEvent
 	testenv.Eventually(t, 30*time.Second, func() error {
 		events = nil
-		call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=1000", nil, nil, &events)
+		call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=1000", nil, reader, &events)
 		done := 0
 		for _, e := range events {
 			if e.Processed {
@@ -228,7 +228,7 @@ func TestSimplyPrintOrderPerPrinter(t *testing.T) {
 		t.Fatalf("%d stale events, want 1", stale)
 	}
 	var printers []store.Printer
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/printers", nil, nil, &printers)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/printers", nil, reader, &printers)
 	if len(printers) != 2 {
 		t.Fatalf("printers %+v", printers)
 	}
@@ -240,34 +240,34 @@ func TestSimplyPrintOrderPerPrinter(t *testing.T) {
 	}
 	// Filters of the read API.
 	var filtered []api.SimplyPrintEvent
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?type=job_completed&printer_id=102", nil, nil, &filtered)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?type=job_completed&printer_id=102", nil, reader, &filtered)
 	if len(filtered) != 1 || filtered[0].Event != "job.finished" || *filtered[0].JobID != "2" || *filtered[0].WebhookID != 42 {
 		t.Fatalf("filtered %+v", filtered)
 	}
 	var bad map[string]any
-	if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=abc", nil, nil, &bad); code != 400 || bad["field"] != "limit" {
+	if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?limit=abc", nil, reader, &bad); code != 400 || bad["field"] != "limit" {
 		t.Fatalf("bad limit: %d %v", code, bad)
 	}
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?outcome=stale", nil, nil, &filtered)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?outcome=stale", nil, reader, &filtered)
 	if len(filtered) != 1 || *filtered[0].Outcome != "stale" {
 		t.Fatalf("outcome=stale: %+v", filtered)
 	}
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2999-01-01T00:00:00Z", nil, nil, &filtered)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2999-01-01T00:00:00Z", nil, reader, &filtered)
 	if len(filtered) != 0 {
 		t.Fatalf("events since 2999: %+v", filtered)
 	}
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00%2B03:00&limit=3", nil, nil, &filtered)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00%2B03:00&limit=3", nil, reader, &filtered)
 	if len(filtered) != 3 {
 		t.Fatalf("events of a range holding all: %d", len(filtered))
 	}
 	for q, field := range map[string]string{"since=yesterday": "since", "until=2025-01-09": "until",
 		"since=2025-01-09T00:00:00Z&until=2025-01-08T00:00:00Z": "until"} {
-		if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?"+q, nil, nil, &bad); code != 400 || bad["field"] != field {
+		if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?"+q, nil, reader, &bad); code != 400 || bad["field"] != field {
 			t.Fatalf("%s: %d %v", q, code, bad)
 		}
 	}
 	var stats store.EventStats
-	call(t, "GET", a.URL()+"/api/v1/simpleprint/stats", nil, nil, &stats)
+	call(t, "GET", a.URL()+"/api/v1/simpleprint/stats", nil, reader, &stats)
 	if stats.Total != 24 || stats.ByType["job_progress"] != 19 || stats.ByType["job_completed"] != 2 || stats.ProcessedShare != 1 || stats.ByOutcome["stale"] != 1 {
 		t.Fatalf("stats %+v", stats)
 	}
@@ -279,6 +279,7 @@ func TestSimplyPrintStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", a.URL()+"/api/v1/simpleprint/stream", nil)
+	req.Header.Set("Authorization", reader["Authorization"])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -316,6 +317,7 @@ func resumeStream(t *testing.T, base string, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/simpleprint/stream", nil)
+	req.Header.Set("Authorization", reader["Authorization"])
 	req.Header.Set("Last-Event-ID", fmt.Sprint(id-1))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -48,7 +48,7 @@ func clusterCommand(ctx context.Context, cfg config.Config, log *slog.Logger, ar
 		return err
 	}
 	defer c.Stop()
-	printCluster(stdout, c, adminHint(o.AdminToken, generatedToken))
+	printCluster(stdout, c, adminHint(o.AdminToken, generatedToken), bearerForRun(o.AdminToken, generatedToken))
 	// A process that dies on its own is reported; the rest keeps running,
 	// as replicas behind a load balancer would.
 	for _, p := range c.Processes() {
@@ -67,7 +67,7 @@ func clusterCommand(ctx context.Context, cfg config.Config, log *slog.Logger, ar
 	return nil
 }
 
-func printCluster(w io.Writer, c *cluster.Cluster, admin string) {
+func printCluster(w io.Writer, c *cluster.Cluster, admin, bearer string) {
 	apis := c.APIURLs()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nhookflow cluster is running (Ctrl-C stops everything it started)\n\n")
@@ -92,5 +92,6 @@ func printCluster(w io.Writer, c *cluster.Cluster, admin string) {
 		}
 		fmt.Fprintf(&b, "curl -X POST %s/api/v1/simpleprint/webhook/ -H 'Content-Type: application/json' -d '{\"test\": true}'\n", u)
 	}
+	fmt.Fprintf(&b, "      curl -H \"Authorization: Bearer %s\" %s/api/v1/simpleprint/events\n", bearer, apis[0])
 	fmt.Fprint(w, b.String())
 }

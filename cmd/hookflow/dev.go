@@ -81,9 +81,12 @@ hookflow is running (Ctrl-C stops everything it started)
                  POST %[1]s/api/webhooks/bitrix/order and /status   (Bitrix site)
                  POST %[1]s/api/v1/generate-descriptions   (description jobs)
   read           %[1]s/api/v1/simpleprint/events   %[1]s/api/v1/simpleprint/stream (SSE)
+                 (read endpoints need a token: Authorization: Bearer <token>; see README, Access)
 
 Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: application/json' -d '{"test": true}'
-`, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL), adminHint(cfg.AdminToken, generatedToken), cfg.Ratings.WebhookPath)
+      curl -H "Authorization: Bearer %[7]s" %[1]s/api/v1/simpleprint/events
+`, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL), adminHint(cfg.AdminToken, generatedToken), cfg.Ratings.WebhookPath,
+		bearerForRun(cfg.AdminToken, generatedToken))
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -120,4 +123,13 @@ func adminHint(token string, generated bool) string {
 		return "(admin token for this run: " + token + "; set ADMIN_TOKEN to choose one)"
 	}
 	return "(log in with ADMIN_TOKEN)"
+}
+
+// bearerForRun is what the printed curl examples send: the token generated
+// for this run, or a reference to ADMIN_TOKEN (never its value).
+func bearerForRun(token string, generated bool) string {
+	if generated {
+		return token
+	}
+	return "$ADMIN_TOKEN"
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/hookflow/hookflow/internal/auth"
 )
 
 // Config is the whole configuration of the hookflow binary. Flow-specific
@@ -22,8 +24,14 @@ type Config struct {
 	PublicBaseURL string        `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080" desc:"URL third parties use to reach the API (webhook registration, deep links)"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error"`
 	BodyLimit     int64         `env:"BODY_LIMIT_BYTES" envDefault:"1048576" desc:"largest accepted request body; larger ones get 413"`
-	AdminToken    string        `env:"ADMIN_TOKEN" desc:"Bearer token for admin APIs and the ops console; unset disables them"`
+	AdminToken    string        `env:"ADMIN_TOKEN" desc:"an admin token, named admin in logs and traces: Bearer token for every endpoint, admin actions included, and the ops console (see Access)"`
 	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" envDefault:"10s" desc:"how long a stop waits for in-flight requests and activities"`
+
+	// Named tokens (internal/auth): the name, never the token, is what logs,
+	// traces and the access log record.
+	AdminTokens      string `env:"ADMIN_TOKENS" desc:"more admin tokens, name:token,name2:token2 (each at least 16 characters; names and tokens unique, the name admin is ADMIN_TOKEN's); with ADMIN_TOKEN unset too, admin actions are disabled"`
+	ReadTokens       string `env:"READ_TOKENS" desc:"read-only tokens for dashboards and monitoring, name:token,... (each at least 16 characters): every endpoint that returns stored data and the ops pages, no actions; with no token at all those answer 403"`
+	PublicMonitoring bool   `env:"PUBLIC_MONITORING" envDefault:"false" desc:"compatibility switch for the seed's monitoring: true answers GET /api/v1/webhook-metrics, /api/v1/webhook-health and /api/v1/webhook-failures without a token (failures show client callback URLs and receiver errors); a warning is logged at start"`
 
 	DatabaseURL     string `env:"DATABASE_URL" desc:"Postgres connection string; hookflow dev picks or starts one when unset"`
 	DatabaseMaxConn int32  `env:"DATABASE_MAX_CONNS" envDefault:"20" desc:"pgxpool size"`
@@ -117,12 +125,20 @@ func (c Config) validate() error {
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
 	}
+	if _, err := c.Tokens(); err != nil {
+		errs = append(errs, err) // names variables and entries, never a token
+	}
 	errs = append(errs, c.Retention.validate())
 	errs = append(errs, c.SimplyPrint.validate())
 	errs = append(errs, c.Jobs.validate())
 	errs = append(errs, c.Orders.validate())
 	errs = append(errs, c.Ratings.validate())
 	return errors.Join(errs...)
+}
+
+// Tokens parses ADMIN_TOKEN, ADMIN_TOKENS and READ_TOKENS (checked at load).
+func (c Config) Tokens() (*auth.Set, error) {
+	return auth.Parse(c.AdminToken, c.AdminTokens, c.ReadTokens)
 }
 
 // SlogLevel maps LOG_LEVEL to a slog level.

@@ -187,8 +187,19 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
+// ReadToken is the read-only token, named "tests", that Config gives every
+// app unless the test sets READ_TOKENS itself: endpoints that return stored
+// data need one (send it with ReadHeader).
+const ReadToken = "tests-read-token-0123456789"
+
+// ReadHeader is the Authorization header that carries ReadToken.
+func ReadHeader() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + ReadToken}
+}
+
 // Config is a test configuration: loopback on a free port, the given
-// database and dev server, a unique task queue, fast relay polling.
+// database and dev server, a unique task queue, fast relay polling, and
+// READ_TOKENS=tests:<ReadToken>.
 func Config(t testing.TB, databaseURL string, temporal *DevServer, vars map[string]string) config.Config {
 	t.Helper()
 	base := map[string]string{
@@ -199,6 +210,7 @@ func Config(t testing.TB, databaseURL string, temporal *DevServer, vars map[stri
 		"RELAY_POLL_INTERVAL": "200ms",
 		"RELAY_MAX_BACKOFF":   "1s",
 		"LOG_LEVEL":           "warn",
+		"READ_TOKENS":         "tests:" + ReadToken,
 	}
 	for k, v := range vars {
 		base[k] = v

@@ -1,16 +1,14 @@
-// Package ops is the ops console: server-rendered pages behind ADMIN_TOKEN
-// (a login form sets a cookie; a Bearer header works too), with embedded
-// assets and no CDN. Every row that has a workflow links to its run in
-// Temporal UI.
+// Package ops is the ops console: server-rendered pages behind the access
+// tokens (a login form sets a session cookie; a Bearer header works too),
+// with embedded assets and no CDN. Read tokens see every page; the buttons
+// that act (send a test event, retry a callback) need an admin token. Every
+// row that has a workflow links to its run in Temporal UI.
 package ops
 
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -25,6 +23,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/store"
 )
 
@@ -37,8 +36,8 @@ var assetFS embed.FS
 // Console serves the ops pages.
 type Console struct {
 	Store      *store.Store
-	AdminToken string
-	TemporalUI string // TEMPORAL_UI_URL
+	Tokens     *auth.Set // ADMIN_TOKEN, ADMIN_TOKENS, READ_TOKENS
+	TemporalUI string    // TEMPORAL_UI_URL
 	Namespace  string
 	Log        *slog.Logger
 	SelfURL    func() string // the API's own base URL, for "send test event"
@@ -52,8 +51,6 @@ type Page struct {
 	Path  string // under /ops, e.g. "/ratings"
 	Title string
 }
-
-const cookieName = "hookflow_ops"
 
 // Register mounts /ops on r.
 func (c *Console) Register(r *gin.Engine) {
@@ -108,10 +105,10 @@ func (c *Console) Register(r *gin.Engine) {
 	g.GET("", func(g *gin.Context) { g.Redirect(http.StatusSeeOther, "/ops/simplyprint") })
 	g.GET("/", func(g *gin.Context) { g.Redirect(http.StatusSeeOther, "/ops/simplyprint") })
 	g.GET("/simplyprint", c.simplyPrint)
-	g.POST("/simplyprint/test-event", c.sendTestEvent)
+	g.POST("/simplyprint/test-event", c.requireAdmin, c.sendTestEvent)
 	g.GET("/jobs", c.jobs)
 	g.GET("/ratings", c.ratings)
-	g.POST("/jobs/deliveries/:id/retry", c.retryDelivery)
+	g.POST("/jobs/deliveries/:id/retry", c.requireAdmin, c.retryDelivery)
 }
 
 func (c *Console) temporalURL(workflowID string) string {
@@ -127,72 +124,70 @@ func TemporalRunURL(uiBase, namespace, workflowID string) string {
 	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
 }
 
-// sessionValue derives the console cookie from ADMIN_TOKEN, so the cookie
-// never carries the token itself.
-func sessionValue(adminToken string) string {
-	sum := sha256.Sum256([]byte("hookflow-ops:" + adminToken))
-	return hex.EncodeToString(sum[:])
-}
-
-// SessionCookie is the cookie a successful login sets; it covers every page
-// of the console, /crm/sync included.
-func SessionCookie(adminToken string, secure bool) *http.Cookie {
-	return &http.Cookie{Name: cookieName, Value: sessionValue(adminToken), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: secure, MaxAge: 12 * 3600}
-}
-
-// Authorized reports whether r carries the admin token as a Bearer header or
-// the console's session cookie.
-func Authorized(r *http.Request, adminToken string) bool {
-	if adminToken == "" {
-		return false
-	}
-	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
-		subtle.ConstantTimeCompare([]byte(bearer), []byte(adminToken)) == 1 {
-		return true
-	}
-	v, err := r.Cookie(cookieName)
-	return err == nil && subtle.ConstantTimeCompare([]byte(v.Value), []byte(sessionValue(adminToken))) == 1
-}
-
-// auth lets a request in with the console cookie or the Bearer token; a
-// browser without either goes to the login form.
+// auth lets a request in with the console's session cookie or a Bearer
+// token, read or admin; a browser without either goes to the login form.
 func (c *Console) auth(g *gin.Context) {
-	if c.AdminToken == "" {
-		g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("The ops console is disabled: set ADMIN_TOKEN and restart hookflow.\n"))
+	if c.Tokens.Empty() {
+		g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("The ops console is disabled: set ADMIN_TOKEN, ADMIN_TOKENS or READ_TOKENS and restart hookflow.\n"))
 		g.Abort()
 		return
 	}
-	if Authorized(g.Request, c.AdminToken) {
-		g.Next()
+	if id, res := c.Tokens.FromRequest(g.Request, true); res == auth.Known {
+		auth.Remember(g, id)
 		return
 	}
 	g.Redirect(http.StatusSeeOther, "/ops/login?next="+url.QueryEscape(g.Request.URL.RequestURI()))
 	g.Abort()
 }
 
+// requireAdmin refuses the console's actions to read-only sessions, and
+// logs those it lets through under the token's name.
+func (c *Console) requireAdmin(g *gin.Context) {
+	id, _ := auth.Who(g)
+	if id.Can(auth.Admin) {
+		g.Next()
+		if c.Log != nil {
+			c.Log.Info("ops console action", "path", g.Request.URL.Path, "token", id.Name)
+		}
+		return
+	}
+	g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("Forbidden: the token "+id.Name+
+		" is read-only; this action needs an admin token (ADMIN_TOKEN or ADMIN_TOKENS). Log out and log in with one.\n"))
+	g.Abort()
+}
+
+// login takes any read or admin token and sets a session cookie that names
+// the token and is signed with it (never the token itself).
 func (c *Console) login(g *gin.Context) {
 	next := g.PostForm("next")
 	if !(strings.HasPrefix(next, "/ops") || strings.HasPrefix(next, "/crm/sync")) || strings.HasPrefix(next, "//") {
 		next = "/ops/simplyprint"
 	}
-	if c.AdminToken == "" || subtle.ConstantTimeCompare([]byte(g.PostForm("token")), []byte(c.AdminToken)) != 1 {
+	id, known := c.Tokens.Lookup(g.PostForm("token"))
+	cookie, ok := c.Tokens.SessionCookie(id.Name, g.Request.TLS != nil, time.Now())
+	if !known || !ok {
 		g.Status(http.StatusUnauthorized)
-		c.render(g, "login", gin.H{"Next": next, "Error": "That is not the admin token (ADMIN_TOKEN)."})
+		c.render(g, "login", gin.H{"Next": next, "Error": "That is not one of hookflow's tokens (ADMIN_TOKEN, ADMIN_TOKENS or READ_TOKENS)."})
 		return
 	}
-	http.SetCookie(g.Writer, SessionCookie(c.AdminToken, g.Request.TLS != nil))
+	auth.Remember(g, id)
+	http.SetCookie(g.Writer, cookie)
 	g.Redirect(http.StatusSeeOther, next)
 }
 
 func (c *Console) logout(g *gin.Context) {
-	http.SetCookie(g.Writer, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(g.Writer, auth.LogoutCookie())
 	g.Redirect(http.StatusSeeOther, "/ops/login")
 }
 
 func (c *Console) render(g *gin.Context, page string, data gin.H) {
 	data["Page"] = page
 	data["Nav"] = nav
+	if id, ok := auth.Who(g); ok && page != "login" {
+		data["Who"] = id.Name
+		data["Level"] = id.Level.String()
+		data["CanAct"] = id.Can(auth.Admin)
+	}
 	var buf bytes.Buffer
 	if err := c.pages[page].Execute(&buf, data); err != nil {
 		c.Log.Error("ops console: render", "page", page, "error", err)
@@ -274,11 +269,14 @@ func (c *Console) jobs(g *gin.Context) {
 }
 
 // retryDelivery calls the admin API's retry endpoint over HTTP, so the
-// button does exactly what POST /api/v1/webhook-deliveries/{id}/retry does.
+// button does exactly what POST /api/v1/webhook-deliveries/{id}/retry does;
+// it calls as the session's token, so the API logs the same name.
 func (c *Console) retryDelivery(g *gin.Context) {
 	id := g.Param("id")
+	who, _ := auth.Who(g)
+	token, _ := c.Tokens.Token(who.Name)
 	status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/webhook-deliveries/"+url.PathEscape(id)+"/retry",
-		"", map[string]string{"Authorization": "Bearer " + c.AdminToken})
+		"", map[string]string{"Authorization": "Bearer " + token})
 	switch {
 	case err != nil:
 		g.Redirect(http.StatusSeeOther, "/ops/jobs?error="+url.QueryEscape(err.Error()))
