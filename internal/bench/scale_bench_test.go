@@ -123,20 +123,38 @@ func TestBenchScale(t *testing.T) {
 
 	// drained waits until every recorded event has been handed over and
 	// processed (the ack load's events, processed by the printer workflows).
-	drained := func() {
+	// Processing that stalls is an error, but the measurements go on: acks
+	// and reads do not wait for Temporal. (The dev server's SQLite has been
+	// seen to wedge under a machine overloaded by other work, answering
+	// "Namespace default is not found" from then on.)
+	stalled := false
+	drained := func() bool {
 		t.Helper()
-		testenv.Eventually(t, 10*time.Minute, func() error {
+		wait := 10 * time.Minute
+		if stalled {
+			wait = 30 * time.Second
+		}
+		deadline := time.Now().Add(wait)
+		for {
 			var outbox, pending int64
 			if err := st.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM relay_outbox),
 				(SELECT count(*) FROM inbound_events WHERE source = $1 AND outcome IS NULL AND NOT processed)`,
 				store.SimplyPrintSource).Scan(&outbox, &pending); err != nil {
-				return err
+				t.Fatal(err)
 			}
-			if outbox > 0 || pending > 0 {
-				return fmt.Errorf("%d events in the relay outbox, %d not processed", outbox, pending)
+			if outbox == 0 && pending == 0 {
+				return true
 			}
-			return nil
-		})
+			if time.Now().After(deadline) {
+				if !stalled {
+					t.Errorf("processing stalled: %d events in the relay outbox and %d not processed %s after the load; "+
+						"is the Temporal dev server (%s) answering? The measurements go on", outbox, pending, wait, tmp.HostPort)
+				}
+				stalled = true
+				return false
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	lastID := func() int64 {
 		t.Helper()
@@ -152,7 +170,7 @@ func TestBenchScale(t *testing.T) {
 	lossFound := false
 	stored := func(what string, afterID, acked int64) {
 		t.Helper()
-		drained()
+		processing := drained()
 		var rows, processed int64
 		if err := st.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE processed) FROM inbound_events
 			WHERE id > $1 AND source = $2 AND dedup_key LIKE $3`, afterID, store.SimplyPrintSource, loadKeys).Scan(&rows, &processed); err != nil {
@@ -161,9 +179,11 @@ func TestBenchScale(t *testing.T) {
 		line := fmt.Sprintf("%s: %d acknowledged, %d stored, %d processed", what, acked, rows, processed)
 		fmt.Println("  " + line)
 		lossChecks = append(lossChecks, line)
-		if rows < acked || processed < acked {
+		if rows < acked {
 			lossFound = true
 			t.Errorf("data loss: %s", line)
+		} else if processing && processed < acked {
+			t.Errorf("acknowledged events left unprocessed: %s", line)
 		}
 	}
 	checkCounters := func(when string) {
@@ -209,7 +229,10 @@ func TestBenchScale(t *testing.T) {
 		began := time.Now()
 		timing := timeReads(base, admin, reads, calls)
 		fmt.Printf("  %d reads timed in %s\n", len(reads), time.Since(began).Round(time.Millisecond))
-
+		return stageResult{events: size, reads: reads, timing: timing}, base, stop
+	}
+	ackStage := func(res *stageResult, base string) {
+		t.Helper()
 		// Acks, in rounds interleaved with the bare Gin -> Postgres handler
 		// of TestBenchSimplyPrintAcks (its table does not grow with the
 		// seeded history): how fast the machine is at the moment, so that a
@@ -226,24 +249,24 @@ func TestBenchScale(t *testing.T) {
 			acked += r.acks
 			rounds = append(rounds, r)
 		}
-		res := stageResult{events: size, reads: reads, timing: timing, acks: medianRate(rounds), bare: medianRate(bareRounds)}
+		res.acks, res.bare = medianRate(rounds), medianRate(bareRounds)
 		for _, r := range rounds {
 			res.rounds = append(res.rounds, r.rate())
 		}
 		fmt.Printf("  acks: %.0f/s median of %v, p50 %s ms, p99 %s ms, errors %d; bare handler %.0f/s\n", res.acks.rate(), roundRates(res.rounds),
 			ms(res.acks.pct(0.50)), ms(res.acks.pct(0.99)), res.acks.errors, res.bare.rate())
-		stored(fmt.Sprintf("ack load at %d events", size), from, acked)
-		return res, base, stop
+		stored(fmt.Sprintf("ack load at %d events", res.events), from, acked)
 	}
 
-	small, _, stopSmall := runStage(scaleSmall)
+	small, smallBase, stopSmall := runStage(scaleSmall)
+	ackStage(&small, smallBase)
 	checkCounters("at 10k")
 	// The relay must not run while millions of events are seeded (it would
 	// hand each to Temporal): stop hookflow, seed, start it again.
 	stopSmall()
 	large, base, _ := runStage(n)
 
-	// Reads.
+	// Reads, printed before anything else can go wrong.
 	fmt.Printf("\nReads: p50/p95 over %d calls each (ms); ratio = p95 at %d / p95 at %d\n", calls, n, scaleSmall)
 	fmt.Printf("  %-50s %9s %9s %9s %9s %7s  %s\n", "read", "p50@10k", "p95@10k", "p50@N", "p95@N", "ratio", "flag")
 	var slowReads []string
@@ -276,6 +299,7 @@ func TestBenchScale(t *testing.T) {
 	}
 
 	// Acks.
+	ackStage(&large, base)
 	ackRatio := large.acks.rate() / small.acks.rate()
 	bareRatio := large.bare.rate() / small.bare.rate()
 	fmt.Printf("\nAcks (median of %d rounds of %s, %d clients): at %d events %.0f/s (p50 %s, p99 %s ms), at %d events %.0f/s (p50 %s, p99 %s ms); ratio %.2f (target >= %.1f)\n",

@@ -97,7 +97,7 @@ type seeder struct {
 	prints    int64 // print_jobs rows
 }
 
-// The mix of seeded events, by k % 100, and of their outcomes.
+// The mix of seeded events: a kind per hundredth.
 var seedKinds = []struct {
 	upTo  int64 // k % 100 below this
 	event string
@@ -111,9 +111,12 @@ var seedKinds = []struct {
 // (api.simplyPrintWebhook: same parser, dedup key, workflow, entity and
 // attrs), with the outcome processing gives it.
 func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, error) {
+	// The kind and the outcome come from a hash of k, so that every
+	// printer's history has every kind (k/7 picks the printer).
+	h := uint64(k) * 0x9E3779B97F4A7C15
 	var name string
 	for _, kind := range seedKinds {
-		if k%100 < kind.upTo {
+		if int64(h>>32%100) < kind.upTo {
 			name = kind.event
 			break
 		}
@@ -151,7 +154,7 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 	rec := &store.InboundEvent{Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
 		WorkflowID: workflowID, EntityID: entityID, Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body}
 	out := store.EventOutcome{Outcome: "applied"}
-	switch h := (k * 7919) % 1000; {
+	switch h := uint64(k) * 0xBF58476D1CE4E5B9 >> 32 % 1000; {
 	case ev.PrinterID == 0:
 		out.Outcome = "recorded"
 	case h < 10:
@@ -183,7 +186,7 @@ func (s *seeder) seedEvents(ctx context.Context, upTo int64) error {
 	var wg sync.WaitGroup
 	progressDone := make(chan struct{})
 	go func() {
-		tick := time.NewTicker(10 * time.Second)
+		tick := time.NewTicker(30 * time.Second)
 		defer tick.Stop()
 		for {
 			select {
