@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +41,3 @@ func (s *Server) readBody(c *gin.Context) (body []byte, ok bool) {
 	return body, true
 }
 
-// secureEqual compares a presented secret with the configured one in
-// constant time (for equal lengths; the length itself is not secret).
-func secureEqual(got, want string) bool {
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
-}
