@@ -220,6 +220,10 @@ type DeliverResult struct {
 	// recorded it, but its result never reached the workflow (the worker
 	// died first); nothing was sent again and the series ends delivered.
 	AlreadyDelivered bool `json:"already_delivered,omitempty"`
+	// Recorded: this attempt was a 2xx and CallbackDeliver stored it (with
+	// the delivery's status delivered) before returning; recording it
+	// again would change nothing.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // CallbackDeliver makes exactly one attempt (the workflow owns the
@@ -282,6 +286,8 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 			if a.Log != nil {
 				a.Log.Warn("callback delivered but not recorded at once", "delivery_id", d.ID, "error", err)
 			}
+		} else {
+			res.Recorded = true
 		}
 	}
 	return res, nil

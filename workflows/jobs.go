@@ -26,16 +26,16 @@ func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 	ids := append([]int64(nil), in.Pending...)
 	drainEvents(events, &ids)
 
-	dbCtx := entityActivityOptions(ctx)
+	db := jobDBSteps(ctx)
 	var plan activities.JobPlan
-	if err := workflow.ExecuteActivity(dbCtx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}).Get(ctx, &plan); err != nil {
+	if err := db(ctx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}).Get(ctx, &plan); err != nil {
 		return err
 	}
-	if err := generateLots(ctx, in.EntityID, plan); err != nil {
+	if err := generateLots(ctx, in.EntityID, plan, db); err != nil {
 		return err
 	}
 	var sum activities.JobSummary
-	if err := workflow.ExecuteActivity(dbCtx, a.JobFinish, in.EntityID).Get(ctx, &sum); err != nil {
+	if err := db(ctx, a.JobFinish, in.EntityID).Get(ctx, &sum); err != nil {
 		return err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(sum.Status))
@@ -50,9 +50,39 @@ func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 	var late []int64
 	drainEvents(events, &late)
 	if len(late) > 0 {
-		return workflow.ExecuteActivity(dbCtx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: late}).Get(ctx, nil)
+		return db(ctx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: late}).Get(ctx, nil)
 	}
 	return nil
+}
+
+// Versions of the job and callback workflows (workflow.GetVersion), so runs
+// recorded before a change replay as they ran.
+const (
+	// versionJobLocalDBSteps: the job's short Postgres steps (JobStart,
+	// JobFailLot, JobFinish) run as local activities inside the workflow
+	// task instead of as activity tasks of their own, saving a round trip
+	// through the server each (they show as markers in Temporal UI).
+	versionJobLocalDBSteps = "job-local-db-steps"
+	// versionCallbackLocalRecord: CallbackDelivery records an attempt with
+	// a local activity, and not at all when the attempt recorded itself
+	// (a 2xx, see DeliverResult.Recorded).
+	versionCallbackLocalRecord = "callback-local-record"
+)
+
+// dbStep runs one short, idempotent Postgres step of a workflow.
+type dbStep func(ctx workflow.Context, activity any, arg any) workflow.Future
+
+// jobDBSteps is how the job runs its Postgres steps: local activities for
+// new runs, activities for runs recorded before versionJobLocalDBSteps.
+func jobDBSteps(ctx workflow.Context) dbStep {
+	if workflow.GetVersion(ctx, versionJobLocalDBSteps, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return func(ctx workflow.Context, activity any, arg any) workflow.Future {
+			return workflow.ExecuteActivity(entityActivityOptions(ctx), activity, arg)
+		}
+	}
+	return func(ctx workflow.Context, activity any, arg any) workflow.Future {
+		return workflow.ExecuteLocalActivity(entityLocalActivityOptions(ctx), activity, arg)
+	}
 }
 
 func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
@@ -68,7 +98,7 @@ func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
 // generateLots runs the pending lots, at most plan.Concurrency at a time. A
 // lot whose activity fails for good (attempts used up, or a permanent
 // error) is recorded as failed with the reason.
-func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan) error {
+func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
 	var a *activities.Jobs
 	lotCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: plan.LotTimeout,
@@ -78,7 +108,6 @@ func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan) e
 			MaximumAttempts:    int32(max(plan.LotAttempts, 1)),
 		},
 	})
-	dbCtx := entityActivityOptions(ctx)
 	sem := workflow.NewSemaphore(ctx, int64(max(plan.Concurrency, 1)))
 	wg := workflow.NewWaitGroup(ctx)
 	for _, lot := range plan.Pending {
@@ -95,7 +124,7 @@ func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan) e
 			}
 			reason := lotFailureReason(err, plan.LotTimeout)
 			// Retried until Postgres takes it; only cancellation ends it early.
-			_ = workflow.ExecuteActivity(dbCtx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+			_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
 		})
 	}
 	wg.Wait(ctx)
@@ -167,8 +196,10 @@ const (
 // Schedule.NextDelay (1, 2, 4, 8, 16 min by default, longer when the
 // receiver's Retry-After asks), attempt again, until a 2xx, a permanent
 // answer (4xx but 408/429, 410 Gone) or the last attempt. Each attempt is
-// one activity without retries of its own, then one (retried) activity
-// that records it.
+// one activity without retries of its own, then one (retried) local
+// activity that records it, unless the attempt was a 2xx the activity
+// recorded itself (runs from before versionCallbackLocalRecord record every
+// attempt with an activity).
 func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, error) {
 	var a *activities.Jobs
 	deliverCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -177,7 +208,13 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 		StartToCloseTimeout: in.Timeout + 15*time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	dbCtx := entityActivityOptions(ctx)
+	localRecord := workflow.GetVersion(ctx, versionCallbackLocalRecord, workflow.DefaultVersion, 1) >= 1
+	record := func(rec activities.AttemptRecord) error {
+		if localRecord {
+			return workflow.ExecuteLocalActivity(entityLocalActivityOptions(ctx), a.CallbackRecordAttempt, rec).Get(ctx, nil)
+		}
+		return workflow.ExecuteActivity(entityActivityOptions(ctx), a.CallbackRecordAttempt, rec).Get(ctx, nil)
+	}
 	first := max(in.FirstAttempt, 1)
 	for n := 1; ; n++ {
 		attempt := first + n - 1
@@ -207,8 +244,10 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 			next = workflow.Now(ctx).Add(delay)
 			rec.NextAttemptAt = &next
 		}
-		if err := workflow.ExecuteActivity(dbCtx, a.CallbackRecordAttempt, rec).Get(ctx, nil); err != nil {
-			return CallbackResult{}, err
+		if !(localRecord && res.Recorded && status == deliveryDelivered) {
+			if err := record(rec); err != nil {
+				return CallbackResult{}, err
+			}
 		}
 		if status != deliveryPending {
 			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(status))

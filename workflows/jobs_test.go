@@ -374,11 +374,14 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 }
 
 // TestJobReplay replays histories recorded from real runs (api tests write
-// them with UPDATE_HISTORY=1): a job with a retried and failed lot and its
-// child callback, and a callback series that waited on a timer across a
-// worker restart. A change that breaks determinism fails here.
+// job.json and callback.json with UPDATE_HISTORY=1): a job with a retried
+// and failed lot and its child callback, and a callback series that waited
+// on a timer across a worker restart. The -v0 files were recorded before
+// versionJobLocalDBSteps and versionCallbackLocalRecord (every step an
+// activity) and must keep replaying. A change that breaks determinism fails
+// here.
 func TestJobReplay(t *testing.T) {
-	for _, file := range []string{"testdata/job.json", "testdata/callback.json"} {
+	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
@@ -432,6 +435,31 @@ func TestCallbackDeliveredButResultLost(t *testing.T) {
 	// the activity's own record of the 2xx: the first record of an attempt
 	// wins); the one that found it delivered records nothing.
 	if len(recorded) != 1 || recorded[0].Attempt != 1 {
+		t.Fatalf("recorded %+v", recorded)
+	}
+	env.AssertExpectations(t)
+}
+
+// TestCallbackDeliveredAndRecorded: a 2xx the activity recorded itself is
+// not recorded again; a failed attempt is still recorded (by a local
+// activity) before the wait.
+func TestCallbackDeliveredAndRecorded(t *testing.T) {
+	env := newJobsEnv(t)
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{
+		Attempt: callback.Attempt{Outcome: callback.OutcomeRetryable, StatusCode: 503}}, nil).Once()
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{
+		Attempt: callback.Attempt{Outcome: callback.OutcomeDelivered, StatusCode: 200}, Recorded: true}, nil).Once()
+	var recorded []activities.AttemptRecord
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
+		recorded = append(recorded, r)
+		return nil
+	})
+	env.ExecuteWorkflow("CallbackDelivery", seedInput())
+	var res workflows.CallbackResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 2 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if len(recorded) != 1 || recorded[0].Attempt != 1 || recorded[0].DeliveryStatus != "pending" {
 		t.Fatalf("recorded %+v", recorded)
 	}
 	env.AssertExpectations(t)
