@@ -67,6 +67,9 @@ const (
 	// a local activity, and not at all when the attempt recorded itself
 	// (a 2xx, see DeliverResult.Recorded).
 	versionCallbackLocalRecord = "callback-local-record"
+	// versionJobLotBatches: first attempts of lots go in batches, one
+	// JobGenerateLots activity per batch (generateLotBatches).
+	versionJobLotBatches = "job-lot-batches"
 )
 
 // dbStep runs one short, idempotent Postgres step of a workflow.
@@ -99,15 +102,11 @@ func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
 // lot whose activity fails for good (attempts used up, or a permanent
 // error) is recorded as failed with the reason.
 func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
+	if len(plan.Pending) > 0 && workflow.GetVersion(ctx, versionJobLotBatches, workflow.DefaultVersion, 1) >= 1 {
+		return generateLotBatches(ctx, jobID, plan, db)
+	}
 	var a *activities.Jobs
-	lotCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: plan.LotTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    plan.LotRetryBase,
-			BackoffCoefficient: 2,
-			MaximumAttempts:    int32(max(plan.LotAttempts, 1)),
-		},
-	})
+	lotCtx := lotActivityOptions(ctx, plan, 0)
 	sem := workflow.NewSemaphore(ctx, int64(max(plan.Concurrency, 1)))
 	wg := workflow.NewWaitGroup(ctx)
 	for _, lot := range plan.Pending {
@@ -125,6 +124,103 @@ func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan, d
 			reason := lotFailureReason(err, plan.LotTimeout)
 			// Retried until Postgres takes it; only cancellation ends it early.
 			_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+		})
+	}
+	wg.Wait(ctx)
+	return ctx.Err()
+}
+
+// lotActivityOptions are the options of JobGenerateLot: plan.LotAttempts
+// attempts (or the given number), backoff from plan.LotRetryBase.
+func lotActivityOptions(ctx workflow.Context, plan activities.JobPlan, attempts int) workflow.Context {
+	if attempts <= 0 {
+		attempts = plan.LotAttempts
+	}
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: plan.LotTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    plan.LotRetryBase,
+			BackoffCoefficient: 2,
+			MaximumAttempts:    int32(max(attempts, 1)),
+		},
+	})
+}
+
+// MaxLotsPerBatch caps the lots of one JobGenerateLots call.
+const MaxLotsPerBatch = 25
+
+// lotBatches splits lots into batches that keep every one of the job's
+// concurrency slots busy: ceil(len/concurrency) lots each, at most
+// MaxLotsPerBatch.
+func lotBatches(lots []activities.LotRef, concurrency int) [][]activities.LotRef {
+	size := min(MaxLotsPerBatch, max(1, (len(lots)+concurrency-1)/max(concurrency, 1)))
+	var out [][]activities.LotRef
+	for len(lots) > 0 {
+		n := min(size, len(lots))
+		out = append(out, lots[:n])
+		lots = lots[n:]
+	}
+	return out
+}
+
+// generateLotBatches is generateLots for runs from versionJobLotBatches on:
+// at most plan.Concurrency JobGenerateLots calls at a time, each making the
+// first attempt of a batch of lots in one activity round trip. A lot it
+// hands back as retryable gets its further attempts as before, one
+// JobGenerateLot activity with Temporal's retries (after the wait the first
+// attempt's answer asked for, or GENERATOR_RETRY_BASE), in the same slot;
+// a lot that fails for good is recorded failed with its reason.
+func generateLotBatches(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
+	var a *activities.Jobs
+	concurrency := max(plan.Concurrency, 1)
+	batches := lotBatches(plan.Pending, concurrency)
+	retry := entityApplyRetry
+	sem := workflow.NewSemaphore(ctx, int64(concurrency))
+	wg := workflow.NewWaitGroup(ctx)
+	for _, batch := range batches {
+		if err := sem.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			defer sem.Release(1)
+			batchCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
+				HeartbeatTimeout:    plan.LotTimeout + 30*time.Second, // a dead worker shows after one lot's time
+				RetryPolicy:         &retry,                           // idempotent: finished lots are skipped
+			})
+			var res activities.LotsResult
+			if err := workflow.ExecuteActivity(batchCtx, a.JobGenerateLots,
+				activities.LotsInput{JobID: jobID, Lots: batch, LotTimeout: plan.LotTimeout}).Get(ctx, &res); err != nil {
+				return // cancelled: the job ends with ctx.Err()
+			}
+			for _, f := range res.Failed {
+				_ = db(ctx, a.JobFailLot, f).Get(ctx, nil)
+			}
+			for _, r := range res.Retry {
+				reason := r.Error
+				if plan.LotAttempts > 1 {
+					wait := r.RetryAfter
+					if wait <= 0 {
+						wait = plan.LotRetryBase
+					}
+					if err := workflow.Sleep(ctx, wait); err != nil {
+						return
+					}
+					// Attempts 2.. of the lot; their backoff starts at twice the
+					// base, as it would have after a first failed attempt.
+					opts := plan
+					opts.LotRetryBase = 2 * plan.LotRetryBase
+					err := workflow.ExecuteActivity(lotActivityOptions(ctx, opts, plan.LotAttempts-1), a.JobGenerateLot,
+						activities.LotInput{JobID: jobID, Position: r.Position, LotID: r.LotID}).Get(ctx, nil)
+					if err == nil {
+						continue
+					}
+					reason = lotFailureReason(err, plan.LotTimeout)
+				}
+				_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: r.Position, Error: reason}).Get(ctx, nil)
+			}
 		})
 	}
 	wg.Wait(ctx)
