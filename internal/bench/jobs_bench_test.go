@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -116,8 +117,10 @@ func TestBenchJobs(t *testing.T) {
 
 	base := measureBaseline(t, a.Temporal, baselineN)
 	fmt.Printf("baseline: %.1f workflows/s\n", base)
-	burstRes := b.run(b.submitMany(burst, 1), 10*time.Minute)
+	burstIDs := b.submitMany(burst, 1)
+	burstRes := b.run(burstIDs, 10*time.Minute)
 	fmt.Printf("burst: %d jobs in %s\n", burst, burstRes.span.Round(time.Millisecond))
+	b.explain(a.Temporal, burstIDs)
 	steadyRes := b.run(b.submitSteady(rate, steady), 10*time.Minute)
 	fmt.Printf("steady: p50 %s p99 %s\n", steadyRes.pct(0.5), steadyRes.pct(0.99))
 	bigRes := b.run(b.submitMany(1, bigLots), 15*time.Minute)
@@ -146,6 +149,18 @@ func TestBenchJobs(t *testing.T) {
 		lotsRate, targetLotsPerSec, verdict(lotsRate >= targetLotsPerSec))
 	fmt.Printf("  callbacks: %d jobs, %d callbacks, all signed (X-Signature and webhook-signature), duplicates %d\n",
 		len(b.submitted), len(rcv.Deliveries()), dupes)
+	// Attempts that did not deliver (each costs the job CALLBACK_RETRY_BASE).
+	if rows, err := st.Pool.Query(context.Background(), `SELECT outcome, coalesce(status_code, 0), coalesce(error, ''), count(*) FROM callback_attempts
+		WHERE outcome <> 'delivered' GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 5`); err == nil {
+		for rows.Next() {
+			var outcome, msg string
+			var code, n int
+			if rows.Scan(&outcome, &code, &msg, &n) == nil {
+				fmt.Printf("  callback attempts not delivered: %d x %s %d %s\n", n, outcome, code, msg)
+			}
+		}
+		rows.Close()
+	}
 	if dupes == 0 {
 		fmt.Printf("  PASS: every job called back exactly once (timings are reported, never asserted)\n\n")
 	} else {
@@ -415,4 +430,71 @@ func (b *jobsBench) check() int {
 		}
 	}
 	return dupes
+}
+
+// explain prints where a few jobs' time went, from their histories: the
+// relay's hand-over (submission to the job's run starting), the job's run,
+// the callback run up to its delivery, and each run's events, workflow tasks
+// and activity tasks.
+func (b *jobsBench) explain(c client.Client, ids []string) {
+	ctx := context.Background()
+	for _, id := range []string{ids[0], ids[len(ids)/2], ids[len(ids)-1]} {
+		b.mu.Lock()
+		sub := b.submitted[id]
+		b.mu.Unlock()
+		job := historyOf(ctx, c, "job-"+id)
+		var deliveryID string
+		_ = b.st.Pool.QueryRow(ctx, `SELECT id FROM callback_deliveries WHERE job_id = $1`, id).Scan(&deliveryID)
+		cb := historyOf(ctx, c, "callback-"+deliveryID)
+		fmt.Printf("  job %s: relay %s; job run %s (%s); callback run %s (%s); callback received %s after submission\n", id[:8],
+			job.start.Sub(sub).Round(time.Millisecond), job.end.Sub(job.start).Round(time.Millisecond), job,
+			cb.end.Sub(cb.start).Round(time.Millisecond), cb, cb.end.Sub(sub).Round(time.Millisecond))
+	}
+}
+
+type history struct {
+	start, end                time.Time
+	events, wfTasks, actTasks int
+	localActs                 int
+	slowest                   string
+}
+
+func (h history) String() string {
+	return fmt.Sprintf("%d events, %d workflow tasks, %d activity tasks, %d local activities; slowest gap %s",
+		h.events, h.wfTasks, h.actTasks, h.localActs, h.slowest)
+}
+
+func historyOf(ctx context.Context, c client.Client, workflowID string) history {
+	var h history
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var prev time.Time
+	var prevType string
+	var gap time.Duration
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			break
+		}
+		at := ev.GetEventTime().AsTime()
+		if h.events == 0 {
+			h.start = at
+		} else if d := at.Sub(prev); d > gap {
+			gap = d
+			h.slowest = fmt.Sprintf("%s (%s -> %s)", d.Round(time.Millisecond), prevType, ev.GetEventType())
+		}
+		prev, prevType = at, ev.GetEventType().String()
+		h.end = at
+		h.events++
+		switch ev.GetEventType() {
+		case enums.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+			h.wfTasks++
+		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			h.actTasks++
+		case enums.EVENT_TYPE_MARKER_RECORDED:
+			if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
+				h.localActs++
+			}
+		}
+	}
+	return h
 }
