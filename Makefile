@@ -11,7 +11,7 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint bench bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
+.PHONY: run build test test-short lint bench bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
@@ -22,6 +22,8 @@ help:
 	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover)"
 	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
 	@echo "              10 thousand and BENCH_SCALE_N (default 10 million) seeded events (20-40 min, ~25 GB)"
+	@echo "make bench-jobs  description jobs end to end on the dev server: one-lot jobs/s against a same-run"
+	@echo "              baseline of one-activity workflows, latency at a steady rate, lots/s of one large job"
 	@echo "make chaos    faults under load on the cluster: kills and restarts while all four flows run;"
 	@echo "              fails on any lost, duplicated or double-processed event (minutes)"
 	@echo "make fuzz     every parser and verifier's fuzz target, FUZZ_EXECS executions each (default 1 million)"
@@ -164,6 +166,12 @@ fuzz:
 		echo "== $$name ($$pkg): $(FUZZ_EXECS) executions"; \
 		if $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_EXECS)x $$pkg >$$log 2>&1; \
 		then grep 'fuzz: elapsed' $$log | tail -n 1; rm -f $$log; else cat $$log; rm -f $$log; exit 1; fi; done
+# Description jobs on the dev server (internal/bench/jobs_bench_test.go):
+# baseline one-activity workflows/s, a burst of one-lot jobs (submit ->
+# signed callback), a steady rate's latency and one large job's lots/s.
+# Sizes: BENCH_JOBS_BURST, BENCH_JOBS_RATE, BENCH_JOBS_STEADY, BENCH_JOBS_LOTS.
+bench-jobs: bin/temporal
+	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run 'TestBenchJobs' -v -timeout 30m ./internal/bench/
 
 # Faults under load on the production topology (internal/chaos): not part of
 # `make test`, it takes minutes and the whole machine.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/internal/callback"
@@ -103,21 +104,107 @@ const (
 // non-retryable. A lot finished already (a retry after a lost completion) is
 // not generated again.
 func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
-	w, err := a.Store.BeginLotAttempt(ctx, in.JobID, in.Position)
+	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, 0)
 	if err != nil {
-		return fmt.Errorf("load lot %q: %w", in.LotID, err)
+		return err
+	}
+	if genErr != nil {
+		return generatorError(genErr)
+	}
+	return nil
+}
+
+// generateLot makes one generator attempt for a pending lot and stores its
+// descriptions. genErr is the generator's error (the lot is left pending);
+// err is the database's. timeout > 0 bounds the generator call.
+func (a *Jobs) generateLot(ctx context.Context, jobID string, position int, lotID string, timeout time.Duration) (genErr, err error) {
+	w, err := a.Store.BeginLotAttempt(ctx, jobID, position)
+	if err != nil {
+		return nil, fmt.Errorf("load lot %q: %w", lotID, err)
 	}
 	if w.Status != store.LotPending {
-		return nil
+		return nil, nil
 	}
-	descs, err := a.Generator.Describe(ctx, w.LotID, w.Images, w.Languages)
-	if err != nil {
+	gctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		gctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	descs, genErr := a.Generator.Describe(gctx, w.LotID, w.Images, w.Languages)
+	if genErr != nil {
 		if a.Log != nil {
-			a.Log.Warn("generator call failed", "job_id", in.JobID, "lot_id", w.LotID, "error", err)
+			a.Log.Warn("generator call failed", "job_id", jobID, "lot_id", w.LotID, "error", genErr)
 		}
-		return generatorError(err)
+		return genErr, nil
 	}
-	return a.Store.CompleteLot(ctx, in.JobID, in.Position, descs)
+	return nil, a.Store.CompleteLot(ctx, jobID, position, descs)
+}
+
+// LotsInput is a batch of a job's lots for one JobGenerateLots call.
+type LotsInput struct {
+	JobID      string        `json:"job_id"`
+	Lots       []LotRef      `json:"lots"`
+	LotTimeout time.Duration `json:"lot_timeout"` // bounds each generator call
+}
+
+// LotRetry is a lot whose first attempt failed with a retryable error.
+type LotRetry struct {
+	Position   int           `json:"position"`
+	LotID      string        `json:"lot_id"`
+	Error      string        `json:"error"`
+	RetryAfter time.Duration `json:"retry_after,omitempty"` // the API's Retry-After, if it sent one
+}
+
+// LotsResult is what one JobGenerateLots call did. Completed lots are
+// stored already; the workflow records Failed and retries Retry one lot
+// per activity.
+type LotsResult struct {
+	Completed int          `json:"completed"`
+	Failed    []LotFailure `json:"failed,omitempty"` // permanent errors
+	Retry     []LotRetry   `json:"retry,omitempty"`
+}
+
+// JobGenerateLots makes the first attempt of each lot of a batch, one after
+// the other (the job runs GENERATOR_CONCURRENCY batches at a time), storing
+// each lot's descriptions as it finishes: one activity round trip for many
+// lots. A lot the generator refuses is returned as Failed or Retry, never
+// retried here; a database error fails the call, whose retry skips the
+// lots finished already.
+func (a *Jobs) JobGenerateLots(ctx context.Context, in LotsInput) (LotsResult, error) {
+	var res LotsResult
+	for i, l := range in.Lots {
+		if i > 0 {
+			activity.RecordHeartbeat(ctx, i)
+		}
+		genErr, err := a.generateLot(ctx, in.JobID, l.Position, l.LotID, in.LotTimeout)
+		if err != nil {
+			return LotsResult{}, err
+		}
+		if ctx.Err() != nil {
+			return LotsResult{}, ctx.Err() // cancelled or timed out: the lot stays pending
+		}
+		if genErr == nil {
+			res.Completed++
+			continue
+		}
+		var appErr *temporal.ApplicationError
+		if !errors.As(generatorError(genErr), &appErr) {
+			res.Retry = append(res.Retry, LotRetry{Position: l.Position, LotID: l.LotID, Error: genErr.Error()})
+			continue
+		}
+		if appErr.NonRetryable() {
+			res.Failed = append(res.Failed, LotFailure{JobID: in.JobID, Position: l.Position, Error: appErr.Message()})
+			continue
+		}
+		r := LotRetry{Position: l.Position, LotID: l.LotID, Error: appErr.Message()}
+		var ae *generator.APIError
+		if errors.As(genErr, &ae) {
+			r.RetryAfter = ae.RetryAfter
+		}
+		res.Retry = append(res.Retry, r)
+	}
+	return res, nil
 }
 
 func generatorError(err error) error {
@@ -220,6 +307,10 @@ type DeliverResult struct {
 	// recorded it, but its result never reached the workflow (the worker
 	// died first); nothing was sent again and the series ends delivered.
 	AlreadyDelivered bool `json:"already_delivered,omitempty"`
+	// Recorded: this attempt was a 2xx and CallbackDeliver stored it (with
+	// the delivery's status delivered) before returning; recording it
+	// again would change nothing.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // CallbackDeliver makes exactly one attempt (the workflow owns the
@@ -288,6 +379,8 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 			if a.Log != nil {
 				a.Log.Warn("callback delivered but not recorded at once", "delivery_id", d.ID, "error", err)
 			}
+		} else {
+			res.Recorded = true
 		}
 	}
 	return res, nil

@@ -123,7 +123,7 @@ func TestTraceOfJob(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return requireSpans(spans, "INSERT", "relay jobs events", "RunActivity:JobGenerateLot", "RunActivity:CallbackDeliver",
+		return requireSpans(spans, "INSERT", "relay jobs events", "RunActivity:JobGenerateLots", "RunActivity:CallbackDeliver",
 			"SignalWithStartWorkflow:DescriptionJob", "RunWorkflow:DescriptionJob",
 			"StartChildWorkflow:CallbackDelivery", "RunWorkflow:CallbackDelivery", "HTTP POST")
 	})

@@ -26,16 +26,16 @@ func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 	ids := append([]int64(nil), in.Pending...)
 	drainEvents(events, &ids)
 
-	dbCtx := entityActivityOptions(ctx)
+	db := jobDBSteps(ctx)
 	var plan activities.JobPlan
-	if err := workflow.ExecuteActivity(dbCtx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}).Get(ctx, &plan); err != nil {
+	if err := db(ctx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}).Get(ctx, &plan); err != nil {
 		return err
 	}
-	if err := generateLots(ctx, in.EntityID, plan); err != nil {
+	if err := generateLots(ctx, in.EntityID, plan, db); err != nil {
 		return err
 	}
 	var sum activities.JobSummary
-	if err := workflow.ExecuteActivity(dbCtx, a.JobFinish, in.EntityID).Get(ctx, &sum); err != nil {
+	if err := db(ctx, a.JobFinish, in.EntityID).Get(ctx, &sum); err != nil {
 		return err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(sum.Status))
@@ -50,9 +50,42 @@ func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 	var late []int64
 	drainEvents(events, &late)
 	if len(late) > 0 {
-		return workflow.ExecuteActivity(dbCtx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: late}).Get(ctx, nil)
+		return db(ctx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: late}).Get(ctx, nil)
 	}
 	return nil
+}
+
+// Versions of the job and callback workflows (workflow.GetVersion), so runs
+// recorded before a change replay as they ran.
+const (
+	// versionJobLocalDBSteps: the job's short Postgres steps (JobStart,
+	// JobFailLot, JobFinish) run as local activities inside the workflow
+	// task instead of as activity tasks of their own, saving a round trip
+	// through the server each (they show as markers in Temporal UI).
+	versionJobLocalDBSteps = "job-local-db-steps"
+	// versionCallbackLocalRecord: CallbackDelivery records an attempt with
+	// a local activity, and not at all when the attempt recorded itself
+	// (a 2xx, see DeliverResult.Recorded).
+	versionCallbackLocalRecord = "callback-local-record"
+	// versionJobLotBatches: first attempts of lots go in batches, one
+	// JobGenerateLots activity per batch (generateLotBatches).
+	versionJobLotBatches = "job-lot-batches"
+)
+
+// dbStep runs one short, idempotent Postgres step of a workflow.
+type dbStep func(ctx workflow.Context, activity any, arg any) workflow.Future
+
+// jobDBSteps is how the job runs its Postgres steps: local activities for
+// new runs, activities for runs recorded before versionJobLocalDBSteps.
+func jobDBSteps(ctx workflow.Context) dbStep {
+	if workflow.GetVersion(ctx, versionJobLocalDBSteps, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return func(ctx workflow.Context, activity any, arg any) workflow.Future {
+			return workflow.ExecuteActivity(entityActivityOptions(ctx), activity, arg)
+		}
+	}
+	return func(ctx workflow.Context, activity any, arg any) workflow.Future {
+		return workflow.ExecuteLocalActivity(entityLocalActivityOptions(ctx), activity, arg)
+	}
 }
 
 func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
@@ -68,17 +101,12 @@ func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
 // generateLots runs the pending lots, at most plan.Concurrency at a time. A
 // lot whose activity fails for good (attempts used up, or a permanent
 // error) is recorded as failed with the reason.
-func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan) error {
+func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
+	if len(plan.Pending) > 0 && workflow.GetVersion(ctx, versionJobLotBatches, workflow.DefaultVersion, 1) >= 1 {
+		return generateLotBatches(ctx, jobID, plan, db)
+	}
 	var a *activities.Jobs
-	lotCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: plan.LotTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    plan.LotRetryBase,
-			BackoffCoefficient: 2,
-			MaximumAttempts:    int32(max(plan.LotAttempts, 1)),
-		},
-	})
-	dbCtx := entityActivityOptions(ctx)
+	lotCtx := lotActivityOptions(ctx, plan, 0)
 	sem := workflow.NewSemaphore(ctx, int64(max(plan.Concurrency, 1)))
 	wg := workflow.NewWaitGroup(ctx)
 	for _, lot := range plan.Pending {
@@ -95,7 +123,104 @@ func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan) e
 			}
 			reason := lotFailureReason(err, plan.LotTimeout)
 			// Retried until Postgres takes it; only cancellation ends it early.
-			_ = workflow.ExecuteActivity(dbCtx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+			_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+		})
+	}
+	wg.Wait(ctx)
+	return ctx.Err()
+}
+
+// lotActivityOptions are the options of JobGenerateLot: plan.LotAttempts
+// attempts (or the given number), backoff from plan.LotRetryBase.
+func lotActivityOptions(ctx workflow.Context, plan activities.JobPlan, attempts int) workflow.Context {
+	if attempts <= 0 {
+		attempts = plan.LotAttempts
+	}
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: plan.LotTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    plan.LotRetryBase,
+			BackoffCoefficient: 2,
+			MaximumAttempts:    int32(max(attempts, 1)),
+		},
+	})
+}
+
+// MaxLotsPerBatch caps the lots of one JobGenerateLots call.
+const MaxLotsPerBatch = 25
+
+// lotBatches splits lots into batches that keep every one of the job's
+// concurrency slots busy: ceil(len/concurrency) lots each, at most
+// MaxLotsPerBatch.
+func lotBatches(lots []activities.LotRef, concurrency int) [][]activities.LotRef {
+	size := min(MaxLotsPerBatch, max(1, (len(lots)+concurrency-1)/max(concurrency, 1)))
+	var out [][]activities.LotRef
+	for len(lots) > 0 {
+		n := min(size, len(lots))
+		out = append(out, lots[:n])
+		lots = lots[n:]
+	}
+	return out
+}
+
+// generateLotBatches is generateLots for runs from versionJobLotBatches on:
+// at most plan.Concurrency JobGenerateLots calls at a time, each making the
+// first attempt of a batch of lots in one activity round trip. A lot it
+// hands back as retryable gets its further attempts as before, one
+// JobGenerateLot activity with Temporal's retries (after the wait the first
+// attempt's answer asked for, or GENERATOR_RETRY_BASE), in the same slot;
+// a lot that fails for good is recorded failed with its reason.
+func generateLotBatches(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
+	var a *activities.Jobs
+	concurrency := max(plan.Concurrency, 1)
+	batches := lotBatches(plan.Pending, concurrency)
+	retry := entityApplyRetry
+	sem := workflow.NewSemaphore(ctx, int64(concurrency))
+	wg := workflow.NewWaitGroup(ctx)
+	for _, batch := range batches {
+		if err := sem.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			defer sem.Release(1)
+			batchCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
+				HeartbeatTimeout:    plan.LotTimeout + 30*time.Second, // a dead worker shows after one lot's time
+				RetryPolicy:         &retry,                           // idempotent: finished lots are skipped
+			})
+			var res activities.LotsResult
+			if err := workflow.ExecuteActivity(batchCtx, a.JobGenerateLots,
+				activities.LotsInput{JobID: jobID, Lots: batch, LotTimeout: plan.LotTimeout}).Get(ctx, &res); err != nil {
+				return // cancelled: the job ends with ctx.Err()
+			}
+			for _, f := range res.Failed {
+				_ = db(ctx, a.JobFailLot, f).Get(ctx, nil)
+			}
+			for _, r := range res.Retry {
+				reason := r.Error
+				if plan.LotAttempts > 1 {
+					wait := r.RetryAfter
+					if wait <= 0 {
+						wait = plan.LotRetryBase
+					}
+					if err := workflow.Sleep(ctx, wait); err != nil {
+						return
+					}
+					// Attempts 2.. of the lot; their backoff starts at twice the
+					// base, as it would have after a first failed attempt.
+					opts := plan
+					opts.LotRetryBase = 2 * plan.LotRetryBase
+					err := workflow.ExecuteActivity(lotActivityOptions(ctx, opts, plan.LotAttempts-1), a.JobGenerateLot,
+						activities.LotInput{JobID: jobID, Position: r.Position, LotID: r.LotID}).Get(ctx, nil)
+					if err == nil {
+						continue
+					}
+					reason = lotFailureReason(err, plan.LotTimeout)
+				}
+				_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: r.Position, Error: reason}).Get(ctx, nil)
+			}
 		})
 	}
 	wg.Wait(ctx)
@@ -167,8 +292,10 @@ const (
 // Schedule.NextDelay (1, 2, 4, 8, 16 min by default, longer when the
 // receiver's Retry-After asks), attempt again, until a 2xx, a permanent
 // answer (4xx but 408/429, 410 Gone) or the last attempt. Each attempt is
-// one activity without retries of its own, then one (retried) activity
-// that records it.
+// one activity without retries of its own, then one (retried) local
+// activity that records it, unless the attempt was a 2xx the activity
+// recorded itself (runs from before versionCallbackLocalRecord record every
+// attempt with an activity).
 func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, error) {
 	var a *activities.Jobs
 	deliverCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -177,7 +304,13 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 		StartToCloseTimeout: in.Timeout + 15*time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	dbCtx := entityActivityOptions(ctx)
+	localRecord := workflow.GetVersion(ctx, versionCallbackLocalRecord, workflow.DefaultVersion, 1) >= 1
+	record := func(rec activities.AttemptRecord) error {
+		if localRecord {
+			return workflow.ExecuteLocalActivity(entityLocalActivityOptions(ctx), a.CallbackRecordAttempt, rec).Get(ctx, nil)
+		}
+		return workflow.ExecuteActivity(entityActivityOptions(ctx), a.CallbackRecordAttempt, rec).Get(ctx, nil)
+	}
 	first := max(in.FirstAttempt, 1)
 	for n := 1; ; n++ {
 		attempt := first + n - 1
@@ -207,8 +340,10 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 			next = workflow.Now(ctx).Add(delay)
 			rec.NextAttemptAt = &next
 		}
-		if err := workflow.ExecuteActivity(dbCtx, a.CallbackRecordAttempt, rec).Get(ctx, nil); err != nil {
-			return CallbackResult{}, err
+		if !(localRecord && res.Recorded && status == deliveryDelivered) {
+			if err := record(rec); err != nil {
+				return CallbackResult{}, err
+			}
 		}
 		if status != deliveryPending {
 			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(status))

@@ -297,6 +297,31 @@ func TestDescriptionJob(t *testing.T) {
 		}
 		return nil
 	}).After(time.Minute)
+	// First attempts go in batches (here two batches of three, one per
+	// concurrency slot): bad is refused for good, flaky is handed back.
+	var batches [][]string
+	env.OnActivity(jobActs.JobGenerateLots, mockAny, mockAny).Return(func(_ context.Context, in activities.LotsInput) (activities.LotsResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := env.Now().Sub(t0)
+		var res activities.LotsResult
+		var ids []string
+		for _, l := range in.Lots {
+			ids = append(ids, l.LotID)
+			calls[l.LotID]++
+			switch l.LotID {
+			case "bad":
+				res.Failed = append(res.Failed, activities.LotFailure{JobID: in.JobID, Position: l.Position, Error: "generator: HTTP 400 invalid_request_error: image unreadable"})
+			case "flaky":
+				res.Retry = append(res.Retry, activities.LotRetry{Position: l.Position, LotID: l.LotID, Error: "generator: HTTP 500 server_error: overloaded (retryable)"})
+			default:
+				res.Completed++
+			}
+		}
+		batches = append(batches, ids)
+		spans = append(spans, span{strings.Join(ids, ","), now, now + time.Minute})
+		return res, nil
+	}).After(time.Minute)
 	env.OnActivity(jobActs.JobFailLot, mockAny, mockAny).Return(func(_ context.Context, f activities.LotFailure) error {
 		mu.Lock()
 		defer mu.Unlock()
@@ -335,6 +360,10 @@ func TestDescriptionJob(t *testing.T) {
 	if calls["bad"] != 1 || calls["flaky"] != 3 || calls["a"] != 1 || calls["f"] != 1 {
 		t.Errorf("generator calls per lot %v: want bad once (permanent), flaky 3 times", calls)
 	}
+	if len(batches) != 2 || len(batches[0]) != 3 || len(batches[1]) != 3 {
+		t.Errorf("batches %v, want two of three lots", batches)
+	}
+	// Lots of one batch run one after the other: a batch is one span.
 	peak := 0
 	for _, s := range spans {
 		n := 0
@@ -374,11 +403,15 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 }
 
 // TestJobReplay replays histories recorded from real runs (api tests write
-// them with UPDATE_HISTORY=1): a job with a retried and failed lot and its
-// child callback, and a callback series that waited on a timer across a
-// worker restart. A change that breaks determinism fails here.
+// job.json and callback.json with UPDATE_HISTORY=1): a job with a retried
+// and failed lot and its child callback, and a callback series that waited
+// on a timer across a worker restart. The -v0 files were recorded before
+// versionJobLocalDBSteps and versionCallbackLocalRecord (every step an
+// activity), job-v1.json before versionJobLotBatches (one activity per
+// lot); they must keep replaying. A change that breaks determinism fails
+// here.
 func TestJobReplay(t *testing.T) {
-	for _, file := range []string{"testdata/job.json", "testdata/callback.json"} {
+	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
@@ -435,4 +468,53 @@ func TestCallbackDeliveredButResultLost(t *testing.T) {
 		t.Fatalf("recorded %+v", recorded)
 	}
 	env.AssertExpectations(t)
+}
+
+// TestCallbackDeliveredAndRecorded: a 2xx the activity recorded itself is
+// not recorded again; a failed attempt is still recorded (by a local
+// activity) before the wait.
+func TestCallbackDeliveredAndRecorded(t *testing.T) {
+	env := newJobsEnv(t)
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{
+		Attempt: callback.Attempt{Outcome: callback.OutcomeRetryable, StatusCode: 503}}, nil).Once()
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{
+		Attempt: callback.Attempt{Outcome: callback.OutcomeDelivered, StatusCode: 200}, Recorded: true}, nil).Once()
+	var recorded []activities.AttemptRecord
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
+		recorded = append(recorded, r)
+		return nil
+	})
+	env.ExecuteWorkflow("CallbackDelivery", seedInput())
+	var res workflows.CallbackResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 2 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if len(recorded) != 1 || recorded[0].Attempt != 1 || recorded[0].DeliveryStatus != "pending" {
+		t.Fatalf("recorded %+v", recorded)
+	}
+	env.AssertExpectations(t)
+}
+
+// TestLotBatches: batches fill every concurrency slot and never exceed
+// MaxLotsPerBatch; every lot is in exactly one batch, in order.
+func TestLotBatches(t *testing.T) {
+	for _, c := range []struct{ lots, concurrency, batches, first int }{
+		{1, 4, 1, 1}, {3, 4, 3, 1}, {6, 2, 2, 3}, {10, 4, 4, 3}, {2000, 4, 80, 25}, {7, 1, 1, 7},
+	} {
+		var lots []activities.LotRef
+		for i := range c.lots {
+			lots = append(lots, activities.LotRef{Position: i})
+		}
+		got := workflows.LotBatches(lots, c.concurrency)
+		var flat []activities.LotRef
+		for _, b := range got {
+			flat = append(flat, b...)
+			if len(b) > workflows.MaxLotsPerBatch || len(b) == 0 {
+				t.Errorf("%+v: batch of %d", c, len(b))
+			}
+		}
+		if len(got) != c.batches || len(got[0]) != c.first || !slices.Equal(flat, lots) {
+			t.Errorf("%+v: %d batches, first of %d", c, len(got), len(got[0]))
+		}
+	}
 }

@@ -1,0 +1,4 @@
+package workflows
+
+// LotBatches exposes lotBatches to the tests.
+var LotBatches = lotBatches
