@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
@@ -288,7 +289,7 @@ func StartAppWithLogger(t testing.TB, cfg config.Config, roles app.Roles, log *s
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if roles.Worker {
-			terminateRuns(stopCtx, a.Temporal, cfg.Temporal.TaskQueue)
+			terminateRuns(stopCtx, a, cfg.Temporal.TaskQueue)
 		}
 		a.Stop(stopCtx)
 	})
@@ -298,16 +299,34 @@ func StartAppWithLogger(t testing.TB, cfg config.Config, roles app.Roles, log *s
 // terminateRuns ends the runs a test left open on its task queue: tests
 // share a dev server, and a later test signalling the same workflow ID
 // (simplyprint-company, say) must start a new run on its own task queue
-// instead of feeding one whose worker is gone.
-func terminateRuns(ctx context.Context, c client.Client, taskQueue string) {
+// instead of feeding one whose worker is gone. Visibility may not list a run
+// started a moment ago (on a loaded machine it lags), so the workflow IDs
+// the test's own database handed over are checked by ID as well.
+func terminateRuns(ctx context.Context, a *app.App, taskQueue string) {
+	c := a.Temporal
+	ids := map[string]bool{}
 	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("TaskQueue = %q AND ExecutionStatus = 'Running'", taskQueue),
 	})
-	if err != nil {
-		return
+	if err == nil {
+		for _, ex := range resp.GetExecutions() {
+			ids[ex.GetExecution().GetWorkflowId()] = true
+		}
 	}
-	for _, ex := range resp.GetExecutions() {
-		_ = c.TerminateWorkflow(ctx, ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId(), "test ended")
+	if rows, err := a.Store.Pool.Query(ctx, `SELECT DISTINCT workflow_id FROM inbound_events`); err == nil {
+		if recorded, err := pgx.CollectRows(rows, pgx.RowTo[string]); err == nil {
+			for _, id := range recorded {
+				ids[id] = true
+			}
+		}
+	}
+	for id := range ids {
+		desc, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil || desc.GetExecutionConfig().GetTaskQueue().GetName() != taskQueue ||
+			desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			continue // another test's run, or over already
+		}
+		_ = c.TerminateWorkflow(ctx, id, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), "test ended")
 	}
 }
 
