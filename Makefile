@@ -160,7 +160,8 @@ FUZZ_TARGETS = \
 	./internal/jobs:FuzzParseSubmission \
 	./internal/jobs:FuzzVerifySignature \
 	./internal/callback:FuzzParseRetryAfter \
-	./api:FuzzMatchSecret
+	./api:FuzzMatchSecret \
+	./internal/auth:FuzzParse
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
 		echo "== $$name ($$pkg): $(FUZZ_EXECS) executions"; \

@@ -288,9 +288,9 @@ func StartAppWithLogger(t testing.TB, cfg config.Config, roles app.Roles, log *s
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if roles.Worker {
-			terminateRuns(stopCtx, a, cfg.Temporal.TaskQueue)
-		}
+		// Runs an API alone started (its relay does) are ended too, or a
+		// later test's events would be signalled to a run nobody polls for.
+		terminateRuns(stopCtx, a, cfg.Temporal.TaskQueue)
 		a.Stop(stopCtx)
 	})
 	return a
