@@ -2,9 +2,6 @@ package api
 
 import (
 	"crypto/subtle"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -29,15 +26,9 @@ func failField(c *gin.Context, status int, field, msg string) {
 // readBody reads the whole body up to the configured limit; past it the
 // request gets 413 and ok=false.
 func (s *Server) readBody(c *gin.Context) (body []byte, ok bool) {
-	limit := s.Config.BodyLimit
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than the limit of %d bytes", limit))
-		return nil, false
-	case err != nil:
-		fail(c, http.StatusBadRequest, "cannot read the request body: "+err.Error())
+	body, p := s.readLimited(c)
+	if p != nil {
+		p.reply(c)
 		return nil, false
 	}
 	return body, true

@@ -223,6 +223,19 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 	notes, unsubscribe := s.SimplyPrintEvents.Subscribe()
 	defer unsubscribe()
 	w := c.Writer
+	// The stream outlives HTTP_WRITE_TIMEOUT, which would cut it that long
+	// after the request: each write gets that long of its own instead, so
+	// a client that stops reading is still cut off. (Once the request is
+	// read, net/http lifts the read deadline itself.)
+	rc := http.NewResponseController(w)
+	extend := func() {
+		var deadline time.Time
+		if d := s.Config.HTTP.WriteTimeout; d > 0 {
+			deadline = time.Now().Add(d)
+		}
+		_ = rc.SetWriteDeadline(deadline)
+	}
+	extend()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -230,6 +243,7 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 	fmt.Fprint(w, ": connected\n\n")
 	ctx := c.Request.Context()
 	send := func(events []store.InboundEvent) {
+		extend()
 		for _, e := range events {
 			data, _ := json.Marshal(ToSimplyPrintEvent(e))
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, "simplyprint", data)
@@ -253,6 +267,7 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-ping.C:
+			extend()
 			fmt.Fprint(w, ": ping\n\n")
 			w.Flush()
 		case note := <-notes:

@@ -28,6 +28,7 @@ type Config struct {
 	DatabaseURL     string `env:"DATABASE_URL" desc:"Postgres connection string; hookflow dev picks or starts one when unset"`
 	DatabaseMaxConn int32  `env:"DATABASE_MAX_CONNS" envDefault:"20" desc:"pgxpool size"`
 
+	HTTP      HTTPConfig
 	Temporal  TemporalConfig
 	Relay     RelayConfig
 	Telemetry TelemetryConfig
@@ -117,6 +118,7 @@ func (c Config) validate() error {
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))
 	}
+	errs = append(errs, c.HTTP.validate())
 	errs = append(errs, c.Retention.validate())
 	errs = append(errs, c.Jobs.validate())
 	errs = append(errs, c.Orders.validate())
