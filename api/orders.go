@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,7 +60,7 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 		fail(c, http.StatusUnauthorized, "missing or wrong webhook token (header X-Webhook-Token)")
 		return
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
@@ -98,20 +97,19 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 
 // bitrix24Event accepts a Bitrix24 outbound event (form-encoded,
 // authenticated by auth[application_token]). It names only the order: the
-// workflow fetches it with sale.order.get.
+// workflow fetches it with sale.order.get. Events of other kinds
+// (ONCRMCONTACTADD, ONSALEORDERDELETED, ...) are acknowledged and recorded
+// as ignored, without a workflow: a bitrix-order-<id> run named after a
+// contact's id would mislead whoever looks for that order.
 func (s *Server) bitrix24Event(c *gin.Context) {
 	want := s.Config.Orders.AppToken
 	if want == "" {
 		fail(c, http.StatusForbidden, "Bitrix24 events are disabled: set BITRIX_APP_TOKEN")
 		return
 	}
-	body, ok := s.readBody(c)
-	if !ok {
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		failField(c, http.StatusBadRequest, "body", "body is not application/x-www-form-urlencoded: "+err.Error())
+	form, p := s.inboundForm(c)
+	if p != nil {
+		p.reply(c)
 		return
 	}
 	if !secureEqual(form.Get("auth[application_token]"), want) {
@@ -120,15 +118,12 @@ func (s *Server) bitrix24Event(c *gin.Context) {
 	}
 	ev, err := bitrix.ParseOutboundEvent(form)
 	if err != nil {
-		msg := oneLine(err)
 		field := "event"
-		for _, f := range []string{"data[FIELDS][ID]", "ts"} {
-			if strings.Contains(msg, ": "+f+" ") {
-				field = f
-				break
-			}
+		var fe *bitrix.FieldError
+		if errors.As(err, &fe) {
+			field = fe.Field
 		}
-		failField(c, http.StatusBadRequest, field, msg)
+		failField(c, http.StatusBadRequest, field, oneLine(err))
 		return
 	}
 	eventType := store.OrderEventB24Other
@@ -155,31 +150,46 @@ func (s *Server) bitrix24Event(c *gin.Context) {
 		s.internalError(c, "encode Bitrix24 event", err)
 		return
 	}
-	s.acceptOrderEvent(c, &store.InboundEvent{
+	in := &store.InboundEvent{
 		Source: store.BitrixSource, DedupKey: dedup,
 		WorkflowID: ordersync.WorkflowID(ev.OrderID), EntityID: strconv.FormatInt(ev.OrderID, 10),
 		Event: ev.Event, EventType: eventType, Attrs: map[string]any{"order_id": ev.OrderID}, Payload: payload,
-	}, ev.OrderID)
+	}
+	if eventType != store.OrderEventB24Saved {
+		// Only ONSALEORDERSAVED is synced: the rest is ignored here.
+		in.WorkflowID, in.EntityID, in.Attrs = "", "", nil
+		if ev.OrderID != 0 {
+			in.Attrs = map[string]any{"id": ev.OrderID}
+		}
+		in.Ignored("event " + ev.Event + " is not synced (only " + bitrix.EventSaleOrderSaved + " is)")
+		markIgnored(c)
+	}
+	s.acceptOrderEvent(c, in, ev.OrderID)
 }
 
 func (s *Server) acceptOrderEvent(c *gin.Context, rec *store.InboundEvent, orderID int64) {
 	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
 	markDuplicate(c, duplicate)
 	if err != nil {
-		s.Log.Error("bitrix: cannot record event", "event", rec.Event, "order_id", orderID, "error", err)
-		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
+		s.recordFailed(c, "bitrix: cannot record event", err, "event", rec.Event, "order_id", orderID)
 		return
 	}
 	s.Log.Info("bitrix event received", "event", rec.Event, "event_type", rec.EventType, "order_id", orderID,
 		"id", id, "duplicate", duplicate)
-	c.JSON(http.StatusOK, gin.H{
+	answer := gin.H{
 		"status":      "accepted",
 		"event":       rec.Event,
 		"order_id":    orderID,
 		"id":          id,
 		"duplicate":   duplicate,
 		"workflow_id": rec.WorkflowID,
-	})
+	}
+	if rec.Outcome != nil {
+		answer["status"], answer["reason"] = *rec.Outcome, *rec.Error
+		delete(answer, "workflow_id")
+		delete(answer, "order_id")
+	}
+	c.JSON(http.StatusOK, answer)
 }
 
 // SyncStatusResponse is GET /api/sync/status.

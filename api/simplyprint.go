@@ -54,7 +54,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 			return
 		}
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
@@ -85,8 +85,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	}
 	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
 	if err != nil {
-		s.Log.Error("simplyprint: cannot record event", "event", ev.Name, "error", err)
-		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
+		s.recordFailed(c, "simplyprint: cannot record event", err, "event", ev.Name)
 		return
 	}
 	markDuplicate(c, duplicate)
@@ -150,9 +149,12 @@ func ToSimplyPrintEvent(e store.InboundEvent) SimplyPrintEvent {
 		n := int64(v)
 		out.WebhookID = &n
 	}
-	if v, ok := e.Attrs["printer_id"].(float64); ok {
-		n := int64(v)
-		out.PrinterID = &n
+	if _, ok := e.Attrs["printer_id"]; ok {
+		// From the entity id, exact: attrs decode numbers as float64,
+		// which rounds ids beyond 2^53.
+		if n, err := strconv.ParseInt(e.EntityID, 10, 64); err == nil {
+			out.PrinterID = &n
+		}
 	}
 	if v, ok := e.Attrs["job_id"].(string); ok {
 		out.JobID = &v

@@ -51,14 +51,20 @@ type eventKey struct{ source, dedupKey string }
 // RecordEvents stores several events with one statement (in slice order, so
 // ids follow arrival order) and one commit. Events whose (source, dedup key)
 // exists already, or repeats within the slice, are reported as duplicates
-// with the id of the stored one.
+// with the id of the stored one. An event given an Outcome (and Error) is
+// stored processed with it and never handed to a workflow: what a flow does
+// not handle is ignored at the edge (see Ignored).
 func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Recorded, error) {
 	n := len(evs)
 	cols := make([][]string, 9)
 	for i := range cols {
 		cols[i] = make([]string, n)
 	}
+	// Events ignored at the edge come with their outcome: recorded as
+	// processed, and the relay leaves them out (no workflow).
+	outcomes, reasons := make([]*string, n), make([]*string, n)
 	for i, ev := range evs {
+		outcomes[i], reasons[i] = ev.Outcome, ev.Error
 		attrs := []byte("{}")
 		if len(ev.Attrs) > 0 {
 			var err error
@@ -70,13 +76,15 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 		cols[5][i], cols[6][i], cols[7][i], cols[8][i] = ev.EntityID, string(attrs), string(ev.Payload), ev.TraceParent
 	}
 	rows, err := s.Pool.Query(ctx, `
-		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent)
-		SELECT s, k, w, e, t, en, a::jsonb, p::json, nullif(tp, '')
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-			AS u(s, k, w, e, t, en, a, p, tp)
+		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent,
+			processed, processed_at, outcome, error)
+		SELECT s, k, w, e, t, en, a::jsonb, p::json, nullif(tp, ''), o IS NOT NULL, CASE WHEN o IS NOT NULL THEN now() END, o, er
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+			$10::text[], $11::text[])
+			AS u(s, k, w, e, t, en, a, p, tp, o, er)
 		ON CONFLICT (source, dedup_key) DO NOTHING
 		RETURNING id, source, dedup_key`,
-		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8])
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], outcomes, reasons)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +134,17 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 		}
 	}
 	return out, nil
+}
+
+// OutcomeIgnored is the outcome of events no flow handles.
+const OutcomeIgnored = "ignored"
+
+// Ignored marks ev to be recorded as processed, with outcome ignored and
+// why, without a workflow (RecordEvents).
+func (ev *InboundEvent) Ignored(reason string) *InboundEvent {
+	outcome := OutcomeIgnored
+	ev.Outcome, ev.Error = &outcome, &reason
+	return ev
 }
 
 // Backlog counts recorded events not yet handed to Temporal and the age of

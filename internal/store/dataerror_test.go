@@ -1,0 +1,63 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/testenv"
+)
+
+// Postgres' json keeps the escape \u0000 that jsonb and text refuse, and
+// refuses invalid UTF-8 outright: both are data errors (class 22), which
+// a retry cannot cure.
+func TestIsDataError(t *testing.T) {
+	_, st := testenv.Database(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		sql  string
+		arg  any
+		data bool
+	}{
+		{`SELECT $1::text::json`, `{"a":"\u0000"}`, false},
+		{`SELECT $1::text::jsonb`, `{"a":"\u0000"}`, true},
+		{`SELECT $1::text`, "a\x00b", true},
+		{`SELECT $1::text`, "a\xffb", true},
+		{`SELECT $1::text::int`, "99999999999", true},
+		{`SELECT * FROM no_such_table`, nil, false},
+	} {
+		var args []any
+		if c.arg != nil {
+			args = append(args, c.arg)
+		}
+		_, err := st.Pool.Exec(ctx, c.sql, args...)
+		if got := store.IsDataError(err); got != c.data {
+			t.Errorf("%s %q: IsDataError(%v) = %v", c.sql, c.arg, err, got)
+		}
+	}
+}
+
+// Events recorded with an outcome (ignored at the edge) are processed at
+// once and never queued for the relay.
+func TestIgnoredEventsAreNotQueued(t *testing.T) {
+	_, st := testenv.Database(t)
+	ctx := context.Background()
+	ev := (&store.InboundEvent{Source: "bitrix", DedupKey: "x", Event: "ONCRMCONTACTADD", EventType: "b24_other",
+		Payload: []byte(`{}`)}).Ignored("not synced")
+	res, err := st.RecordEvents(ctx, []*store.InboundEvent{ev, {Source: "bitrix", DedupKey: "y", WorkflowID: "bitrix-order-1",
+		EntityID: "1", Event: "ONSALEORDERSAVED", EventType: "b24_order_saved", Payload: []byte(`{}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := pending(t, st, []int64{res[0].ID, res[1].ID}); q[res[0].ID] || !q[res[1].ID] {
+		t.Fatalf("queued: %v", q)
+	}
+	rows, err := st.EventsByID(ctx, []int64{res[0].ID})
+	if err != nil || !rows[0].Processed || *rows[0].Outcome != "ignored" || *rows[0].Error != "not synced" || rows[0].ProcessedAt == nil {
+		t.Fatalf("%+v %v", rows, err)
+	}
+	st2, err := st.Stats(ctx, "bitrix")
+	if err != nil || st2.ByOutcome["ignored"] != 1 || st2.Pending != 1 {
+		t.Fatalf("stats %+v %v", st2, err)
+	}
+}
