@@ -117,7 +117,9 @@ func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
 		}
 		return generatorError(err)
 	}
-	return a.Store.CompleteLot(ctx, in.JobID, in.Position, descs)
+	// Descriptions Postgres cannot store (a NUL from the model) fail the
+	// lot with the reason at once: another attempt would be refused too.
+	return nonRetryableData(a.Store.CompleteLot(ctx, in.JobID, in.Position, descs))
 }
 
 func generatorError(err error) error {

@@ -191,7 +191,7 @@ func NewRatings(cfg config.RatingsConfig, st *store.Store, hc *http.Client, log 
 func (a *Ratings) OkdeskApplyEvents(ctx context.Context, in EntityApply) (EntityActions, error) {
 	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(a.applyOkdesk))
 	if err != nil {
-		return EntityActions{}, err
+		return EntityActions{}, nonRetryableData(err)
 	}
 	acts, err := a.pendingActions(ctx, in.Owner)
 	return EntityActions{Processed: n, Actions: acts}, err
@@ -287,7 +287,7 @@ func (a *Ratings) applyStatusChange(ctx context.Context, tx pgx.Tx, ev store.Inb
 func (a *Ratings) TelegramApplyUpdates(ctx context.Context, in EntityApply) (EntityActions, error) {
 	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(a.applyTelegram))
 	if err != nil {
-		return EntityActions{}, err
+		return EntityActions{}, nonRetryableData(err)
 	}
 	acts, err := a.pendingActions(ctx, in.Owner)
 	return EntityActions{Processed: n, Actions: acts}, err

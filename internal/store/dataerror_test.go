@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -34,6 +37,60 @@ func TestIsDataError(t *testing.T) {
 		if got := store.IsDataError(err); got != c.data {
 			t.Errorf("%s %q: IsDataError(%v) = %v", c.sql, c.arg, err, got)
 		}
+	}
+}
+
+// An event whose data Postgres refuses while it is applied fails its batch:
+// the batch is then applied one event at a time, the others are applied,
+// and that one is recorded as failed with the reason, never retried.
+func TestProcessEventsDeadLettersWhatCannotBeStored(t *testing.T) {
+	_, st := testenv.Database(t)
+	ctx := context.Background()
+	var evs []*store.InboundEvent
+	for i, p := range []string{`{"n":1}`, `{"n":"\u0000"}`, `{"n":3}`} {
+		evs = append(evs, &store.InboundEvent{Source: "test", DedupKey: string(rune('a' + i)), WorkflowID: "test-entity-1",
+			EntityID: "1", Event: "e", EventType: "e", Payload: []byte(p)})
+	}
+	res, err := st.RecordEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []int64{res[0].ID, res[1].ID, res[2].ID}
+	var applied []int64
+	apply := store.PerEvent(func(ctx context.Context, tx pgx.Tx, ev store.InboundEvent) (store.EventOutcome, error) {
+		if _, err := tx.Exec(ctx, `SELECT $1::text::jsonb`, string(ev.Payload)); err != nil { // as an applier storing it would
+			return store.EventOutcome{}, err
+		}
+		applied = append(applied, ev.ID)
+		return store.EventOutcome{Outcome: "applied"}, nil
+	})
+	n, err := st.ProcessEvents(ctx, ids, "", apply)
+	if err != nil || n != 3 {
+		t.Fatalf("processed %d, %v", n, err)
+	}
+	rows, err := st.EventsByID(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range rows {
+		want := "applied"
+		if i == 1 {
+			want = "failed"
+		}
+		if !e.Processed || e.Outcome == nil || *e.Outcome != want {
+			t.Fatalf("event %d: %+v", i, e)
+		}
+	}
+	if e := rows[1].Error; e == nil || !strings.Contains(*e, "SQLSTATE 22P05") || !strings.HasPrefix(*e, "cannot be applied: ") {
+		t.Fatalf("dead letter's reason %v", rows[1].Error)
+	}
+	// Applied once each: the batch (rolled back), then one by one.
+	if len(applied) != 1+2 || applied[1] != ids[0] || applied[2] != ids[2] {
+		t.Fatalf("applied %v", applied)
+	}
+	// A redelivered batch changes nothing.
+	if n, err := st.ProcessEvents(ctx, ids, "", apply); n != 0 || err != nil {
+		t.Fatalf("again: %d %v", n, err)
 	}
 }
 

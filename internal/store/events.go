@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -344,7 +345,67 @@ func PerEvent(apply EventApplier) BatchApplier {
 // records every outcome with one statement, and notifies channel (if not
 // empty) with the processed ids when the transaction commits. Events that
 // were processed already (a batch signalled twice) are skipped.
+//
+// An event whose data Postgres refuses (IsDataError: a NUL, a value out of
+// range, ...) would fail its batch on every retry. When a batch fails so,
+// its events are applied one per transaction instead, and each event that
+// fails alone with a data error is recorded as failed with the reason (a
+// dead letter): the others are applied, and the workflow goes on.
 func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string, apply BatchApplier) (processed int, err error) {
+	processed, err = s.processBatch(ctx, ids, channel, apply)
+	if err == nil || !IsDataError(err) {
+		return processed, err
+	}
+	if len(ids) == 1 {
+		return s.deadLetter(ctx, ids[0], channel, err)
+	}
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	processed = 0
+	for _, id := range slices.Compact(sorted) {
+		n, err := s.processBatch(ctx, []int64{id}, channel, apply)
+		if err != nil && IsDataError(err) {
+			n, err = s.deadLetter(ctx, id, channel, err)
+		}
+		if err != nil {
+			return processed, err
+		}
+		processed += n
+	}
+	return processed, nil
+}
+
+// deadLetter records an event that cannot be applied as failed, with why.
+func (s *Store) deadLetter(ctx context.Context, id int64, channel string, cause error) (int, error) {
+	n, err := s.FailEvents(ctx, []int64{id}, channel, "cannot be applied: "+DataErrorText(cause))
+	return int(n), err
+}
+
+// FailEvents records the unprocessed events among ids as processed with
+// outcome failed and reason as their error (a dead letter: visible in the
+// API and the ops console, never retried), and notifies channel (if not
+// empty).
+func (s *Store) FailEvents(ctx context.Context, ids []int64, channel, reason string) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE inbound_events SET processed = true, processed_at = now(), outcome = 'failed', error = $2
+			WHERE id = ANY($1) AND NOT processed`, ids, Text(reason))
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n > 0 && channel != "" {
+			idText := make([]string, len(ids))
+			for i, id := range ids {
+				idText[i] = fmt.Sprint(id)
+			}
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, joinIDs(idText))
+		}
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) processBatch(ctx context.Context, ids []int64, channel string, apply BatchApplier) (processed int, err error) {
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		events, err := ClaimForProcessing(ctx, tx, ids)
 		if err != nil || len(events) == 0 {
