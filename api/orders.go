@@ -2,6 +2,8 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +67,15 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 		return
 	}
 	ev, err := ordersync.ParseSiteOrder(body)
+	if name, other := ordersync.OtherEvent(body); err != nil && other {
+		sum := sha256.Sum256(body)
+		in := (&store.InboundEvent{Source: store.BitrixSource, DedupKey: "ignored:" + name + ":" + hex.EncodeToString(sum[:12]),
+			Event: clipText(name, 100), EventType: store.OrderEventSiteOther, Payload: body}).Ignored(
+			"event " + strconv.Quote(clipText(name, 100)) + " is not synced (only " + ordersync.EventOrderSaved + " and " + ordersync.EventStatusChanged + " are)")
+		markIgnored(c)
+		s.acceptOrderEvent(c, in, 0)
+		return
+	}
 	if err != nil {
 		field := "body"
 		var fe *ordersync.FieldError
@@ -304,7 +315,7 @@ func (s *Server) patchOrder(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
@@ -369,6 +380,9 @@ func (s *Server) patchOrder(c *gin.Context) {
 	res, err := s.Store.PatchOrder(c.Request.Context(), id, patch, carrier.Get("traceparent"))
 	if errors.Is(err, store.ErrOrderNotFound) {
 		fail(c, http.StatusNotFound, fmt.Sprintf("no order with CRM id %d", id))
+		return
+	} else if store.IsDataError(err) {
+		failField(c, http.StatusBadRequest, "body", "the change cannot be stored as sent: "+store.DataErrorText(err))
 		return
 	} else if err != nil {
 		s.internalError(c, "update order", err)
