@@ -161,7 +161,8 @@ FUZZ_TARGETS = \
 	./internal/jobs:FuzzVerifySignature \
 	./internal/callback:FuzzParseRetryAfter \
 	./api:FuzzMatchSecret \
-	./internal/auth:FuzzParse
+	./internal/auth:FuzzParse \
+	./internal/inbound:FuzzCheckJSON
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t##*:}; log=$$(mktemp); \
 		echo "== $$name ($$pkg): $(FUZZ_EXECS) executions"; \

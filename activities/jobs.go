@@ -138,7 +138,16 @@ func (a *Jobs) generateLot(ctx context.Context, jobID string, position int, lotI
 		}
 		return genErr, nil
 	}
-	return nil, a.Store.CompleteLot(ctx, jobID, position, descs)
+	if err := a.Store.CompleteLot(ctx, jobID, position, descs); err != nil {
+		if store.IsDataError(err) {
+			// Descriptions Postgres cannot store (a NUL from the model)
+			// fail the lot with the reason at once: another attempt would
+			// be refused too.
+			return nonRetryableData(err), nil
+		}
+		return nil, err
+	}
+	return nil, nil
 }
 
 // LotsInput is a batch of a job's lots for one JobGenerateLots call.

@@ -116,7 +116,7 @@ func (a *Orders) OrderApplyEvents(ctx context.Context, ids []int64) (ApplyResult
 		}
 		return out, nil
 	})
-	return ApplyResult{Processed: n}, err
+	return ApplyResult{Processed: n}, nonRetryableData(err)
 }
 
 // fetchOrder reads an order from Bitrix24 REST and logs the call (a
@@ -406,6 +406,7 @@ func (a *Orders) OrderFailBackSync(ctx context.Context, ids []int64, reason stri
 		return err
 	}
 	crmID, last := reqs[0].CRMID, pending[len(pending)-1]
+	reason = store.Text(reason) // Bitrix's words: storable whatever they hold
 	_, err = a.Store.ProcessEvents(ctx, pending, "", func(ctx context.Context, tx pgx.Tx, evs []store.InboundEvent) ([]store.EventOutcome, error) {
 		if err := store.FinishBackSync(ctx, tx, store.BackSyncOutcome{CRMID: crmID, LastEventID: last,
 			State: store.SyncStateFailed, Error: reason}); err != nil {

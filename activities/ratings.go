@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-telegram/bot/models"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 
@@ -190,7 +191,7 @@ func NewRatings(cfg config.RatingsConfig, st *store.Store, hc *http.Client, log 
 func (a *Ratings) OkdeskApplyEvents(ctx context.Context, in EntityApply) (EntityActions, error) {
 	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(a.applyOkdesk))
 	if err != nil {
-		return EntityActions{}, err
+		return EntityActions{}, nonRetryableData(err)
 	}
 	acts, err := a.pendingActions(ctx, in.Owner)
 	return EntityActions{Processed: n, Actions: acts}, err
@@ -286,10 +287,25 @@ func (a *Ratings) applyStatusChange(ctx context.Context, tx pgx.Tx, ev store.Inb
 func (a *Ratings) TelegramApplyUpdates(ctx context.Context, in EntityApply) (EntityActions, error) {
 	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(a.applyTelegram))
 	if err != nil {
-		return EntityActions{}, err
+		return EntityActions{}, nonRetryableData(err)
 	}
 	acts, err := a.pendingActions(ctx, in.Owner)
 	return EntityActions{Processed: n, Actions: acts}, err
+}
+
+// TelegramHandles says whether the chat workflow does anything with an
+// update: a button press, a shared contact or a message with text. The API
+// records the others (stickers, photos, edits, membership changes, ...) as
+// ignored, without a workflow.
+func TelegramHandles(u models.Update) bool {
+	if _, ok := telegram.CallbackOf(u); ok {
+		return true
+	}
+	if _, ok := telegram.ContactOf(u); ok {
+		return true
+	}
+	m, ok := telegram.MessageOf(u)
+	return ok && strings.TrimSpace(m.Text) != ""
 }
 
 func (a *Ratings) applyTelegram(ctx context.Context, tx pgx.Tx, ev store.InboundEvent) (store.EventOutcome, error) {
@@ -354,7 +370,7 @@ func (a *Ratings) applyTelegram(ctx context.Context, tx pgx.Tx, ev store.Inbound
 	}
 
 	m, ok := telegram.MessageOf(u)
-	if !ok || strings.TrimSpace(m.Text) == "" {
+	if !ok || !TelegramHandles(u) { // ignored at the edge since; recorded before
 		return store.EventOutcome{Outcome: "ignored", Error: "update kind not handled"}, nil
 	}
 	chat, err := store.LockChat(ctx, tx, m.ChatID, m.FromID)

@@ -28,7 +28,7 @@ type ApplyResult struct {
 // and notifies the live stream.
 func (a *SimplyPrint) ApplyEvents(ctx context.Context, ids []int64) (ApplyResult, error) {
 	n, err := a.Store.ProcessEvents(ctx, ids, store.SimplyPrintChannel, applySimplyPrintBatch)
-	return ApplyResult{Processed: n}, err
+	return ApplyResult{Processed: n}, nonRetryableData(err)
 }
 
 // applySimplyPrintBatch folds a batch of events into the final change per

@@ -64,7 +64,7 @@ func (s *Server) jobURL(jobID, what string) string {
 // in one transaction before answering 202. The relay starts job-<id>.
 func (s *Server) submitJob(c *gin.Context) {
 	ctx := c.Request.Context()
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
@@ -123,6 +123,10 @@ func (s *Server) submitJob(c *gin.Context) {
 	switch {
 	case errors.Is(err, store.ErrJobIdempotencyConflict):
 		failField(c, http.StatusConflict, "Idempotency-Key", "Idempotency-Key "+strconv.Quote(key)+" was used before with a different request body; use a new key for a new job")
+		return
+	case store.IsDataError(err):
+		s.Log.Warn("jobs: the job's data was refused", "client_id", clientID, "error", err)
+		failField(c, http.StatusBadRequest, "body", "the job cannot be stored as sent: "+store.DataErrorText(err))
 		return
 	case err != nil:
 		s.Log.Error("jobs: cannot record job", "client_id", clientID, "error", err)

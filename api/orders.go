@@ -2,11 +2,12 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,11 +63,20 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 		fail(c, http.StatusUnauthorized, "missing or wrong webhook token (header X-Webhook-Token)")
 		return
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
 	ev, err := ordersync.ParseSiteOrder(body)
+	if name, other := ordersync.OtherEvent(body); err != nil && other {
+		sum := sha256.Sum256(body)
+		in := (&store.InboundEvent{Source: store.BitrixSource, DedupKey: "ignored:" + name + ":" + hex.EncodeToString(sum[:12]),
+			Event: clipText(name, 100), EventType: store.OrderEventSiteOther, Payload: body}).Ignored(
+			"event " + strconv.Quote(clipText(name, 100)) + " is not synced (only " + ordersync.EventOrderSaved + " and " + ordersync.EventStatusChanged + " are)")
+		markIgnored(c)
+		s.acceptOrderEvent(c, in, 0)
+		return
+	}
 	if err != nil {
 		field := "body"
 		var fe *ordersync.FieldError
@@ -99,20 +109,19 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 
 // bitrix24Event accepts a Bitrix24 outbound event (form-encoded,
 // authenticated by auth[application_token]). It names only the order: the
-// workflow fetches it with sale.order.get.
+// workflow fetches it with sale.order.get. Events of other kinds
+// (ONCRMCONTACTADD, ONSALEORDERDELETED, ...) are acknowledged and recorded
+// as ignored, without a workflow: a bitrix-order-<id> run named after a
+// contact's id would mislead whoever looks for that order.
 func (s *Server) bitrix24Event(c *gin.Context) {
 	want := s.Config.Orders.AppToken
 	if want == "" {
 		fail(c, http.StatusForbidden, "Bitrix24 events are disabled: set BITRIX_APP_TOKEN")
 		return
 	}
-	body, ok := s.readBody(c)
-	if !ok {
-		return
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		failField(c, http.StatusBadRequest, "body", "body is not application/x-www-form-urlencoded: "+err.Error())
+	form, p := s.inboundForm(c)
+	if p != nil {
+		p.reply(c)
 		return
 	}
 	if !s.acceptSecret(c, form.Get("auth[application_token]"), want, s.Config.Orders.AppTokenPrevious, "BITRIX_APP_TOKEN_PREVIOUS") {
@@ -121,15 +130,12 @@ func (s *Server) bitrix24Event(c *gin.Context) {
 	}
 	ev, err := bitrix.ParseOutboundEvent(form)
 	if err != nil {
-		msg := oneLine(err)
 		field := "event"
-		for _, f := range []string{"data[FIELDS][ID]", "ts"} {
-			if strings.Contains(msg, ": "+f+" ") {
-				field = f
-				break
-			}
+		var fe *bitrix.FieldError
+		if errors.As(err, &fe) {
+			field = fe.Field
 		}
-		failField(c, http.StatusBadRequest, field, msg)
+		failField(c, http.StatusBadRequest, field, oneLine(err))
 		return
 	}
 	eventType := store.OrderEventB24Other
@@ -156,31 +162,46 @@ func (s *Server) bitrix24Event(c *gin.Context) {
 		s.internalError(c, "encode Bitrix24 event", err)
 		return
 	}
-	s.acceptOrderEvent(c, &store.InboundEvent{
+	in := &store.InboundEvent{
 		Source: store.BitrixSource, DedupKey: dedup,
 		WorkflowID: ordersync.WorkflowID(ev.OrderID), EntityID: strconv.FormatInt(ev.OrderID, 10),
 		Event: ev.Event, EventType: eventType, Attrs: map[string]any{"order_id": ev.OrderID}, Payload: payload,
-	}, ev.OrderID)
+	}
+	if eventType != store.OrderEventB24Saved {
+		// Only ONSALEORDERSAVED is synced: the rest is ignored here.
+		in.WorkflowID, in.EntityID, in.Attrs = "", "", nil
+		if ev.OrderID != 0 {
+			in.Attrs = map[string]any{"id": ev.OrderID}
+		}
+		in.Ignored("event " + ev.Event + " is not synced (only " + bitrix.EventSaleOrderSaved + " is)")
+		markIgnored(c)
+	}
+	s.acceptOrderEvent(c, in, ev.OrderID)
 }
 
 func (s *Server) acceptOrderEvent(c *gin.Context, rec *store.InboundEvent, orderID int64) {
 	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
 	markDuplicate(c, duplicate)
 	if err != nil {
-		s.Log.Error("bitrix: cannot record event", "event", rec.Event, "order_id", orderID, "error", err)
-		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
+		s.recordFailed(c, "bitrix: cannot record event", err, "event", rec.Event, "order_id", orderID)
 		return
 	}
 	s.Log.Info("bitrix event received", "event", rec.Event, "event_type", rec.EventType, "order_id", orderID,
 		"id", id, "duplicate", duplicate)
-	c.JSON(http.StatusOK, gin.H{
+	answer := gin.H{
 		"status":      "accepted",
 		"event":       rec.Event,
 		"order_id":    orderID,
 		"id":          id,
 		"duplicate":   duplicate,
 		"workflow_id": rec.WorkflowID,
-	})
+	}
+	if rec.Outcome != nil {
+		answer["status"], answer["reason"] = *rec.Outcome, *rec.Error
+		delete(answer, "workflow_id")
+		delete(answer, "order_id")
+	}
+	c.JSON(http.StatusOK, answer)
 }
 
 // SyncStatusResponse is GET /api/sync/status.
@@ -293,7 +314,7 @@ func (s *Server) patchOrder(c *gin.Context) {
 	if !ok {
 		return
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
@@ -358,6 +379,9 @@ func (s *Server) patchOrder(c *gin.Context) {
 	res, err := s.Store.PatchOrder(c.Request.Context(), id, patch, carrier.Get("traceparent"))
 	if errors.Is(err, store.ErrOrderNotFound) {
 		fail(c, http.StatusNotFound, fmt.Sprintf("no order with CRM id %d", id))
+		return
+	} else if store.IsDataError(err) {
+		failField(c, http.StatusBadRequest, "body", "the change cannot be stored as sent: "+store.DataErrorText(err))
 		return
 	} else if err != nil {
 		s.internalError(c, "update order", err)

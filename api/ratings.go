@@ -63,11 +63,15 @@ func (s *Server) okdeskWebhook(c *gin.Context) {
 			return
 		}
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
 	w, err := okdesk.ParseWebhook(body)
+	if eventType, ok := okdesk.WithoutIssue(body); err != nil && ok {
+		s.okdeskIgnore(c, body, eventType)
+		return
+	}
 	if err != nil {
 		field := "body"
 		var fe *okdesk.FieldError
@@ -110,8 +114,7 @@ func (s *Server) okdeskWebhook(c *gin.Context) {
 	}
 	id, duplicate, err := s.Pipeline.Accept(ctx, rec)
 	if err != nil {
-		s.Log.Error("okdesk: cannot record event", "event", w.EventType, "error", err)
-		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
+		s.recordFailed(c, "okdesk: cannot record event", err, "event", w.EventType)
 		return
 	}
 	markDuplicate(c, duplicate)
@@ -125,6 +128,26 @@ func (s *Server) okdeskWebhook(c *gin.Context) {
 		"id":          id,
 		"duplicate":   duplicate,
 	})
+}
+
+// okdeskIgnore acknowledges an Okdesk webhook about no issue (a company,
+// contact or equipment event): recorded as ignored, without a workflow.
+// Okdesk gets its 2xx, and the event stays visible with its reason.
+func (s *Server) okdeskIgnore(c *gin.Context, body []byte, eventType string) {
+	sum := sha256.Sum256(body)
+	rec := (&store.InboundEvent{
+		Source: store.OkdeskSource, DedupKey: "ignored:" + eventType + ":" + hex.EncodeToString(sum[:12]),
+		Event: eventType, EventType: store.OkdeskEventOther, Payload: body,
+	}).Ignored("event " + eventType + " is about no issue: the ratings flow does not use it")
+	markIgnored(c)
+	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
+	if err != nil {
+		s.recordFailed(c, "okdesk: cannot record event", err, "event", eventType)
+		return
+	}
+	markDuplicate(c, duplicate)
+	s.Log.Info("okdesk webhook ignored", "event", eventType, "id", id, "duplicate", duplicate)
+	c.JSON(http.StatusOK, gin.H{"status": store.OutcomeIgnored, "event": eventType, "reason": *rec.Error, "id": id, "duplicate": duplicate})
 }
 
 // okdeskLinkContact makes a single-use deep link that ties the Telegram

@@ -134,6 +134,8 @@ func inboundMetrics(source string) gin.HandlerFunc {
 			outcome = "rejected"
 		case c.GetBool(duplicateKey):
 			outcome = "duplicate"
+		case c.GetBool(ignoredKey):
+			outcome = "ignored"
 		}
 		ctx := c.Request.Context()
 		m.Inbound.Add(ctx, 1, telemetry.Attrs("source", source, "outcome", outcome))
@@ -147,6 +149,13 @@ const duplicateKey = "hookflow.duplicate"
 
 // markDuplicate tells inboundMetrics the event was a repeat.
 func markDuplicate(c *gin.Context, duplicate bool) { c.Set(duplicateKey, duplicate) }
+
+const ignoredKey = "hookflow.ignored"
+
+// markIgnored tells inboundMetrics the request was acknowledged but its
+// event is not processed (a kind no flow handles, or a Telegram update that
+// can never be accepted).
+func markIgnored(c *gin.Context) { c.Set(ignoredKey, true) }
 
 func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})

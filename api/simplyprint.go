@@ -54,7 +54,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 			return
 		}
 	}
-	body, ok := s.readBody(c)
+	body, ok := s.readJSON(c)
 	if !ok {
 		return
 	}
@@ -85,8 +85,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	}
 	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
 	if err != nil {
-		s.Log.Error("simplyprint: cannot record event", "event", ev.Name, "error", err)
-		fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
+		s.recordFailed(c, "simplyprint: cannot record event", err, "event", ev.Name)
 		return
 	}
 	markDuplicate(c, duplicate)
@@ -150,9 +149,12 @@ func ToSimplyPrintEvent(e store.InboundEvent) SimplyPrintEvent {
 		n := int64(v)
 		out.WebhookID = &n
 	}
-	if v, ok := e.Attrs["printer_id"].(float64); ok {
-		n := int64(v)
-		out.PrinterID = &n
+	if _, ok := e.Attrs["printer_id"]; ok {
+		// From the entity id, exact: attrs decode numbers as float64,
+		// which rounds ids beyond 2^53.
+		if n, err := strconv.ParseInt(e.EntityID, 10, 64); err == nil {
+			out.PrinterID = &n
+		}
 	}
 	if v, ok := e.Attrs["job_id"].(string); ok {
 		out.JobID = &v
@@ -223,6 +225,19 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 	notes, unsubscribe := s.SimplyPrintEvents.Subscribe()
 	defer unsubscribe()
 	w := c.Writer
+	// The stream outlives HTTP_WRITE_TIMEOUT, which would cut it that long
+	// after the request: each write gets that long of its own instead, so
+	// a client that stops reading is still cut off. (Once the request is
+	// read, net/http lifts the read deadline itself.)
+	rc := http.NewResponseController(w)
+	extend := func() {
+		var deadline time.Time
+		if d := s.Config.HTTP.WriteTimeout; d > 0 {
+			deadline = time.Now().Add(d)
+		}
+		_ = rc.SetWriteDeadline(deadline)
+	}
+	extend()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -230,6 +245,7 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 	fmt.Fprint(w, ": connected\n\n")
 	ctx := c.Request.Context()
 	send := func(events []store.InboundEvent) {
+		extend()
 		for _, e := range events {
 			data, _ := json.Marshal(ToSimplyPrintEvent(e))
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, "simplyprint", data)
@@ -253,6 +269,7 @@ func (s *Server) simplyPrintStream(c *gin.Context) {
 		case <-ctx.Done():
 			return
 		case <-ping.C:
+			extend()
 			fmt.Fprint(w, ": ping\n\n")
 			w.Flush()
 		case note := <-notes:

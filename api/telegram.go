@@ -26,8 +26,12 @@ func (s *Server) telegramWebhook(c *gin.Context) {
 		fail(c, http.StatusUnauthorized, "missing or wrong secret token (header "+telegram.SecretTokenHeader+")")
 		return
 	}
-	body, ok := s.readBody(c)
-	if !ok {
+	// Telegram resends an update it got no 2xx for, and holds back the
+	// bot's later updates meanwhile: an update that can never be accepted
+	// is acknowledged (ignored) so that the conversation goes on.
+	body, p := s.inboundJSON(c)
+	if p != nil {
+		s.telegramIgnore(c, p.field, p.msg)
 		return
 	}
 	u, err := telegram.ParseUpdate(body)
@@ -37,7 +41,7 @@ func (s *Server) telegramWebhook(c *gin.Context) {
 		if errors.As(err, &ue) && ue.Field != "" {
 			field = ue.Field
 		}
-		failField(c, http.StatusBadRequest, field, err.Error())
+		s.telegramIgnore(c, field, err.Error())
 		return
 	}
 	chatID, kind := telegramUpdateChat(u)
@@ -46,15 +50,38 @@ func (s *Server) telegramWebhook(c *gin.Context) {
 		Source: store.TelegramSource, DedupKey: telegram.DedupKey(u), WorkflowID: workflowID, EntityID: entityID,
 		Event: kind, EventType: kind, Attrs: map[string]any{"update_id": u.ID, "chat_id": chatID}, Payload: body,
 	}
+	if !activities.TelegramHandles(u) {
+		rec.WorkflowID = ""
+		rec.Ignored("update kind " + kind + " is not handled by the bot")
+		markIgnored(c)
+	}
 	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
-	if err != nil {
+	switch {
+	case store.IsDataError(err):
+		s.telegramIgnore(c, "body", "the update cannot be stored as sent: "+store.DataErrorText(err))
+		return
+	case err != nil:
 		s.Log.Error("telegram: cannot record update", "update_id", u.ID, "error", err)
 		fail(c, http.StatusServiceUnavailable, "the update could not be recorded; please retry")
 		return
 	}
 	markDuplicate(c, duplicate)
 	s.Log.Debug("telegram update received", "update_id", u.ID, "kind", kind, "id", id, "duplicate", duplicate)
-	c.JSON(http.StatusOK, gin.H{"ok": true, "id": id, "duplicate": duplicate})
+	answer := gin.H{"ok": true, "id": id, "duplicate": duplicate}
+	if rec.Outcome != nil {
+		answer["ignored"], answer["reason"] = true, *rec.Error
+	}
+	c.JSON(http.StatusOK, answer)
+}
+
+// telegramIgnore acknowledges an authenticated update that can never be
+// accepted (not JSON, no update_id, invalid UTF-8, NUL, ...): nothing is
+// recorded, the reason is logged, and Telegram gets the 2xx it needs to
+// stop resending it.
+func (s *Server) telegramIgnore(c *gin.Context, field, reason string) {
+	s.Log.Warn("telegram: update ignored: it can never be accepted", "field", field, "reason", reason)
+	markIgnored(c)
+	c.AbortWithStatusJSON(http.StatusOK, gin.H{"ok": true, "ignored": true, "error": reason, "field": field})
 }
 
 // telegramUpdateChat names an update's chat and kind (callback_query,

@@ -28,6 +28,7 @@ type Deps struct {
 // Register adds every workflow and activity to r (a worker, or a test
 // environment).
 func Register(r sdkworker.Registry, d Deps) {
+	r.RegisterActivity(&activities.Events{Store: d.Store})
 	r.RegisterWorkflowWithOptions(workflows.SimplyPrintPrinter, workflow.RegisterOptions{Name: WorkflowSimplyPrintPrinter})
 	r.RegisterActivity(&activities.SimplyPrint{Store: d.Store})
 	r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: WorkflowDescriptionJob})

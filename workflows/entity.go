@@ -4,10 +4,13 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/activities"
 )
 
 // SignalEvents is the signal the relay sends to per-entity workflows.
@@ -99,11 +102,34 @@ func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error 
 		n := min(len(pending), EntityMaxBatch)
 		batch := pending[:n]
 		if err := apply(ctx, batch); err != nil {
-			return err
+			if err := deadLetter(ctx, batch, err); err != nil {
+				return err
+			}
 		}
 		pending = pending[n:]
 		batches++
 	}
+}
+
+// deadLetter ends a batch whose apply failed for good because Postgres
+// refuses its data (activities.ErrTypeInvalidData): its events are recorded
+// as failed with the reason, and the loop goes on with the entity's next
+// events. Any other error is returned (the run fails, as it always did).
+// Store.ProcessEvents isolates such an event by itself; this catches what
+// fails outside it.
+func deadLetter(ctx workflow.Context, batch []int64, err error) error {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInvalidData {
+		return err
+	}
+	if workflow.GetVersion(ctx, "dead-letter-invalid-data", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return err // a run recorded before dead letters: it failed there
+	}
+	var a *activities.Events
+	reason := "cannot be applied: " + appErr.Message()
+	workflow.GetLogger(ctx).Warn("events recorded as failed: their data cannot be stored", "ids", batch, "reason", reason)
+	return workflow.ExecuteActivity(entityActivityOptions(ctx), a.DeadLetterEvents,
+		activities.DeadLetterInput{IDs: batch, Reason: reason}).Get(ctx, nil)
 }
 
 // entityApplyRetry: applying events touches only Postgres, so retry it

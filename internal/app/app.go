@@ -114,7 +114,15 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("HTTP_ADDR %s: %w", a.Config.HTTPAddr, err)
 		}
 		a.listener = ln
-		a.http = &http.Server{Handler: a.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		hc := a.Config.HTTP
+		a.http = &http.Server{
+			Handler:           api.Limit(a.Server.Handler(), hc),
+			ReadHeaderTimeout: hc.ReadHeaderTimeout,
+			ReadTimeout:       hc.ReadTimeout, // the whole request: a client trickling its body is cut off
+			WriteTimeout:      hc.WriteTimeout,
+			IdleTimeout:       hc.IdleTimeout,
+			MaxHeaderBytes:    api.HeaderHardLimit(hc),
+		}
 		a.goRun(func() {
 			if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.Log.Error("HTTP server stopped", "error", err)

@@ -36,6 +36,7 @@ type Config struct {
 	DatabaseURL     string `env:"DATABASE_URL" desc:"Postgres connection string; hookflow dev picks or starts one when unset"`
 	DatabaseMaxConn int32  `env:"DATABASE_MAX_CONNS" envDefault:"20" desc:"pgxpool size"`
 
+	HTTP      HTTPConfig
 	Temporal  TemporalConfig
 	Relay     RelayConfig
 	Telemetry TelemetryConfig
@@ -128,6 +129,7 @@ func (c Config) validate() error {
 	if _, err := c.Tokens(); err != nil {
 		errs = append(errs, err) // names variables and entries, never a token
 	}
+	errs = append(errs, c.HTTP.validate())
 	errs = append(errs, c.Retention.validate())
 	errs = append(errs, c.SimplyPrint.validate())
 	errs = append(errs, c.Jobs.validate())

@@ -77,11 +77,22 @@ func (p *Pipeline) flush(ctx context.Context) {
 		// finds a duplicate).
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		res, err := p.Store.RecordEvents(wctx, evs)
+		var errs []error
+		if err != nil && len(evs) > 1 && store.IsDataError(err) {
+			// Postgres refuses one event's data (something the handlers'
+			// checks let through): record the others alone, so that only
+			// its sender is refused.
+			res, errs, err = p.recordOneByOne(wctx, evs)
+		}
 		cancel()
 		inserted := false
 		for i, r := range batch {
 			if err != nil {
 				r.done <- recordResult{err: err}
+				continue
+			}
+			if errs != nil && errs[i] != nil {
+				r.done <- recordResult{err: errs[i]}
 				continue
 			}
 			inserted = inserted || !res[i].Duplicate
@@ -91,6 +102,26 @@ func (p *Pipeline) flush(ctx context.Context) {
 			p.Relay.Poke()
 		}
 	}
+}
+
+// recordOneByOne records each request's event in its own statement; errs
+// holds the data error of each event Postgres refused. A transient error
+// stops it (err): the whole batch is then answered with it, and a retry of
+// an event recorded meanwhile is a duplicate.
+func (p *Pipeline) recordOneByOne(ctx context.Context, evs []*store.InboundEvent) (res []store.Recorded, errs []error, err error) {
+	res, errs = make([]store.Recorded, len(evs)), make([]error, len(evs))
+	for i, ev := range evs {
+		one, err := p.Store.RecordEvents(ctx, []*store.InboundEvent{ev})
+		switch {
+		case err == nil:
+			res[i] = one[0]
+		case store.IsDataError(err):
+			errs[i] = err
+		default:
+			return nil, nil, err
+		}
+	}
+	return res, errs, nil
 }
 
 // Accept records ev durably (the caller answers 2xx only after this returns

@@ -91,6 +91,22 @@ func ParseSiteOrder(body []byte) (SiteEvent, error) {
 	return ev, nil
 }
 
+// OtherEvent recognises a site envelope of a kind the order sync does not
+// handle: a JSON object whose "event" is a string other than
+// EventOrderSaved and EventStatusChanged (ParseSiteOrder refuses it). A
+// newer PHP handler may send such events; they are acknowledged and
+// recorded as ignored.
+func OtherEvent(body []byte) (event string, ok bool) {
+	var env struct {
+		Event json.RawMessage `json:"event"`
+	}
+	if json.Unmarshal(body, &env) != nil || len(env.Event) == 0 || json.Unmarshal(env.Event, &event) != nil {
+		return "", false
+	}
+	event = strings.TrimSpace(event)
+	return event, event != "" && event != EventOrderSaved && event != EventStatusChanged
+}
+
 // ParseSiteOrderFields parses one site-shaped order object (the "order" of
 // the envelope; also the "order" hookflow_order_update.php answers with).
 func ParseSiteOrderFields(raw []byte) (BitrixOrder, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,14 +52,20 @@ type eventKey struct{ source, dedupKey string }
 // RecordEvents stores several events with one statement (in slice order, so
 // ids follow arrival order) and one commit. Events whose (source, dedup key)
 // exists already, or repeats within the slice, are reported as duplicates
-// with the id of the stored one.
+// with the id of the stored one. An event given an Outcome (and Error) is
+// stored processed with it and never handed to a workflow: what a flow does
+// not handle is ignored at the edge (see Ignored).
 func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Recorded, error) {
 	n := len(evs)
 	cols := make([][]string, 9)
 	for i := range cols {
 		cols[i] = make([]string, n)
 	}
+	// Events ignored at the edge come with their outcome: recorded as
+	// processed, and the relay leaves them out (no workflow).
+	outcomes, reasons := make([]*string, n), make([]*string, n)
 	for i, ev := range evs {
+		outcomes[i], reasons[i] = ev.Outcome, ev.Error
 		attrs := []byte("{}")
 		if len(ev.Attrs) > 0 {
 			var err error
@@ -70,13 +77,15 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 		cols[5][i], cols[6][i], cols[7][i], cols[8][i] = ev.EntityID, string(attrs), string(ev.Payload), ev.TraceParent
 	}
 	rows, err := s.Pool.Query(ctx, `
-		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent)
-		SELECT s, k, w, e, t, en, a::jsonb, p::json, nullif(tp, '')
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-			AS u(s, k, w, e, t, en, a, p, tp)
+		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent,
+			processed, processed_at, outcome, error)
+		SELECT s, k, w, e, t, en, a::jsonb, p::json, nullif(tp, ''), o IS NOT NULL, CASE WHEN o IS NOT NULL THEN now() END, o, er
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+			$10::text[], $11::text[])
+			AS u(s, k, w, e, t, en, a, p, tp, o, er)
 		ON CONFLICT (source, dedup_key) DO NOTHING
 		RETURNING id, source, dedup_key`,
-		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8])
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], outcomes, reasons)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +135,17 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 		}
 	}
 	return out, nil
+}
+
+// OutcomeIgnored is the outcome of events no flow handles.
+const OutcomeIgnored = "ignored"
+
+// Ignored marks ev to be recorded as processed, with outcome ignored and
+// why, without a workflow (RecordEvents).
+func (ev *InboundEvent) Ignored(reason string) *InboundEvent {
+	outcome := OutcomeIgnored
+	ev.Outcome, ev.Error = &outcome, &reason
+	return ev
 }
 
 // Backlog counts recorded events not yet handed to Temporal and the age of
@@ -325,7 +345,67 @@ func PerEvent(apply EventApplier) BatchApplier {
 // records every outcome with one statement, and notifies channel (if not
 // empty) with the processed ids when the transaction commits. Events that
 // were processed already (a batch signalled twice) are skipped.
+//
+// An event whose data Postgres refuses (IsDataError: a NUL, a value out of
+// range, ...) would fail its batch on every retry. When a batch fails so,
+// its events are applied one per transaction instead, and each event that
+// fails alone with a data error is recorded as failed with the reason (a
+// dead letter): the others are applied, and the workflow goes on.
 func (s *Store) ProcessEvents(ctx context.Context, ids []int64, channel string, apply BatchApplier) (processed int, err error) {
+	processed, err = s.processBatch(ctx, ids, channel, apply)
+	if err == nil || !IsDataError(err) {
+		return processed, err
+	}
+	if len(ids) == 1 {
+		return s.deadLetter(ctx, ids[0], channel, err)
+	}
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	processed = 0
+	for _, id := range slices.Compact(sorted) {
+		n, err := s.processBatch(ctx, []int64{id}, channel, apply)
+		if err != nil && IsDataError(err) {
+			n, err = s.deadLetter(ctx, id, channel, err)
+		}
+		if err != nil {
+			return processed, err
+		}
+		processed += n
+	}
+	return processed, nil
+}
+
+// deadLetter records an event that cannot be applied as failed, with why.
+func (s *Store) deadLetter(ctx context.Context, id int64, channel string, cause error) (int, error) {
+	n, err := s.FailEvents(ctx, []int64{id}, channel, "cannot be applied: "+DataErrorText(cause))
+	return int(n), err
+}
+
+// FailEvents records the unprocessed events among ids as processed with
+// outcome failed and reason as their error (a dead letter: visible in the
+// API and the ops console, never retried), and notifies channel (if not
+// empty).
+func (s *Store) FailEvents(ctx context.Context, ids []int64, channel, reason string) (int64, error) {
+	var n int64
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE inbound_events SET processed = true, processed_at = now(), outcome = 'failed', error = $2
+			WHERE id = ANY($1) AND NOT processed`, ids, Text(reason))
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n > 0 && channel != "" {
+			idText := make([]string, len(ids))
+			for i, id := range ids {
+				idText[i] = fmt.Sprint(id)
+			}
+			_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, joinIDs(idText))
+		}
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) processBatch(ctx context.Context, ids []int64, channel string, apply BatchApplier) (processed int, err error) {
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		events, err := ClaimForProcessing(ctx, tx, ids)
 		if err != nil || len(events) == 0 {

@@ -220,7 +220,7 @@ func (s *Store) CompleteLot(ctx context.Context, jobID string, position int, des
 
 // FailLot records why a lot failed and counts it, once.
 func (s *Store) FailLot(ctx context.Context, jobID string, position int, reason string) error {
-	return s.finishLot(ctx, jobID, position, LotFailed, nil, reason)
+	return s.finishLot(ctx, jobID, position, LotFailed, nil, Text(reason)) // a generator's message may hold anything
 }
 
 func (s *Store) finishLot(ctx context.Context, jobID string, position int, status string, descriptions map[string]string, reason string) error {

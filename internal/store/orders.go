@@ -34,6 +34,7 @@ const (
 	OrderEventB24Saved      = "b24_order_saved"
 	OrderEventB24Deleted    = "b24_order_deleted"
 	OrderEventB24Other      = "b24_other"
+	OrderEventSiteOther     = "site_other" // a site event of another kind: ignored at the edge
 )
 
 // Bitrix24Event is the payload recorded for a Bitrix24 outbound event: the

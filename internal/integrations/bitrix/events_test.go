@@ -39,13 +39,19 @@ func TestParseOutboundEventReference(t *testing.T) {
 
 func TestParseOutboundEventErrors(t *testing.T) {
 	cases := map[string]string{
-		"event=&data[FIELDS][ID]=1":                   "event is required",
-		"event=ONSALEORDERSAVED":                      "data[FIELDS][ID] is required",
-		"event=ONSALEORDERSAVED&data[FIELDS][ID]=abc": `data[FIELDS][ID] "abc" is not a positive integer`,
-		"event=ONSALEORDERSAVED&data[FIELDS][ID]=0":   `data[FIELDS][ID] "0" is not a positive integer`,
-		"event=x&data[FIELDS][ID]=1&ts=yesterday":     `ts "yesterday" is not Unix seconds`,
-		"event=x&data[FIELDS][ID]=1&ts=-5":            `ts "-5" is not Unix seconds`,
-		"%zz":                                         "body is not form-encoded",
+		"event=&data[FIELDS][ID]=1":                                    "event is required",
+		"event=ONSALEORDERSAVED":                                       "data[FIELDS][ID] is required",
+		"event=ONSALEORDERSAVED&data[FIELDS][ID]=abc":                  `data[FIELDS][ID] "abc" is not a positive integer`,
+		"event=ONSALEORDERSAVED&data[FIELDS][ID]=0":                    `data[FIELDS][ID] "0" is not a positive integer`,
+		"event=x&data[FIELDS][ID]=1&ts=yesterday":                      `ts "yesterday" is not Unix seconds`,
+		"event=x&data[FIELDS][ID]=1&ts=-5":                             `ts "-5" is not Unix seconds`,
+		"%zz":                                                          "body is not form-encoded",
+		"event=ONSALEORDERSAVED&data[FIELDS][ID]=1&data[FIELDS][ID]=2": "data[FIELDS][ID] is given 2 times",
+		"event[]=ONSALEORDERSAVED&data[FIELDS][ID]=1":                  "event must be a single value, not an array or object",
+		"event=ONSALEORDERSAVED&data[FIELDS][ID][0]=1":                 "data[FIELDS][ID] must be a single value",
+		"event=ONSALEORDERSAVED&data[FIELDS][ID]=1.5":                  `data[FIELDS][ID] "1.5" is not a positive integer`,
+		"event=ONSALEORDERSAVED&data[FIELDS][ID]=99999999999999999999": `is not a positive integer`,
+		"event=ONCRMCONTACTADD&data[FIELDS][ID]=x":                     `data[FIELDS][ID] "x" is not a positive integer`,
 	}
 	for body, msg := range cases {
 		_, err := bitrix.ParseOutboundEventBody([]byte(body))
@@ -59,6 +65,15 @@ func TestParseOutboundEventErrors(t *testing.T) {
 	assert.Equal(t, bitrix.EventSaleOrderSaved, ev.Event)
 	assert.Equal(t, int64(42), ev.OrderID)
 	assert.True(t, ev.TS.IsZero())
+
+	// Events of other kinds need no id; the first error names its field.
+	ev, err = bitrix.ParseOutboundEvent(url.Values{"event": {"ONAPPINSTALL"}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), ev.OrderID)
+	_, err = bitrix.ParseOutboundEventBody([]byte("event=ONSALEORDERSAVED&ts=x&auth[domain]=a&auth[domain]=b"))
+	var fe *bitrix.FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "auth[domain]", fe.Field)
 }
 
 // TestSendEvent: the fake sender's post parses back, through a real HTTP

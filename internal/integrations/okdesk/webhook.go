@@ -225,6 +225,30 @@ func ParseWebhook(body []byte) (Webhook, error) {
 	return w, nil
 }
 
+// WithoutIssue recognises a webhook about something other than an issue
+// (company, contact or equipment events): a JSON object whose
+// event.event_type is a string other than a status change and which has no
+// issue. The ratings flow has nothing to do with those; ParseWebhook
+// refuses them for the missing issue.
+func WithoutIssue(body []byte) (eventType string, ok bool) {
+	root, err := objectAt(body, "body", true)
+	if err != nil {
+		return "", false
+	}
+	if issue := root.raw("issue"); !isNull(issue) {
+		return "", false
+	}
+	event, err := root.object("event", true)
+	if err != nil {
+		return "", false
+	}
+	eventType, err = event.str("event_type", true)
+	if err != nil || eventType == EventStatusChanged || eventType == EventNewTicketStatus || eventType == EventIssueUpdated {
+		return "", false
+	}
+	return eventType, true
+}
+
 // jsonObject is a decoded JSON object that remembers its path for errors.
 type jsonObject struct {
 	path string

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,9 @@ func ParseEvent(body []byte) (Event, error) {
 	if ev.Timestamp, err = optInt(env.Timestamp, "timestamp"); err != nil {
 		return ev, err
 	}
+	if ev.Timestamp > maxUnixSeconds || ev.Timestamp < -maxUnixSeconds {
+		return ev, &InputError{"timestamp", "is out of range: not a time in unix seconds"}
+	}
 	ev.Type = MapEventType(ev.Name)
 	if len(env.Data) > 0 && !isNull(env.Data) {
 		if env.Data[0] != '{' {
@@ -117,32 +121,61 @@ func (ev *Event) parseData() error {
 	if err := json.Unmarshal(ev.Data, &d); err != nil {
 		return &InputError{"data", "cannot be read: " + err.Error()}
 	}
+	// Ids are checked where they are found, in the order they are looked
+	// up: an id hookflow would store must be one (not a fraction, not beyond
+	// 64 bits, where it used to be stored as another printer's).
+	var err error
+	setPrinter := func(raw json.RawMessage, field string) error {
+		if ev.PrinterID != 0 || err != nil {
+			return err
+		}
+		ev.PrinterID, err = idValue(raw, field)
+		return err
+	}
 	if d.Printer != nil {
-		ev.PrinterID = looseInt(d.Printer["id"])
+		if err := setPrinter(d.Printer["id"], "data.printer.id"); err != nil {
+			return err
+		}
 		ev.PrinterName = looseString(d.Printer["name"])
 		ev.PrinterState = firstNonEmpty(looseString(d.Printer["state"]), looseString(d.Printer["status"]))
 	}
-	if ev.PrinterID == 0 {
-		ev.PrinterID = looseInt(d.PrinterID)
+	if err := setPrinter(d.PrinterID, "data.printer_id"); err != nil {
+		return err
 	}
 	ev.PrinterState = firstNonEmpty(looseString(d.NewState), looseString(d.State), ev.PrinterState)
 	if d.Job != nil {
+		id, err := textID(d.Job["id"], "data.job.id")
+		if err != nil {
+			return err
+		}
+		uid, err := textID(d.Job["uid"], "data.job.uid")
+		if err != nil {
+			return err
+		}
 		j := &Job{
-			ID:         firstNonEmpty(looseString(d.Job["id"]), looseString(d.Job["uid"])),
-			State:      firstNonEmpty(looseString(d.Job["state"]), looseString(d.Job["status"])),
-			File:       firstNonEmpty(looseString(d.Job["file"]), looseString(d.Job["file_name"]), looseString(d.Job["filename"])),
-			Percentage: looseIntPtr(d.Job["percentage"]),
-			Started:    looseTime(d.Job["started"]),
-			Ended:      looseTime(d.Job["ended"]),
-			Duration:   looseIntPtr(d.Job["duration"]),
+			ID:    firstNonEmpty(id, uid),
+			State: firstNonEmpty(looseString(d.Job["state"]), looseString(d.Job["status"])),
+			File:  firstNonEmpty(looseString(d.Job["file"]), looseString(d.Job["file_name"]), looseString(d.Job["filename"])),
+		}
+		if j.Percentage, err = looseInt32Ptr(d.Job["percentage"], "data.job.percentage"); err != nil {
+			return err
+		}
+		if j.Duration, err = looseInt32Ptr(d.Job["duration"], "data.job.duration"); err != nil {
+			return err
+		}
+		if j.Started, err = looseTime(d.Job["started"], "data.job.started"); err != nil {
+			return err
+		}
+		if j.Ended, err = looseTime(d.Job["ended"], "data.job.ended"); err != nil {
+			return err
 		}
 		ev.Job, ev.JobID = j, j.ID
-		if ev.PrinterID == 0 {
-			ev.PrinterID = looseInt(d.Job["printer_id"])
+		if err := setPrinter(d.Job["printer_id"], "data.job.printer_id"); err != nil {
+			return err
 		}
 		if p := map[string]json.RawMessage{}; json.Unmarshal(d.Job["printer"], &p) == nil {
-			if ev.PrinterID == 0 {
-				ev.PrinterID = looseInt(p["id"])
+			if err := setPrinter(p["id"], "data.job.printer.id"); err != nil {
+				return err
 			}
 			if ev.PrinterName == "" {
 				ev.PrinterName = looseString(p["name"])
@@ -153,7 +186,11 @@ func (ev *Event) parseData() error {
 		}
 	}
 	if d.QueueItem != nil {
-		ev.QueueItemID = looseString(d.QueueItem["id"])
+		id, err := textID(d.QueueItem["id"], "data.queue_item.id")
+		if err != nil {
+			return err
+		}
+		ev.QueueItemID = id
 	}
 	return nil
 }
@@ -257,9 +294,72 @@ func optInt(raw json.RawMessage, field string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
-		return 0, &InputError{field, "must be an integer"}
+		return 0, intError(field, string(raw), err)
 	}
 	return n, nil
+}
+
+// intError explains why text is not an int64.
+func intError(field, text string, err error) *InputError {
+	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		return &InputError{field, "is out of range: " + clipNumber(text) + " does not fit a 64-bit integer"}
+	}
+	return &InputError{field, "must be an integer"}
+}
+
+func clipNumber(s string) string {
+	if len(s) > 30 {
+		return s[:30] + "…"
+	}
+	return s
+}
+
+// idValue reads a numeric id: a JSON integer or a string of digits, within
+// int64 and positive; absent, null, "" and 0 are 0 (none). A fraction, an
+// exponent, a negative number, other text or an id beyond 64 bits is an
+// error naming field.
+func idValue(raw json.RawMessage, field string) (int64, error) {
+	raw = bytes.Trim(raw, " \t\r\n")
+	if len(raw) == 0 || isNull(raw) {
+		return 0, nil
+	}
+	text := string(raw)
+	if raw[0] == '"' {
+		if json.Unmarshal(raw, &text) != nil {
+			return 0, &InputError{field, "must be an integer"}
+		}
+		if text = strings.TrimSpace(text); text == "" {
+			return 0, nil
+		}
+	} else if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, &InputError{field, "must be an integer"}
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < '0' || text[i] > '9' {
+			if text[i] == '-' && i == 0 {
+				return 0, &InputError{field, "must be a positive integer"}
+			}
+			return 0, &InputError{field, "must be an integer, got " + strconv.Quote(clipNumber(text))}
+		}
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		return 0, intError(field, text, err)
+	}
+	return n, nil
+}
+
+// textID reads an id kept as text: a string as sent, or a JSON integer
+// within int64 (a fraction or a number beyond 64 bits is an error naming
+// field). Other JSON values are "" (loose, as vendor samples vary).
+func textID(raw json.RawMessage, field string) (string, error) {
+	raw = bytes.Trim(raw, " \t\r\n")
+	if len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		if _, err := strconv.ParseInt(string(raw), 10, 64); err != nil {
+			return "", intError(field, string(raw), err)
+		}
+	}
+	return looseString(raw), nil
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
@@ -304,43 +404,61 @@ func plainASCII(b []byte) bool {
 	return true
 }
 
-func looseInt(raw json.RawMessage) int64 { return atoiLoose(looseString(raw)) }
-
 func atoiLoose(s string) int64 {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= math.MinInt64 && f <= math.MaxInt64 {
 		return int64(f)
 	}
 	return 0
 }
 
-func looseIntPtr(raw json.RawMessage) *int {
+// looseInt32Ptr reads a number or numeric text (a fraction is truncated);
+// other values are nil. A number beyond 32 bits (the read model's integer
+// columns) is an error naming field.
+func looseInt32Ptr(raw json.RawMessage, field string) (*int, error) {
 	s := looseString(raw)
 	if s == "" {
-		return nil
+		return nil, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, nil // not a number: loose
+	}
+	if f < math.MinInt32 || f > math.MaxInt32 {
+		return nil, &InputError{field, "is out of range: " + clipNumber(s) + " does not fit a 32-bit integer"}
 	}
 	n := int(atoiLoose(s))
-	return &n
+	return &n, nil
 }
 
-// looseTime reads unix seconds (number or numeric string) or RFC 3339.
-func looseTime(raw json.RawMessage) *time.Time {
+// maxUnixSeconds is 9999-12-31T23:59:59Z, the last second Postgres and
+// RFC 3339 share.
+const maxUnixSeconds = 253402300799
+
+// looseTime reads unix seconds (number or numeric string) or RFC 3339;
+// other text is nil. Seconds beyond year 9999 are an error naming field.
+func looseTime(raw json.RawMessage, field string) (*time.Time, error) {
 	s := looseString(raw)
 	if s == "" {
-		return nil
+		return nil, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f > maxUnixSeconds || f < -maxUnixSeconds {
+			return nil, &InputError{field, "is out of range: " + clipNumber(s) + " is not a time in unix seconds"}
+		}
 	}
 	if n := atoiLoose(s); n > 0 {
 		t := time.Unix(n, 0).UTC()
-		return &t
+		return &t, nil
 	}
 	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return &t
+			return &t, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func firstNonEmpty(v ...string) string {

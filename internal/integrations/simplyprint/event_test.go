@@ -78,6 +78,11 @@ func TestParseEventShapes(t *testing.T) {
 	if ev.JobID != "pj_1" || ev.Job.File != "a.gcode" || ev.PrinterName != "Bed 2" || ev.PrinterID != 9 || ev.Job.State != "finished" {
 		t.Fatalf("older sample parsed as %+v (job %+v)", ev, ev.Job)
 	}
+	// Ids as the vendor sends them: integers or numeric strings, up to 64 bits.
+	ev, err = ParseEvent([]byte(`{"event":"job.started","data":{"job":{"id":"pj_9","printer":{"id":"9223372036854775807"},"percentage":45.5}}}`))
+	if err != nil || ev.PrinterID != 9223372036854775807 || ev.JobID != "pj_9" || *ev.Job.Percentage != 45 {
+		t.Fatalf("big printer id: %+v, %v", ev, err)
+	}
 	ev, err = ParseEvent([]byte(`{"test": true}`))
 	if err != nil || ev.Name != "test" || ev.Type != "test" {
 		t.Fatalf("the seed's curl check: %+v, %v", ev, err)
@@ -95,6 +100,24 @@ func TestParseEventRejects(t *testing.T) {
 		{`{"event":"job.started","timestamp":"yesterday"}`, "timestamp"},
 		{`{"event":"job.started","data":[1]}`, "data"},
 		{`{"event":"job.started"} {"event":"x"}`, "body"},
+		{`{"event":"job.started","webhook_id":99999999999999999999}`, "webhook_id"},
+		{`{"event":"job.started","timestamp":253402300800}`, "timestamp"},
+		{`{"event":"printer.online","data":{"printer":{"id":9223372036854775808}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer":{"id":"9223372036854775808"}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer":{"id":7.5}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer":{"id":7.0}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer":{"id":1e3}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer":{"id":-3}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer":{"id":true}}}`, "data.printer.id"},
+		{`{"event":"printer.online","data":{"printer_id":"12a"}}`, "data.printer_id"},
+		{`{"event":"job.started","data":{"job":{"id":1,"printer_id":18446744073709551616}}}`, "data.job.printer_id"},
+		{`{"event":"job.started","data":{"job":{"id":1,"printer":{"id":1.5}}}}`, "data.job.printer.id"},
+		{`{"event":"job.started","data":{"job":{"id":4.5,"printer_id":1}}}`, "data.job.id"},
+		{`{"event":"job.started","data":{"job":{"id":99999999999999999999,"printer_id":1}}}`, "data.job.id"},
+		{`{"event":"job.started","data":{"job":{"id":1,"printer_id":1,"percentage":99999999999}}}`, "data.job.percentage"},
+		{`{"event":"job.started","data":{"job":{"id":1,"printer_id":1,"duration":1e300}}}`, "data.job.duration"},
+		{`{"event":"job.started","data":{"job":{"id":1,"printer_id":1,"started":1e15}}}`, "data.job.started"},
+		{`{"event":"queue.add_item","data":{"queue_item":{"id":0.5}}}`, "data.queue_item.id"},
 	}
 	for _, c := range cases {
 		_, err := ParseEvent([]byte(c.body))

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/internal/inbound"
+	"github.com/hookflow/hookflow/internal/store"
+)
+
+// bodyProblem is why an inbound request body is refused before it is
+// parsed: answered as {"error","field"} with status, or acknowledged and
+// ignored where the sender needs a 2xx (Telegram).
+type bodyProblem struct {
+	status int
+	field  string
+	msg    string
+}
+
+func (p *bodyProblem) reply(c *gin.Context) {
+	c.AbortWithStatusJSON(p.status, ErrorBody{Error: p.msg, Field: p.field})
+}
+
+// readLimited reads the whole body up to BODY_LIMIT_BYTES.
+func (s *Server) readLimited(c *gin.Context) ([]byte, *bodyProblem) {
+	limit := s.Config.BodyLimit
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, &bodyProblem{http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body is larger than the limit of %d bytes", limit)}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// HTTP_READ_TIMEOUT ran out: the client sent too slowly. The
+		// server closes the connection after this answer.
+		return nil, &bodyProblem{http.StatusRequestTimeout, "", "the request body was not received in time (HTTP_READ_TIMEOUT); nothing was recorded"}
+	case err != nil:
+		return nil, &bodyProblem{http.StatusBadRequest, "", "cannot read the request body: " + err.Error()}
+	}
+	return body, nil
+}
+
+// readJSON reads an inbound JSON body and refuses, with a 4xx naming the
+// problem, what can never be accepted: see inboundJSON.
+func (s *Server) readJSON(c *gin.Context) ([]byte, bool) {
+	body, p := s.inboundJSON(c)
+	if p != nil {
+		p.reply(c)
+		return nil, false
+	}
+	return body, true
+}
+
+// inboundJSON reads a webhook or submission body that must be JSON:
+//   - Content-Type: absent (the body decides), application/json, text/json,
+//     application/*+json, or text/plain (some senders label JSON so); any
+//     other type, or a charset other than UTF-8, is 415;
+//   - the body: at most BODY_LIMIT_BYTES (413), sent within
+//     HTTP_READ_TIMEOUT (408), not empty (400), and what inbound.CheckJSON
+//     requires (400): UTF-8, no NUL, nesting, no repeated key.
+//
+// Whether it is the JSON the endpoint expects is its parser's to say.
+func (s *Server) inboundJSON(c *gin.Context) ([]byte, *bodyProblem) {
+	if p := checkContentType(c.GetHeader("Content-Type"), "application/json", isJSONType); p != nil {
+		return nil, p
+	}
+	body, p := s.readLimited(c)
+	if p != nil {
+		return nil, p
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &bodyProblem{http.StatusBadRequest, "body", "the body is empty: send a JSON object"}
+	}
+	if err := inbound.CheckJSON(body); err != nil {
+		return nil, &bodyProblem{http.StatusBadRequest, err.Field, err.Error()}
+	}
+	return body, nil
+}
+
+func isJSONType(mt string) bool {
+	return mt == "application/json" || mt == "text/json" || mt == "text/plain" ||
+		(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+func isFormType(mt string) bool { return mt == "application/x-www-form-urlencoded" }
+
+// checkContentType accepts an absent Content-Type or one ok says yes to,
+// with no charset or UTF-8; want names the type to send instead.
+func checkContentType(header, want string, ok func(mediaType string) bool) *bodyProblem {
+	if strings.TrimSpace(header) == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(header)
+	if err != nil {
+		return &bodyProblem{http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("Content-Type %s cannot be read (%v): send %s", strconv.Quote(clipText(header, 80)), err, want)}
+	}
+	if !ok(mt) {
+		return &bodyProblem{http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("Content-Type %s is not accepted here: send %s", mt, want)}
+	}
+	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "utf8" {
+		return &bodyProblem{http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("charset %s is not accepted: send the body in UTF-8", strconv.Quote(clipText(cs, 40)))}
+	}
+	return nil
+}
+
+// inboundForm reads an application/x-www-form-urlencoded body (Bitrix24
+// events): the type (415), size (413), time (408), and every key and value
+// UTF-8 without NUL once decoded (400, naming the key).
+func (s *Server) inboundForm(c *gin.Context) (url.Values, *bodyProblem) {
+	if p := checkContentType(c.GetHeader("Content-Type"), "application/x-www-form-urlencoded", isFormType); p != nil {
+		return nil, p
+	}
+	body, p := s.readLimited(c)
+	if p != nil {
+		return nil, p
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &bodyProblem{http.StatusBadRequest, "body", "the body is empty: send application/x-www-form-urlencoded fields"}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &bodyProblem{http.StatusBadRequest, "body", "body is not application/x-www-form-urlencoded: " + err.Error()}
+	}
+	for key, values := range form {
+		if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
+			return nil, &bodyProblem{http.StatusBadRequest, "body", "a field name is not UTF-8 text without NUL: " + strconv.QuoteToASCII(clipText(key, 60))}
+		}
+		for _, v := range values {
+			switch {
+			case !utf8.ValidString(v):
+				return nil, &bodyProblem{http.StatusBadRequest, key, key + " is not valid UTF-8"}
+			case strings.IndexByte(v, 0) >= 0:
+				return nil, &bodyProblem{http.StatusBadRequest, key, key + " contains a NUL character, which cannot be stored"}
+			}
+		}
+	}
+	return form, nil
+}
+
+// recordFailed answers an event Pipeline.Accept could not record: 400 when
+// Postgres refused its data (a retry would be refused the same way), 503
+// (retry) otherwise.
+func (s *Server) recordFailed(c *gin.Context, what string, err error, logArgs ...any) {
+	if store.IsDataError(err) {
+		s.Log.Warn(what+": the data was refused", append(logArgs, "error", err)...)
+		failField(c, http.StatusBadRequest, "body", "the event cannot be stored as sent: "+store.DataErrorText(err))
+		return
+	}
+	s.Log.Error(what, append(logArgs, "error", err)...)
+	fail(c, http.StatusServiceUnavailable, "the event could not be recorded; please retry")
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
