@@ -23,17 +23,6 @@ func failField(c *gin.Context, status int, field, msg string) {
 	c.AbortWithStatusJSON(status, ErrorBody{Error: msg, Field: field})
 }
 
-// readBody reads the whole body up to the configured limit; past it the
-// request gets 413 and ok=false.
-func (s *Server) readBody(c *gin.Context) (body []byte, ok bool) {
-	body, p := s.readLimited(c)
-	if p != nil {
-		p.reply(c)
-		return nil, false
-	}
-	return body, true
-}
-
 // secureEqual compares a presented secret with the configured one in
 // constant time (for equal lengths; the length itself is not secret).
 func secureEqual(got, want string) bool {
