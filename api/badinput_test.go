@@ -256,6 +256,7 @@ func TestBadInputMatrix(t *testing.T) {
 		{name: "telegram nested 10,000 deep", path: tgP, headers: tg, body: []byte(`{"update_id":10,"x":` + deep(10000, "0") + `}`), expect: ackedIgnored, status: 200, msg: "nested deeper"},
 		{name: "telegram empty body", path: tgP, headers: tg, body: nil, expect: ackedIgnored, status: 200, field: "body", msg: "empty"},
 		{name: "telegram form content type", path: tgP, headers: with(tg, "Content-Type", "application/x-www-form-urlencoded"), body: []byte(`update_id=1`), expect: ackedIgnored, status: 200, field: "Content-Type"},
+		{name: "telegram slow body (not acknowledged: Telegram's resend may arrive whole)", path: tgP, headers: tg, body: tgMsg(`"slow"`), slow: true},
 		{name: "telegram wrong secret (auth first)", path: tgP, headers: map[string]string{telegram.SecretTokenHeader: "nope"}, body: tgMsg(`"hi\u0000"`), status: 401},
 		{name: "telegram edited message (kind not handled)", path: tgP, headers: tg, body: []byte(fmt.Sprintf(`{"update_id":%d,"edited_message":{"message_id":1,"date":1,"chat":{"id":%d,"type":"private"},"text":"x"}}`, e.id(51), e.id(52))),
 			expect: storedIgnored, status: 200, source: store.TelegramSource, noRun: fmt.Sprintf("telegram-chat-%d", e.id(52))},

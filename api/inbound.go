@@ -26,6 +26,13 @@ type bodyProblem struct {
 	status int
 	field  string
 	msg    string
+	// transient: the body did not arrive (too slow, connection broken);
+	// the same request sent again may well be accepted.
+	transient bool
+}
+
+func refuse(status int, field, msg string) *bodyProblem {
+	return &bodyProblem{status: status, field: field, msg: msg}
 }
 
 func (p *bodyProblem) reply(c *gin.Context) {
@@ -39,13 +46,13 @@ func (s *Server) readLimited(c *gin.Context) ([]byte, *bodyProblem) {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return nil, &bodyProblem{http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body is larger than the limit of %d bytes", limit)}
+		return nil, &bodyProblem{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than the limit of %d bytes", limit)}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		// HTTP_READ_TIMEOUT ran out: the client sent too slowly. The
 		// server closes the connection after this answer.
-		return nil, &bodyProblem{http.StatusRequestTimeout, "", "the request body was not received in time (HTTP_READ_TIMEOUT); nothing was recorded"}
+		return nil, &bodyProblem{status: http.StatusRequestTimeout, msg: "the request body was not received in time (HTTP_READ_TIMEOUT); nothing was recorded", transient: true}
 	case err != nil:
-		return nil, &bodyProblem{http.StatusBadRequest, "", "cannot read the request body: " + err.Error()}
+		return nil, &bodyProblem{status: http.StatusBadRequest, msg: "cannot read the request body: " + err.Error(), transient: true}
 	}
 	return body, nil
 }
@@ -79,10 +86,10 @@ func (s *Server) inboundJSON(c *gin.Context) ([]byte, *bodyProblem) {
 		return nil, p
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, &bodyProblem{http.StatusBadRequest, "body", "the body is empty: send a JSON object"}
+		return nil, refuse(http.StatusBadRequest, "body", "the body is empty: send a JSON object")
 	}
 	if err := inbound.CheckJSON(body); err != nil {
-		return nil, &bodyProblem{http.StatusBadRequest, err.Field, err.Error()}
+		return nil, refuse(http.StatusBadRequest, err.Field, err.Error())
 	}
 	return body, nil
 }
@@ -102,13 +109,13 @@ func checkContentType(header, want string, ok func(mediaType string) bool) *body
 	}
 	mt, params, err := mime.ParseMediaType(header)
 	if err != nil {
-		return &bodyProblem{http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("Content-Type %s cannot be read (%v): send %s", strconv.Quote(clipText(header, 80)), err, want)}
+		return refuse(http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("Content-Type %s cannot be read (%v): send %s", strconv.Quote(clipText(header, 80)), err, want))
 	}
 	if !ok(mt) {
-		return &bodyProblem{http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("Content-Type %s is not accepted here: send %s", mt, want)}
+		return refuse(http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("Content-Type %s is not accepted here: send %s", mt, want))
 	}
 	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "utf8" {
-		return &bodyProblem{http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("charset %s is not accepted: send the body in UTF-8", strconv.Quote(clipText(cs, 40)))}
+		return refuse(http.StatusUnsupportedMediaType, "Content-Type", fmt.Sprintf("charset %s is not accepted: send the body in UTF-8", strconv.Quote(clipText(cs, 40))))
 	}
 	return nil
 }
@@ -125,22 +132,22 @@ func (s *Server) inboundForm(c *gin.Context) (url.Values, *bodyProblem) {
 		return nil, p
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, &bodyProblem{http.StatusBadRequest, "body", "the body is empty: send application/x-www-form-urlencoded fields"}
+		return nil, refuse(http.StatusBadRequest, "body", "the body is empty: send application/x-www-form-urlencoded fields")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, &bodyProblem{http.StatusBadRequest, "body", "body is not application/x-www-form-urlencoded: " + err.Error()}
+		return nil, refuse(http.StatusBadRequest, "body", "body is not application/x-www-form-urlencoded: "+err.Error())
 	}
 	for key, values := range form {
 		if !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 {
-			return nil, &bodyProblem{http.StatusBadRequest, "body", "a field name is not UTF-8 text without NUL: " + strconv.QuoteToASCII(clipText(key, 60))}
+			return nil, refuse(http.StatusBadRequest, "body", "a field name is not UTF-8 text without NUL: "+strconv.QuoteToASCII(clipText(key, 60)))
 		}
 		for _, v := range values {
 			switch {
 			case !utf8.ValidString(v):
-				return nil, &bodyProblem{http.StatusBadRequest, key, key + " is not valid UTF-8"}
+				return nil, refuse(http.StatusBadRequest, key, key+" is not valid UTF-8")
 			case strings.IndexByte(v, 0) >= 0:
-				return nil, &bodyProblem{http.StatusBadRequest, key, key + " contains a NUL character, which cannot be stored"}
+				return nil, refuse(http.StatusBadRequest, key, key+" contains a NUL character, which cannot be stored")
 			}
 		}
 	}

@@ -68,16 +68,11 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 		return
 	}
 	ev, err := ordersync.ParseSiteOrder(body)
-	if name, other := ordersync.OtherEvent(body); err != nil && other {
-		sum := sha256.Sum256(body)
-		in := (&store.InboundEvent{Source: store.BitrixSource, DedupKey: "ignored:" + name + ":" + hex.EncodeToString(sum[:12]),
-			Event: clipText(name, 100), EventType: store.OrderEventSiteOther, Payload: body}).Ignored(
-			"event " + strconv.Quote(clipText(name, 100)) + " is not synced (only " + ordersync.EventOrderSaved + " and " + ordersync.EventStatusChanged + " are)")
-		markIgnored(c)
-		s.acceptOrderEvent(c, in, 0)
-		return
-	}
 	if err != nil {
+		if name, other := ordersync.OtherEvent(body); other {
+			s.ignoreSiteEvent(c, body, name)
+			return
+		}
 		field := "body"
 		var fe *ordersync.FieldError
 		if errors.As(err, &fe) && fe.Field != "" {
@@ -105,6 +100,18 @@ func (s *Server) bitrixSiteWebhook(c *gin.Context) {
 		Event: ev.Event, EventType: eventType, Attrs: attrs, Payload: body,
 	}
 	s.acceptOrderEvent(c, rec, o.ID)
+}
+
+// ignoreSiteEvent acknowledges a site event of a kind the order sync does
+// not handle (a newer PHP handler): recorded as ignored, without a workflow.
+func (s *Server) ignoreSiteEvent(c *gin.Context, body []byte, name string) {
+	name = clipText(name, 100)
+	sum := sha256.Sum256(body)
+	in := (&store.InboundEvent{Source: store.BitrixSource, DedupKey: "ignored:" + name + ":" + hex.EncodeToString(sum[:12]),
+		Event: name, EventType: store.OrderEventSiteOther, Payload: body}).Ignored(
+		"event " + strconv.Quote(name) + " is not synced (only " + ordersync.EventOrderSaved + " and " + ordersync.EventStatusChanged + " are)")
+	markIgnored(c)
+	s.acceptOrderEvent(c, in, 0)
 }
 
 // bitrix24Event accepts a Bitrix24 outbound event (form-encoded,

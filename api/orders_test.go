@@ -284,7 +284,9 @@ func TestOrdersAuthAndBadInput(t *testing.T) {
 		{"wrong token", "POST", bxOrderURL, good, map[string]string{"X-Webhook-Token": "nope"}, 401, ""},
 		{"malformed", "POST", bxOrderURL, []byte(`{"event":"order.saved","order":`), tok, 400, "body"},
 		{"not an object", "POST", bxOrderURL, []byte(`[1,2]`), tok, 400, "body"},
-		{"unknown event", "POST", bxOrderURL, []byte(`{"event":"order.deleted","order":{"ID":1,"STATUS_ID":"N","DATE_UPDATE":"2025-01-09T12:00:00+05:00"}}`), tok, 400, "event"},
+		// An event of another kind is acknowledged and recorded as ignored (no workflow).
+		{"unknown event", "POST", bxOrderURL, []byte(`{"event":"order.deleted","order":{"ID":1,"STATUS_ID":"N","DATE_UPDATE":"2025-01-09T12:00:00+05:00"}}`), tok, 200, ""},
+		{"event not a string", "POST", bxOrderURL, []byte(`{"event":5,"order":{"ID":1}}`), tok, 400, "event"},
 		{"no order id", "POST", bxOrderURL, bitrixtest.SiteEvent{Event: "order.saved", Order: noID}.JSON(), tok, 400, "order.ID"},
 		{"bad price", "POST", "/api/webhooks/bitrix/status", bitrixtest.SiteEvent{Event: "order.status_changed", Order: badPrice}.JSON(), tok, 400, "order.PRICE"},
 		{"oversize", "POST", bxOrderURL, []byte(`{"event":"order.saved","pad":"` + strings.Repeat("x", 9000) + `"}`), tok, 413, ""},
@@ -352,9 +354,10 @@ func TestOrdersAuthAndBadInput(t *testing.T) {
 			}
 		})
 	}
-	// Only the authenticated, valid post was recorded.
-	rows := waitEvents(t, st, store.BitrixSource, 1)
-	if rows[0].EventType != "order_created" || rows[0].Outcome != "applied" {
+	// Only the authenticated, valid post was recorded, and the event of
+	// another kind as ignored.
+	rows := waitEvents(t, st, store.BitrixSource, 2)
+	if rows[0].Outcome != "ignored" || rows[1].EventType != "order_created" || rows[1].Outcome != "applied" {
 		t.Fatalf("recorded %+v", rows)
 	}
 }

@@ -68,11 +68,11 @@ func (s *Server) okdeskWebhook(c *gin.Context) {
 		return
 	}
 	w, err := okdesk.ParseWebhook(body)
-	if eventType, ok := okdesk.WithoutIssue(body); err != nil && ok {
-		s.okdeskIgnore(c, body, eventType)
-		return
-	}
 	if err != nil {
+		if eventType, ok := okdesk.WithoutIssue(body); ok {
+			s.okdeskIgnore(c, body, eventType)
+			return
+		}
 		field := "body"
 		var fe *okdesk.FieldError
 		if errors.As(err, &fe) && fe.Field != "" {

@@ -30,7 +30,11 @@ func (s *Server) telegramWebhook(c *gin.Context) {
 	// bot's later updates meanwhile: an update that can never be accepted
 	// is acknowledged (ignored) so that the conversation goes on.
 	body, p := s.inboundJSON(c)
-	if p != nil {
+	switch {
+	case p != nil && p.transient: // it did not arrive whole: Telegram's resend may
+		p.reply(c)
+		return
+	case p != nil:
 		s.telegramIgnore(c, p.field, p.msg)
 		return
 	}
