@@ -446,6 +446,26 @@ var seededTables = []string{"inbound_events", "relay_outbox", "event_counts", "p
 	"sync_mapping", "sync_log", "sync_log_counts", "order_state_counts", "rating_requests", "ratings", "rating_actions",
 	"jobs", "job_lots", "callback_deliveries", "callback_attempts"}
 
+// autoExplain makes the plan (with row counts) of every statement slower
+// than d on st's database go to the Postgres server log: for finding out why
+// a read is slow (BENCH_SCALE_EXPLAIN). Only connections opened afterwards
+// are affected: hookflow's, not the seeder's that are open already.
+func autoExplain(t *testing.T, st *store.Store, d time.Duration) (database string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.Pool.QueryRow(ctx, `SELECT current_database()`).Scan(&database); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []string{`session_preload_libraries = 'auto_explain'`,
+		fmt.Sprintf(`auto_explain.log_min_duration = %d`, d.Milliseconds()),
+		`auto_explain.log_analyze = on`, `auto_explain.log_timing = off`, `auto_explain.log_buffers = on`} {
+		if _, err := st.Pool.Exec(ctx, `ALTER DATABASE `+database+` SET `+set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return database
+}
+
 func vacuumAnalyze(ctx context.Context, st *store.Store) error {
 	began := time.Now()
 	for _, table := range seededTables {
@@ -522,46 +542,65 @@ type readTiming struct {
 	bytes    int    // size of the last answer
 }
 
-// timeReads calls each read once to warm it, then calls times more
-// (sequentially, one keep-alive connection, with the admin token) and
-// takes p50 and p95 of those.
-func timeReads(baseURL, adminToken string, reads []read, calls int) map[string]readTiming {
-	client := &http.Client{Timeout: time.Minute}
-	out := map[string]readTiming{}
-	for _, r := range reads {
-		var lat []time.Duration
-		var rt readTiming
-		for i := 0; i <= calls; i++ {
-			req, _ := http.NewRequest(http.MethodGet, baseURL+r.path, nil)
-			req.Header.Set("Authorization", "Bearer "+adminToken)
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			var body []byte
-			if err == nil {
-				body, err = io.ReadAll(resp.Body)
-				resp.Body.Close()
-			}
-			el := time.Since(t0)
-			if i == 0 {
-				continue // warm-up
-			}
-			lat = append(lat, el)
-			switch {
-			case err != nil:
-				rt.failures++
-				rt.status = err.Error()
-			case resp.StatusCode != http.StatusOK:
-				rt.failures++
-				rt.status = fmt.Sprintf("%d %.80s", resp.StatusCode, body)
-			default:
-				rt.bytes = len(body)
+// readTarget is one running hookflow and the reads to time on it (the
+// same names in the same order on every target; paths differ by the ids
+// and cursors of its database).
+type readTarget struct {
+	baseURL string
+	reads   []read
+}
+
+// timeReads times every read on every target: for each read, one warm-up
+// call per target, then calls more per target, alternating between the
+// targets call by call (sequentially, one keep-alive connection each, with
+// the admin token), so that a change of the machine's speed weighs on all
+// targets alike. It returns p50 and p95 per target and read name.
+func timeReads(targets []readTarget, adminToken string, calls int) []map[string]readTiming {
+	clients := make([]*http.Client, len(targets))
+	out := make([]map[string]readTiming, len(targets))
+	for i := range targets {
+		clients[i] = &http.Client{Timeout: 2 * time.Minute}
+		out[i] = map[string]readTiming{}
+	}
+	for r := range targets[0].reads {
+		lat := make([][]time.Duration, len(targets))
+		rts := make([]readTiming, len(targets))
+		for call := 0; call <= calls; call++ {
+			for i, tg := range targets {
+				req, _ := http.NewRequest(http.MethodGet, tg.baseURL+tg.reads[r].path, nil)
+				req.Header.Set("Authorization", "Bearer "+adminToken)
+				t0 := time.Now()
+				resp, err := clients[i].Do(req)
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				el := time.Since(t0)
+				if call == 0 {
+					continue // warm-up
+				}
+				lat[i] = append(lat[i], el)
+				switch {
+				case err != nil:
+					rts[i].failures++
+					rts[i].status = err.Error()
+				case resp.StatusCode != http.StatusOK:
+					rts[i].failures++
+					rts[i].status = fmt.Sprintf("%d %.80s", resp.StatusCode, body)
+				default:
+					rts[i].bytes = len(body)
+				}
 			}
 		}
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		rt.calls = len(lat)
-		rt.p50 = lat[len(lat)/2]
-		rt.p95 = lat[min(len(lat)-1, int(float64(len(lat))*0.95))]
-		out[r.name] = rt
+		for i := range targets {
+			l := lat[i]
+			sort.Slice(l, func(a, b int) bool { return l[a] < l[b] })
+			rts[i].calls = len(l)
+			rts[i].p50 = l[len(l)/2]
+			rts[i].p95 = l[min(len(l)-1, int(float64(len(l))*0.95))]
+			out[i][targets[i].reads[r].name] = rts[i]
+		}
 	}
 	return out
 }
