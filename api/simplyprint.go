@@ -181,11 +181,29 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	if f.Since, f.Until, err = queryTimeRange(c); err != nil {
 		return
 	}
+	at, id, err := queryCursor(c)
+	if err != nil {
+		return
+	}
+	if id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n <= 0 {
+			failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
+			return
+		}
+		f.After = &store.EventCursor{ReceivedAt: at, ID: n}
+	}
 	f.Outcome = c.Query("outcome")
 	events, err := s.Store.ListEvents(c.Request.Context(), f)
 	if err != nil {
 		s.internalError(c, "list events", err)
 		return
+	}
+	// A list narrowed in time is in (received_at, id) order: its next page
+	// is cursor=<this header> (before_id pages a list in id order).
+	if f.ByTime() && len(events) == f.Limit {
+		last := events[len(events)-1]
+		c.Header("X-Next-Cursor", encodeCursor(last.ReceivedAt, strconv.FormatInt(last.ID, 10)))
 	}
 	out := make([]SimplyPrintEvent, 0, len(events))
 	for _, e := range events {

@@ -260,6 +260,33 @@ func TestSimplyPrintOrderPerPrinter(t *testing.T) {
 	if len(filtered) != 3 {
 		t.Fatalf("events of a range holding all: %d", len(filtered))
 	}
+	// A range pages by X-Next-Cursor: every event once, newest first.
+	seen := map[int64]bool{}
+	next := a.URL() + "/api/v1/simpleprint/events?since=2000-01-01T00:00:00Z&limit=5"
+	for pages := 0; next != ""; pages++ {
+		if pages > 10 {
+			t.Fatalf("paging a range does not end: %d events seen", len(seen))
+		}
+		page, cursor := eventsPage(t, next, reader)
+		for _, e := range page {
+			if seen[e.ID] {
+				t.Fatalf("event %d on two pages", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		next = ""
+		if cursor != "" {
+			next = a.URL() + "/api/v1/simpleprint/events?since=2000-01-01T00:00:00Z&limit=5&cursor=" + cursor
+		} else if len(page) == 5 {
+			t.Fatal("a full page of a range has no X-Next-Cursor")
+		}
+	}
+	if len(seen) != 24 {
+		t.Fatalf("paging the range saw %d events, want 24", len(seen))
+	}
+	if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?since=2000-01-01T00:00:00Z&cursor=bm90LWFuLWlk", nil, reader, &bad); code != 400 || bad["field"] != "cursor" {
+		t.Fatalf("a cursor of another list: %d %v", code, bad)
+	}
 	for q, field := range map[string]string{"since=yesterday": "since", "until=2025-01-09": "until",
 		"since=2025-01-09T00:00:00Z&until=2025-01-08T00:00:00Z": "until"} {
 		if code := call(t, "GET", a.URL()+"/api/v1/simpleprint/events?"+q, nil, reader, &bad); code != 400 || bad["field"] != field {
@@ -397,4 +424,29 @@ func TestSimplyPrintRelaySurvivesTemporalOutage(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// eventsPage gets a page of the event list and its X-Next-Cursor.
+func eventsPage(t *testing.T, url string, headers map[string]string) ([]api.SimplyPrintEvent, string) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page []api.SimplyPrintEvent
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	return page, resp.Header.Get("X-Next-Cursor")
 }

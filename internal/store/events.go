@@ -169,7 +169,26 @@ type EventFilter struct {
 	Since     time.Time // received at or after (zero: no bound)
 	Until     time.Time // received before (zero: no bound)
 	Limit     int
-	BeforeID  int64 // keyset pagination: only ids below this
+	BeforeID  int64 // only ids below this (the next page of a list in id order)
+	// After is the next page of a list in time order: events after it in
+	// (received_at DESC, id DESC). Setting it, Since or Until orders the
+	// list by time instead of by id.
+	After *EventCursor
+}
+
+// EventCursor is an event's position in a list in time order.
+type EventCursor struct {
+	ReceivedAt time.Time
+	ID         int64
+}
+
+// ByTime tells whether ListEvents orders this list by (received_at, id)
+// rather than by id: when it is narrowed in time, so that the walk starts
+// at the range's end in inbound_events_by_received and stops at the limit
+// (in id order the planner walks the primary key from the newest event
+// down to the range, a cost that grows with everything received since).
+func (f EventFilter) ByTime() bool {
+	return !f.Since.IsZero() || !f.Until.IsZero() || f.After != nil
 }
 
 // OutcomePending filters events not processed yet (their outcome is NULL).
@@ -231,9 +250,28 @@ func listEventsQuery(f EventFilter) (string, []any) {
 	if f.BeforeID > 0 {
 		add("id < $%d", f.BeforeID)
 	}
+	order := "id DESC"
+	if f.ByTime() {
+		order = "received_at DESC, id DESC"
+		if f.After != nil {
+			args = append(args, f.After.ReceivedAt, f.After.ID)
+			// The first bound alone is what the index (source, received_at)
+			// can seek to; the row comparison then skips the cursor's own
+			// instant up to its id.
+			where = append(where, fmt.Sprintf("received_at <= $%d AND (received_at, id) < ($%d, $%d)", len(args)-1, len(args)-1, len(args)))
+		}
+	}
 	args = append(args, f.Limit)
+	if f.EntityID != "" && f.EventType != "" && f.Outcome == "" && !f.ByTime() {
+		// Entity and type: the ids come from an index-only walk of
+		// inbound_events_by_entity_type (it carries the type), and only the
+		// rows of the page are fetched, however few of the entity's events
+		// are of that type.
+		return `SELECT ` + eventColumns + ` FROM inbound_events WHERE id IN (SELECT id FROM inbound_events WHERE ` +
+			strings.Join(where, " AND ") + fmt.Sprintf(` ORDER BY id DESC LIMIT $%d) ORDER BY id DESC`, len(args)), args
+	}
 	return `SELECT ` + eventColumns + ` FROM inbound_events WHERE ` + strings.Join(where, " AND ") +
-		fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args)), args
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args
 }
 
 // EventsByID loads events by id, in id order.
