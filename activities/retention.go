@@ -46,7 +46,7 @@ func (a *Retention) RetentionPurge(ctx context.Context, in RetentionInput) (Rete
 	if budget <= 0 {
 		budget = 30 * time.Second
 	}
-	opt := retention.Options{Now: in.Now, BatchSize: a.Config.BatchSize, Budget: budget,
+	opt := retention.Options{Now: in.Now, BatchSize: a.Config.BatchSize, Pause: a.Config.BatchPause, Budget: budget,
 		Progress: func(c retention.Counts) {
 			if activity.IsActivity(ctx) {
 				activity.RecordHeartbeat(ctx, c)

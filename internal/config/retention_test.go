@@ -39,6 +39,8 @@ func TestRetentionConfig(t *testing.T) {
 		"EVENT_RETENTION_SOURCES=jobs=1d,jobs=2d": `source "jobs" is named twice`,
 		"RETENTION_EVERY=0s":                      "RETENTION_EVERY: must be positive",
 		"RETENTION_BATCH_SIZE=0":                  "RETENTION_BATCH_SIZE: must be between 1 and 100000",
+		"RETENTION_BATCH_PAUSE=-1s":               "RETENTION_BATCH_PAUSE: must be between 0 and 1m",
+		"RETENTION_BATCH_PAUSE=5m":                "RETENTION_BATCH_PAUSE: must be between 0 and 1m",
 	} {
 		k, v, _ := strings.Cut(vars, "=")
 		_, err := LoadFrom(map[string]string{k: v})
