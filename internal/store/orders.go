@@ -566,14 +566,30 @@ type SyncLogFilter struct {
 	Limit      int
 }
 
+// listSyncLogQuery builds ListSyncLog's statement. Only the filters that are
+// set go into it: a generic plan of "(NOT $2 OR status IN ...)" cannot use
+// the partial index sync_log_errors, nor "($1 = ” OR ...)"
+// sync_log_by_entity.
+func listSyncLogQuery(f SyncLogFilter) (string, []any) {
+	q, args := `SELECT id, direction, entity, entity_id, crm_id, action, status, error, detail, duration_ms, event_id, at
+		FROM sync_log WHERE true`, []any{f.Limit}
+	if f.EntityID != "" {
+		args = append(args, f.EntityID)
+		q += fmt.Sprintf(` AND entity = 'order' AND entity_id = $%d`, len(args))
+	}
+	if f.ErrorsOnly {
+		q += ` AND status IN ('error', 'retry')`
+	}
+	return q + ` ORDER BY id DESC LIMIT $1`, args
+}
+
 // ListSyncLog returns the newest sync_log entries first.
 func (s *Store) ListSyncLog(ctx context.Context, f SyncLogFilter) ([]SyncLogEntry, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT id, direction, entity, entity_id, crm_id, action, status, error, detail, duration_ms, event_id, at
-		FROM sync_log WHERE ($1 = '' OR (entity = 'order' AND entity_id = $1)) AND (NOT $2 OR status IN ('error', 'retry'))
-		ORDER BY id DESC LIMIT $3`, f.EntityID, f.ErrorsOnly, f.Limit)
+	q, args := listSyncLogQuery(f)
+	rows, err := s.Pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
