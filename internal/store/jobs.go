@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -788,4 +789,57 @@ func (s *Store) RecentJobs(ctx context.Context, limit int) ([]Job, error) {
 		jobs[i].Delivery = byJob[jobs[i].ID]
 	}
 	return jobs, nil
+}
+
+// callbackCounters are the counter tables of migration 00051 and the
+// columns of their keys besides hour and slot.
+var callbackCounters = []struct{ table, keys string }{
+	{"delivery_counts", "status, attempts"},
+	{"delivery_finished_counts", "status"},
+	{"attempt_counts", "status_code"},
+	{"attempt_latency_counts", "bucket"},
+}
+
+// CompactCallbackCounts folds the slots of each callback counter of the
+// hours in [from, before) into one row per key (the one of the lowest slot),
+// so that reads of long windows sum fewer rows; no sum changes. It locks
+// the rows of the keys that have more than one, in key order as the
+// triggers do, and only updates and deletes rows it locked (it never
+// inserts), so it cannot deadlock with them; keys with one row are only
+// read. Returns how many rows went.
+func (s *Store) CompactCallbackCounts(ctx context.Context, from, before time.Time) (int64, error) {
+	var total int64
+	for _, c := range callbackCounters {
+		join := "t.hour = g.hour"
+		for _, k := range strings.Split(c.keys, ", ") {
+			join += " AND t." + k + " = g." + k
+		}
+		q := `WITH split AS (
+				SELECT hour, ` + c.keys + ` FROM ` + c.table + ` WHERE hour >= $1 AND hour < $2 GROUP BY hour, ` + c.keys + ` HAVING count(*) > 1),
+			locked AS (
+				SELECT t.hour, ` + prefixed("t.", c.keys) + `, t.slot FROM ` + c.table + ` t JOIN split g ON ` + join + `
+				WHERE t.hour >= $1 AND t.hour < $2 ORDER BY t.hour, ` + prefixed("t.", c.keys) + `, t.slot FOR UPDATE OF t),
+			grouped AS (SELECT hour, ` + c.keys + `, min(slot) AS keep FROM locked GROUP BY hour, ` + c.keys + ` HAVING count(*) > 1),
+			gone AS (DELETE FROM ` + c.table + ` t USING grouped g WHERE ` + join + ` AND t.slot <> g.keep
+				RETURNING t.hour, ` + prefixed("t.", c.keys) + `, t.n),
+			moved AS (SELECT hour, ` + c.keys + `, sum(n) AS n FROM gone GROUP BY hour, ` + c.keys + `),
+			kept AS (UPDATE ` + c.table + ` t SET n = t.n + g.n FROM (SELECT m.*, k.keep FROM moved m JOIN grouped k USING (hour, ` + c.keys + `)) g
+				WHERE ` + join + ` AND t.slot = g.keep RETURNING 1)
+			SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM kept)`
+		var gone, kept int64
+		if err := s.Pool.QueryRow(ctx, q, from, before).Scan(&gone, &kept); err != nil {
+			return total, fmt.Errorf("compact %s: %w", c.table, err)
+		}
+		total += gone
+	}
+	return total, nil
+}
+
+// prefixed puts p before each of a comma-separated list of columns.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
 }
