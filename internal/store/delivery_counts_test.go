@@ -541,3 +541,64 @@ func TestDeliveryCountsCompactWhileWriting(t *testing.T) {
 		t.Fatalf("after compacting while writing: %s", d)
 	}
 }
+
+// The reads of webhook-metrics and webhook-health touch counter rows and,
+// of callback_deliveries and callback_attempts, only the rows of the
+// part-hour at the start of the window, through the time indexes: 30 days
+// of callbacks are there, 24 hours are asked for.
+func TestDeliveryMetricsReadOnlyTheEdgeHour(t *testing.T) {
+	_, st := testenv.Database(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		`INSERT INTO jobs (id, client_id, languages, total_lots, request_hash, webhook_url)
+			SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid, 'acme', '{en}', 1, 'h', 'http://x' FROM generate_series(1, 20000) i`,
+		`INSERT INTO callback_deliveries (id, job_id, client_id, url, webhook_id, body, status, attempts, created_at, finished_at)
+			SELECT ('10000000-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid, ('00000000-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid,
+			 'acme', 'http://x', 'msg', '{}', (ARRAY['delivered', 'delivered', 'failed', 'gone', 'pending'])[1 + i % 5], 1 + i % 2,
+			 now() - (20000 - i) * interval '130 seconds',
+			 CASE WHEN i % 5 = 4 THEN NULL ELSE now() - (20000 - i) * interval '130 seconds' + interval '5 minutes' END
+			FROM generate_series(1, 20000) i`,
+		`INSERT INTO callback_attempts (delivery_id, attempt, series, attempted_at, status_code, latency_ms, outcome)
+			SELECT d.id, a, 1, d.created_at + a * interval '1 minute', (ARRAY[200, 500, NULL])[1 + a % 3], 1 + a * 10, 'x'
+			FROM callback_deliveries d, generate_series(1, d.attempts) a`,
+		`ANALYZE`,
+	} {
+		if _, err := st.Pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := time.Now().Add(-24 * time.Hour)
+	edge := since.Truncate(time.Hour).Add(time.Hour)
+	var edgeDeliveries, edgeAttempts, edgeFinished int64
+	if err := st.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM callback_deliveries WHERE created_at >= $1 AND created_at < $2),
+		(SELECT count(*) FROM callback_attempts WHERE attempted_at >= $1 AND attempted_at < $2),
+		(SELECT count(*) FROM callback_deliveries WHERE finished_at >= $1 AND finished_at < $2)`, since, edge).Scan(
+		&edgeDeliveries, &edgeAttempts, &edgeFinished); err != nil {
+		t.Fatal(err)
+	}
+	limits := map[string]int64{"deliveries": edgeDeliveries, "codes": edgeAttempts, "latency": edgeAttempts, "finished": edgeFinished}
+	for name, q := range store.DeliveryMetricsQueries {
+		var plan []map[string]any
+		if err := st.Pool.QueryRow(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+q, since, edge).Scan(&plan); err != nil {
+			t.Fatal(err)
+		}
+		var raw float64
+		var walk func(node map[string]any)
+		walk = func(node map[string]any) {
+			if rel, _ := node["Relation Name"].(string); rel == "callback_deliveries" || rel == "callback_attempts" {
+				if node["Node Type"] == "Seq Scan" {
+					t.Errorf("%s: a sequential scan of %s", name, rel)
+				}
+				raw += node["Actual Rows"].(float64)
+			}
+			children, _ := node["Plans"].([]any)
+			for _, c := range children {
+				walk(c.(map[string]any))
+			}
+		}
+		walk(plan[0]["Plan"].(map[string]any))
+		if int64(raw) > limits[name] {
+			t.Errorf("%s: read %.0f raw rows, the part-hour at the window's start has %d", name, raw, limits[name])
+		}
+	}
+}

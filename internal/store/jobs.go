@@ -513,6 +513,32 @@ type DeliveryMetrics struct {
 	StatusCodeCounts map[string]int64 `json:"status_codes"` // per attempt; "none" when no answer arrived
 }
 
+// The reads of DeliveryMetrics and DeliveryHealth: $1 since, $2 the first
+// hour boundary at or after it (hourAfter). The counters of migration 00051
+// cover [$2, ...), the raw rows [$1, $2) through the time indexes.
+const (
+	deliveryCountsQuery = `SELECT status, attempts, sum(n)::bigint FROM (
+		SELECT status, attempts, n FROM delivery_counts WHERE hour >= $2
+		UNION ALL
+		SELECT status, attempts, 1 FROM callback_deliveries WHERE created_at >= $1 AND created_at < $2) AS c
+	GROUP BY 1, 2 HAVING sum(n) <> 0`
+	attemptCodesQuery = `SELECT status_code, sum(n)::bigint FROM (
+		SELECT status_code, n FROM attempt_counts WHERE hour >= $2
+		UNION ALL
+		SELECT coalesce(status_code::text, 'none'), 1 FROM callback_attempts WHERE attempted_at >= $1 AND attempted_at < $2) AS c
+	GROUP BY 1 HAVING sum(n) <> 0`
+	attemptLatencyQuery = `SELECT bucket, sum(n)::bigint FROM (
+		SELECT bucket, n FROM attempt_latency_counts WHERE hour >= $2
+		UNION ALL
+		SELECT callback_latency_bucket(latency_ms), 1 FROM callback_attempts WHERE attempted_at >= $1 AND attempted_at < $2) AS c
+	GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`
+	finishedCountsQuery = `SELECT coalesce(sum(n) FILTER (WHERE status = 'delivered'), 0)::bigint,
+		coalesce(sum(n) FILTER (WHERE status IN ('failed', 'gone')), 0)::bigint FROM (
+		SELECT status, n FROM delivery_finished_counts WHERE hour >= $2
+		UNION ALL
+		SELECT status, 1 FROM callback_deliveries WHERE finished_at >= $1 AND finished_at < $2) AS c`
+)
+
 // DeliveryMetrics counts deliveries created since since, and the attempts
 // made since then. Counts are exact. They come from the hourly counters of
 // migration 00051 for the window's whole hours and from the raw rows of the
@@ -524,21 +550,9 @@ func (s *Store) DeliveryMetrics(ctx context.Context, since time.Time) (DeliveryM
 	m := DeliveryMetrics{AttemptsHisto: map[string]int64{}, StatusCodeCounts: map[string]int64{}}
 	edge := hourAfter(since)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT status, attempts, sum(n)::bigint FROM (
-			SELECT status, attempts, n FROM delivery_counts WHERE hour >= $2
-			UNION ALL
-			SELECT status, attempts, 1 FROM callback_deliveries WHERE created_at >= $1 AND created_at < $2) AS c
-		GROUP BY 1, 2 HAVING sum(n) <> 0`, since, edge)
-	b.Queue(`SELECT status_code, sum(n)::bigint FROM (
-			SELECT status_code, n FROM attempt_counts WHERE hour >= $2
-			UNION ALL
-			SELECT coalesce(status_code::text, 'none'), 1 FROM callback_attempts WHERE attempted_at >= $1 AND attempted_at < $2) AS c
-		GROUP BY 1 HAVING sum(n) <> 0`, since, edge)
-	b.Queue(`SELECT bucket, sum(n)::bigint FROM (
-			SELECT bucket, n FROM attempt_latency_counts WHERE hour >= $2
-			UNION ALL
-			SELECT callback_latency_bucket(latency_ms), 1 FROM callback_attempts WHERE attempted_at >= $1 AND attempted_at < $2) AS c
-		GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`, since, edge)
+	b.Queue(deliveryCountsQuery, since, edge)
+	b.Queue(attemptCodesQuery, since, edge)
+	b.Queue(attemptLatencyQuery, since, edge)
 	br := s.Pool.SendBatch(ctx, b)
 	defer br.Close()
 
@@ -696,11 +710,7 @@ func (s *Store) DeliveryHealth(ctx context.Context, since time.Time) (DeliveryHe
 	}
 	// Finished ones: the hourly counters of 00051 for whole hours, the raw
 	// rows of the part-hour at the start of the window (as DeliveryMetrics).
-	err = s.Pool.QueryRow(ctx, `SELECT coalesce(sum(n) FILTER (WHERE status = 'delivered'), 0)::bigint,
-			coalesce(sum(n) FILTER (WHERE status IN ('failed', 'gone')), 0)::bigint FROM (
-			SELECT status, n FROM delivery_finished_counts WHERE hour >= $2
-			UNION ALL
-			SELECT status, 1 FROM callback_deliveries WHERE finished_at >= $1 AND finished_at < $2) AS c`,
+	err = s.Pool.QueryRow(ctx, finishedCountsQuery,
 		since, hourAfter(since)).Scan(&h.RecentDelivered, &h.RecentFailed)
 	return h, err
 }
