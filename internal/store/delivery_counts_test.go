@@ -469,6 +469,15 @@ func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after upgrading again: %s", d)
 	}
+	// TRUNCATE (cascading to the attempts) empties the counters too.
+	if _, err := st.Pool.Exec(ctx, `TRUNCATE callback_deliveries CASCADE`); err != nil {
+		t.Fatal(err)
+	}
+	var rowsLeft int
+	if err := st.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM delivery_counts) + (SELECT count(*) FROM delivery_finished_counts)
+		+ (SELECT count(*) FROM attempt_counts) + (SELECT count(*) FROM attempt_latency_counts)`).Scan(&rowsLeft); err != nil || rowsLeft != 0 {
+		t.Fatalf("after TRUNCATE %d counter rows are left (%v)", rowsLeft, err)
+	}
 }
 
 // Compaction running while attempts are recorded (both touching the same
