@@ -61,7 +61,16 @@ type Result struct {
 	Purged Counts `json:"purged"`
 	// More: the budget ran out with rows still past their period.
 	More bool `json:"more"`
+	// Compacted: callback counter rows folded into others
+	// (store.CompactCallbackCounts), after everything was purged.
+	Compacted int64 `json:"compacted"`
 }
+
+// CompactWindow is how far back Purge compacts the callback counters: the
+// hours before the last one, back to this long ago. Older hours were
+// compacted by earlier runs (the schedule runs every RETENTION_EVERY) or
+// backfilled into one slot by the migration.
+const CompactWindow = 48 * time.Hour
 
 type target struct {
 	kind, source string
@@ -123,6 +132,14 @@ func Purge(ctx context.Context, st *store.Store, cfg config.RetentionConfig, opt
 			}
 		}
 	}
+	// Fold the callback counters' slots of the past hours, which retention's
+	// own deletes of attempts also write to: reads of long windows then sum
+	// one row per hour and key.
+	n, err := st.CompactCallbackCounts(ctx, opt.Now.Add(-CompactWindow), opt.Now.Truncate(time.Hour))
+	if err != nil {
+		return res, err
+	}
+	res.Compacted = n
 	return res, nil
 }
 
