@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -560,66 +562,281 @@ type RatingStats struct {
 	PerAssignee         []AssigneeStats  `json:"per_assignee"`
 }
 
-// RatingStats computes the statistics of the requests made in the period.
+// RatingStats computes the statistics of the requests made in the period
+// from the counters of migrations/00050_rating_counts.sql: whole months,
+// days and hours of the period from the counter rows, the partial hours at
+// its edges from the raw rows of just those (rating_requests_by_time). Its
+// cost depends on the length of the period (at most its months plus 60 days
+// and 46 hours of counters, and two hours of raw rows), not on the number of
+// ratings. Everything is exact but the median time to rate of a period with
+// more than ExactMedianRequests requests, read from buckets (see
+// rateBucketValue for the bound).
 func (s *Store) RatingStats(ctx context.Context, f RatingStatsFilter) (RatingStats, error) {
 	st := RatingStats{Distribution: map[string]int64{"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
 		Outcomes: map[string]int64{}, Comments: map[string]int64{}, PerAssignee: []AssigneeStats{}}
-	from, to := f.args()
-	const period = `($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)`
-	rows, err := s.Pool.Query(ctx, `SELECT q.state, count(*), count(q.sent_at) FROM rating_requests q WHERE `+period+` GROUP BY 1`, from, to)
+	segs := ratingSegments(f)
+	// $1-$3: counter periods (level, [lo, hi)); $4-$5: raw edges [lo, hi).
+	args := []any{segs.levels, segs.los, segs.his, segs.edgeLos, segs.edgeHis}
+	const counters = `unnest($1::int2[], $2::timestamptz[], $3::timestamptz[]) AS s(level, lo, hi)
+		JOIN %s c ON c.level = s.level AND c.at >= s.lo AND c.at < s.hi`
+	const edges = `unnest($4::timestamptz[], $5::timestamptz[]) AS e(lo, hi)
+		JOIN rating_requests q ON q.requested_at >= e.lo AND q.requested_at < e.hi`
+
+	rows, err := s.Pool.Query(ctx, `SELECT state, sent, sum(n)::bigint FROM (
+			SELECT c.state, c.sent, c.n FROM `+fmt.Sprintf(counters, "rating_request_counts")+`
+			UNION ALL
+			SELECT q.state, q.sent_at IS NOT NULL, 1 FROM `+edges+`) x
+		GROUP BY 1, 2 HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return st, err
 	}
 	var state string
-	var n, sent int64
-	if _, err := pgx.ForEachRow(rows, []any{&state, &n, &sent}, func() error {
-		st.Outcomes[state] = n
+	var sent bool
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&state, &sent, &n}, func() error {
+		st.Outcomes[state] += n
 		st.Requests += n
-		st.Asked += sent
+		if sent {
+			st.Asked += n
+		}
 		return nil
 	}); err != nil {
 		return st, err
 	}
-	var avg, median *float64
-	err = s.Pool.QueryRow(ctx, `SELECT count(*), avg(r.score)::float8,
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.rated_at - q.sent_at))::float8
-		FROM ratings r JOIN rating_requests q ON q.id = r.request_id WHERE `+period, from, to).Scan(&st.Count, &avg, &median)
+
+	rows, err = s.Pool.Query(ctx, `SELECT score, comment_state, assignee_id, sum(n)::bigint FROM (
+			SELECT c.score, c.comment_state, c.assignee_id, c.n FROM `+fmt.Sprintf(counters, "rating_score_counts")+`
+			UNION ALL
+			SELECT r.score, r.comment_state, coalesce(r.assignee_id, 0), 1 FROM `+edges+`
+			JOIN ratings r ON r.request_id = q.id) x
+		GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return st, err
 	}
-	st.Average, st.MedianSecondsToRate = avg, median
+	var score int64
+	var commentState string
+	var assignee, scoreSum int64
+	type assigneeSum struct{ n, sum int64 }
+	perAssignee := map[int64]*assigneeSum{}
+	if _, err := pgx.ForEachRow(rows, []any{&score, &commentState, &assignee, &n}, func() error {
+		st.Count += n
+		scoreSum += score * n
+		st.Distribution[fmt.Sprint(score)] += n
+		st.Comments[commentState] += n
+		a := perAssignee[assignee]
+		if a == nil {
+			a = &assigneeSum{}
+			perAssignee[assignee] = a
+		}
+		a.n += n
+		a.sum += score * n
+		return nil
+	}); err != nil {
+		return st, err
+	}
+	for id, a := range perAssignee {
+		if a.n == 0 {
+			continue
+		}
+		as := AssigneeStats{Count: a.n, Average: float64(a.sum) / float64(a.n)}
+		if id != 0 {
+			as.AssigneeID = &id
+		}
+		st.PerAssignee = append(st.PerAssignee, as)
+	}
+	// Ordered by assignee, the unknown one last.
+	sort.Slice(st.PerAssignee, func(i, j int) bool {
+		a, b := st.PerAssignee[i].AssigneeID, st.PerAssignee[j].AssigneeID
+		if a == nil || b == nil {
+			return b == nil && a != nil
+		}
+		return *a < *b
+	})
+	if st.Count > 0 {
+		avg := float64(scoreSum) / float64(st.Count)
+		st.Average = &avg
+	}
 	if st.Asked > 0 {
 		rate := float64(st.Count) / float64(st.Asked)
 		st.ResponseRate = &rate
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT r.score, r.comment_state, count(*) FROM ratings r JOIN rating_requests q ON q.id = r.request_id
-		WHERE `+period+` GROUP BY 1, 2`, from, to)
+
+	if st.Requests <= ExactMedianRequests {
+		// Few rows: the exact median from them, through the index.
+		from, to := f.args()
+		err = s.Pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.rated_at - q.sent_at))::float8
+			FROM ratings r JOIN rating_requests q ON q.id = r.request_id
+			WHERE ($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)`,
+			from, to).Scan(&st.MedianSecondsToRate)
+		return st, err
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT bucket, sum(n)::bigint FROM (
+			SELECT c.bucket, c.n FROM `+fmt.Sprintf(counters, "rating_rate_counts")+`
+			UNION ALL
+			SELECT rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8), 1 FROM `+edges+`
+			JOIN ratings r ON r.request_id = q.id WHERE q.sent_at IS NOT NULL) x
+		GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`, args...)
 	if err != nil {
 		return st, err
 	}
-	var score int
-	var commentState string
-	if _, err := pgx.ForEachRow(rows, []any{&score, &commentState, &n}, func() error {
-		st.Distribution[fmt.Sprint(score)] += n
-		st.Comments[commentState] += n
+	var hist []rateBucket
+	var b rateBucket
+	if _, err := pgx.ForEachRow(rows, []any{&b.bucket, &b.n}, func() error {
+		hist = append(hist, b)
 		return nil
 	}); err != nil {
 		return st, err
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT r.assignee_id, count(*), avg(r.score)::float8 FROM ratings r JOIN rating_requests q ON q.id = r.request_id
-		WHERE `+period+` GROUP BY 1 ORDER BY 1 NULLS LAST`, from, to)
-	if err != nil {
-		return st, err
-	}
-	var a AssigneeStats
-	if _, err := pgx.ForEachRow(rows, []any{&a.AssigneeID, &a.Count, &a.Average}, func() error {
-		st.PerAssignee = append(st.PerAssignee, a)
-		a = AssigneeStats{}
-		return nil
-	}); err != nil {
-		return st, err
-	}
+	st.MedianSecondsToRate = bucketMedian(hist)
 	return st, nil
+}
+
+// ExactMedianRequests is the largest number of requests of a period whose
+// median time to rate RatingStats computes from the rows (exactly); above,
+// it reads it from the counters' buckets.
+var ExactMedianRequests int64 = 2000
+
+// rateBucket is a count of rating_rate_counts' buckets.
+type rateBucket struct {
+	bucket int
+	n      int64
+}
+
+// rateBucketValue is the value standing for a bucket of rating_rate_bucket:
+// the geometric middle of [2^((b-1)/16), 2^(b/16)) (negated for b < 0), 0
+// for bucket 0. Every time to rate of the bucket is within 2.2%
+// (2^(1/32) - 1) of it, or within 1 second for bucket 0: so is the median
+// read from buckets (an average of two such values when their count is even).
+func rateBucketValue(b int) float64 {
+	switch {
+	case b > 0:
+		return math.Pow(2, (float64(b)-0.5)/16)
+	case b < 0:
+		return -math.Pow(2, (float64(-b)-0.5)/16)
+	}
+	return 0
+}
+
+// bucketMedian is percentile_cont(0.5) of the values standing for the
+// buckets of hist (sorted by bucket); nil when empty.
+func bucketMedian(hist []rateBucket) *float64 {
+	var total int64
+	for _, b := range hist {
+		total += b.n
+	}
+	if total <= 0 {
+		return nil
+	}
+	// The k-th value (from 1) lies in the bucket where the running count
+	// reaches k, as bucketing keeps the order of the values.
+	nth := func(k int64) float64 {
+		var seen int64
+		for _, b := range hist {
+			seen += b.n
+			if seen >= k {
+				return rateBucketValue(b.bucket)
+			}
+		}
+		return rateBucketValue(hist[len(hist)-1].bucket)
+	}
+	m := nth(total/2 + 1)
+	if total%2 == 0 {
+		m = (nth(total/2) + m) / 2
+	}
+	return &m
+}
+
+// ratingSegmentSet is a period cut into counter periods and raw edges.
+type ratingSegmentSet struct {
+	levels           []int16
+	los, his         []time.Time
+	edgeLos, edgeHis []time.Time
+}
+
+// Counter levels of rating_count_periods.
+const (
+	levelHour  = 0
+	levelDay   = 1
+	levelMonth = 2
+)
+
+// Bounds standing for an open end: both on every boundary (hour, day,
+// month), before and after every requested_at.
+var (
+	openFrom = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	openTo   = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ratingSegments cuts [From, To) into whole months in the middle, whole
+// days and hours towards the ends, and the partial hours at the edges
+// (counted from raw rows), all in UTC like the counters.
+func ratingSegments(f RatingStatsFilter) ratingSegmentSet {
+	from, to := openFrom, openTo
+	if !f.From.IsZero() {
+		from = f.From.UTC()
+	}
+	if !f.To.IsZero() {
+		to = f.To.UTC()
+	}
+	var s ratingSegmentSet
+	add := func(level int16, lo, hi time.Time) {
+		if lo.Before(hi) {
+			s.levels, s.los, s.his = append(s.levels, level), append(s.los, lo), append(s.his, hi)
+		}
+	}
+	edge := func(lo, hi time.Time) {
+		if lo.Before(hi) {
+			s.edgeLos, s.edgeHis = append(s.edgeLos, lo), append(s.edgeHis, hi)
+		}
+	}
+	floorHour := func(t time.Time) time.Time { return t.Truncate(time.Hour) }
+	ceilHour := func(t time.Time) time.Time {
+		if h := floorHour(t); h.Equal(t) {
+			return h
+		} else {
+			return h.Add(time.Hour)
+		}
+	}
+	floorDay := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	ceilDay := func(t time.Time) time.Time {
+		if d := floorDay(t); d.Equal(t) {
+			return d
+		} else {
+			return d.AddDate(0, 0, 1)
+		}
+	}
+	floorMonth := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+	ceilMonth := func(t time.Time) time.Time {
+		if m := floorMonth(t); m.Equal(t) {
+			return m
+		} else {
+			return m.AddDate(0, 1, 0)
+		}
+	}
+
+	h1, h2 := ceilHour(from), floorHour(to)
+	if !h1.Before(h2) {
+		edge(from, to) // within one hour, or two partial ones
+		return s
+	}
+	edge(from, h1)
+	edge(h2, to)
+	d1, d2 := ceilDay(h1), floorDay(h2)
+	if !d1.Before(d2) {
+		add(levelHour, h1, h2)
+		return s
+	}
+	add(levelHour, h1, d1)
+	add(levelHour, d2, h2)
+	m1, m2 := ceilMonth(d1), floorMonth(d2)
+	if !m1.Before(m2) {
+		add(levelDay, d1, d2)
+		return s
+	}
+	add(levelDay, d1, m1)
+	add(levelDay, m2, d2)
+	add(levelMonth, m1, m2)
+	return s
 }
 
 // RatingExportRow is one line of the CSV export: a request and, when
