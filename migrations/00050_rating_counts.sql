@@ -15,9 +15,14 @@
 -- a read sums at most (its months + 2 * 30 days + 2 * 23 hours) counter
 -- periods whatever the number of ratings, and "all time" sums the months.
 --
--- slot spreads a count over a few rows so that concurrent writers do not
--- queue on one counter row until each commits; a slot's n may go negative,
--- only the sum over slots means anything.
+-- In rating_request_counts, slot spreads a count over a few rows so that
+-- concurrent writers do not queue on one counter row until each commits
+-- (requests are inserted by the event-processing transactions, in batches);
+-- a slot's n may go negative, only the sum over slots means anything. The
+-- ratings' counters have no slot: they are written by a customer's press
+-- (RecordRating: one short transaction) and by a comment's outcome (one
+-- autocommitted statement), at human pace, and a slot would multiply the
+-- rows that a read sums (by 8 for every month of a period).
 
 -- Requests: per state and whether the message was sent (sent_at IS NOT NULL).
 CREATE TABLE rating_request_counts (
@@ -30,18 +35,26 @@ CREATE TABLE rating_request_counts (
     PRIMARY KEY (level, at, state, sent, slot)
 );
 
--- Ratings, counted under their request's requested_at: per score, comment
--- state and assignee (ratings.assignee_id, 0 for NULL: Okdesk ids are
--- positive and the store never writes 0).
+-- Ratings, counted under their request's requested_at: per score and
+-- comment state, and apart per assignee (ratings.assignee_id, 0 for NULL:
+-- Okdesk ids are positive and the store never writes 0) with the sum of
+-- their scores. Apart, because together the rows would multiply (scores x
+-- comment states x assignees in every period).
 CREATE TABLE rating_score_counts (
     level         smallint    NOT NULL,
     at            timestamptz NOT NULL,
     score         smallint    NOT NULL,
     comment_state text        NOT NULL,
-    assignee_id   bigint      NOT NULL DEFAULT 0,
-    slot          smallint    NOT NULL,
     n             bigint      NOT NULL,
-    PRIMARY KEY (level, at, score, comment_state, assignee_id, slot)
+    PRIMARY KEY (level, at, score, comment_state)
+);
+CREATE TABLE rating_assignee_counts (
+    level       smallint    NOT NULL,
+    at          timestamptz NOT NULL,
+    assignee_id bigint      NOT NULL,
+    n           bigint      NOT NULL,
+    score_sum   bigint      NOT NULL,
+    PRIMARY KEY (level, at, assignee_id)
 );
 
 -- Ratings of sent requests, per bucket of the time to rate (rated_at -
@@ -50,9 +63,8 @@ CREATE TABLE rating_rate_counts (
     level  smallint    NOT NULL,
     at     timestamptz NOT NULL,
     bucket integer     NOT NULL,
-    slot   smallint    NOT NULL,
     n      bigint      NOT NULL,
-    PRIMARY KEY (level, at, bucket, slot)
+    PRIMARY KEY (level, at, bucket)
 );
 
 -- The bucket of a time to rate in seconds: bucket b >= 1 holds
@@ -88,8 +100,8 @@ $$;
 -- the rating's counters move here. The ratings trigger locks the request
 -- rows it reads, so the two cannot miss each other's change.
 --
--- Counter tables are always written in the same order (score, rate,
--- request counts), each statement's keys sorted, so that transactions lock
+-- Counter tables are always written in the same order (score, assignee,
+-- rate, request counts), each statement's keys sorted, so that transactions lock
 -- the counter rows they share in one order.
 -- +goose StatementBegin
 CREATE FUNCTION rating_request_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -97,8 +109,8 @@ DECLARE
     my_slot smallint := pg_backend_pid() % 8;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, assignee_id, slot, n)
-        SELECT p.level, p.at, r.score, r.comment_state, coalesce(r.assignee_id, 0), my_slot, sum(m.d)
+        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, n)
+        SELECT p.level, p.at, r.score, r.comment_state, sum(m.d)
         FROM (SELECT o.id, o.requested_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
               WHERE o.requested_at IS DISTINCT FROM a.requested_at
               UNION ALL
@@ -106,11 +118,23 @@ BEGIN
               WHERE o.requested_at IS DISTINCT FROM a.requested_at) m
         JOIN ratings r ON r.request_id = m.id
         CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
-        GROUP BY 1, 2, 3, 4, 5 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (level, at, score, comment_state, assignee_id, slot) DO UPDATE SET n = c.n + excluded.n;
+        GROUP BY 1, 2, 3, 4 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (level, at, score, comment_state) DO UPDATE SET n = c.n + excluded.n;
 
-        INSERT INTO rating_rate_counts AS c (level, at, bucket, slot, n)
-        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM r.rated_at - m.sent_at)::float8), my_slot, sum(m.d)
+        INSERT INTO rating_assignee_counts AS c (level, at, assignee_id, n, score_sum)
+        SELECT p.level, p.at, coalesce(r.assignee_id, 0), sum(m.d), sum(m.d * r.score)
+        FROM (SELECT o.id, o.requested_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
+              WHERE o.requested_at IS DISTINCT FROM a.requested_at
+              UNION ALL
+              SELECT a.id, a.requested_at, 1 FROM removed o JOIN added a ON a.id = o.id
+              WHERE o.requested_at IS DISTINCT FROM a.requested_at) m
+        JOIN ratings r ON r.request_id = m.id
+        CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
+        GROUP BY 1, 2, 3 HAVING sum(m.d) <> 0 OR sum(m.d * r.score) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (level, at, assignee_id) DO UPDATE SET n = c.n + excluded.n, score_sum = c.score_sum + excluded.score_sum;
+
+        INSERT INTO rating_rate_counts AS c (level, at, bucket, n)
+        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM r.rated_at - m.sent_at)::float8), sum(m.d)
         FROM (SELECT o.id, o.requested_at, o.sent_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
               WHERE (o.requested_at, o.sent_at) IS DISTINCT FROM (a.requested_at, a.sent_at)
               UNION ALL
@@ -120,7 +144,7 @@ BEGIN
         CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
         WHERE m.sent_at IS NOT NULL
         GROUP BY 1, 2, 3 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (level, at, bucket, slot) DO UPDATE SET n = c.n + excluded.n;
+        ON CONFLICT (level, at, bucket) DO UPDATE SET n = c.n + excluded.n;
 
         INSERT INTO rating_request_counts AS c (level, at, state, sent, slot, n)
         SELECT p.level, p.at, d.state, d.sent, my_slot, sum(d.d)
@@ -157,59 +181,76 @@ $$;
 -- this transaction commits (its trigger then sees this rating and moves it).
 -- +goose StatementBegin
 CREATE FUNCTION rating_score_counts_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    my_slot smallint := pg_backend_pid() % 8;
 BEGIN
-    -- The same two upserts in each branch: a transition table exists only
-    -- for the operations that have it.
+    -- The same upserts in each branch: a transition table exists only for
+    -- the operations that have it.
     IF TG_OP = 'INSERT' THEN
         PERFORM 1 FROM rating_requests q WHERE q.id IN (SELECT request_id FROM added) ORDER BY q.id FOR NO KEY UPDATE;
-        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, assignee_id, slot, n)
-        SELECT p.level, p.at, d.score, d.comment_state, coalesce(d.assignee_id, 0), my_slot, sum(d.d)
+        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, n)
+        SELECT p.level, p.at, d.score, d.comment_state, sum(d.d)
         FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, 1 AS d FROM added) d
         JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
-        GROUP BY 1, 2, 3, 4, 5 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (level, at, score, comment_state, assignee_id, slot) DO UPDATE SET n = c.n + excluded.n;
-        INSERT INTO rating_rate_counts AS c (level, at, bucket, slot, n)
-        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM d.rated_at - q.sent_at)::float8), my_slot, sum(d.d)
+        GROUP BY 1, 2, 3, 4 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (level, at, score, comment_state) DO UPDATE SET n = c.n + excluded.n;
+        INSERT INTO rating_assignee_counts AS c (level, at, assignee_id, n, score_sum)
+        SELECT p.level, p.at, coalesce(d.assignee_id, 0), sum(d.d), sum(d.d * d.score)
+        FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, 1 AS d FROM added) d
+        JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
+        GROUP BY 1, 2, 3 HAVING sum(d.d) <> 0 OR sum(d.d * d.score) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (level, at, assignee_id) DO UPDATE SET n = c.n + excluded.n, score_sum = c.score_sum + excluded.score_sum;
+        INSERT INTO rating_rate_counts AS c (level, at, bucket, n)
+        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM d.rated_at - q.sent_at)::float8), sum(d.d)
         FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, 1 AS d FROM added) d
         JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
         WHERE q.sent_at IS NOT NULL
         GROUP BY 1, 2, 3 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (level, at, bucket, slot) DO UPDATE SET n = c.n + excluded.n;
+        ON CONFLICT (level, at, bucket) DO UPDATE SET n = c.n + excluded.n;
     ELSIF TG_OP = 'UPDATE' THEN
         PERFORM 1 FROM rating_requests q WHERE q.id IN (SELECT request_id FROM added UNION SELECT request_id FROM removed)
             ORDER BY q.id FOR NO KEY UPDATE;
-        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, assignee_id, slot, n)
-        SELECT p.level, p.at, d.score, d.comment_state, coalesce(d.assignee_id, 0), my_slot, sum(d.d)
+        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, n)
+        SELECT p.level, p.at, d.score, d.comment_state, sum(d.d)
         FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, 1 AS d FROM added
               UNION ALL SELECT request_id, score, comment_state, assignee_id, rated_at, -1 FROM removed) d
         JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
-        GROUP BY 1, 2, 3, 4, 5 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (level, at, score, comment_state, assignee_id, slot) DO UPDATE SET n = c.n + excluded.n;
-        INSERT INTO rating_rate_counts AS c (level, at, bucket, slot, n)
-        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM d.rated_at - q.sent_at)::float8), my_slot, sum(d.d)
+        GROUP BY 1, 2, 3, 4 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (level, at, score, comment_state) DO UPDATE SET n = c.n + excluded.n;
+        INSERT INTO rating_assignee_counts AS c (level, at, assignee_id, n, score_sum)
+        SELECT p.level, p.at, coalesce(d.assignee_id, 0), sum(d.d), sum(d.d * d.score)
+        FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, 1 AS d FROM added
+              UNION ALL SELECT request_id, score, comment_state, assignee_id, rated_at, -1 FROM removed) d
+        JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
+        GROUP BY 1, 2, 3 HAVING sum(d.d) <> 0 OR sum(d.d * d.score) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (level, at, assignee_id) DO UPDATE SET n = c.n + excluded.n, score_sum = c.score_sum + excluded.score_sum;
+        INSERT INTO rating_rate_counts AS c (level, at, bucket, n)
+        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM d.rated_at - q.sent_at)::float8), sum(d.d)
         FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, 1 AS d FROM added
               UNION ALL SELECT request_id, score, comment_state, assignee_id, rated_at, -1 FROM removed) d
         JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
         WHERE q.sent_at IS NOT NULL
         GROUP BY 1, 2, 3 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (level, at, bucket, slot) DO UPDATE SET n = c.n + excluded.n;
+        ON CONFLICT (level, at, bucket) DO UPDATE SET n = c.n + excluded.n;
     ELSE
         PERFORM 1 FROM rating_requests q WHERE q.id IN (SELECT request_id FROM removed) ORDER BY q.id FOR NO KEY UPDATE;
-        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, assignee_id, slot, n)
-        SELECT p.level, p.at, d.score, d.comment_state, coalesce(d.assignee_id, 0), my_slot, sum(d.d)
+        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, n)
+        SELECT p.level, p.at, d.score, d.comment_state, sum(d.d)
         FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, -1 AS d FROM removed) d
         JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
-        GROUP BY 1, 2, 3, 4, 5 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3, 4, 5
-        ON CONFLICT (level, at, score, comment_state, assignee_id, slot) DO UPDATE SET n = c.n + excluded.n;
-        INSERT INTO rating_rate_counts AS c (level, at, bucket, slot, n)
-        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM d.rated_at - q.sent_at)::float8), my_slot, sum(d.d)
+        GROUP BY 1, 2, 3, 4 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (level, at, score, comment_state) DO UPDATE SET n = c.n + excluded.n;
+        INSERT INTO rating_assignee_counts AS c (level, at, assignee_id, n, score_sum)
+        SELECT p.level, p.at, coalesce(d.assignee_id, 0), sum(d.d), sum(d.d * d.score)
+        FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, -1 AS d FROM removed) d
+        JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
+        GROUP BY 1, 2, 3 HAVING sum(d.d) <> 0 OR sum(d.d * d.score) <> 0 ORDER BY 1, 2, 3
+        ON CONFLICT (level, at, assignee_id) DO UPDATE SET n = c.n + excluded.n, score_sum = c.score_sum + excluded.score_sum;
+        INSERT INTO rating_rate_counts AS c (level, at, bucket, n)
+        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM d.rated_at - q.sent_at)::float8), sum(d.d)
         FROM (SELECT request_id, score, comment_state, assignee_id, rated_at, -1 AS d FROM removed) d
         JOIN rating_requests q ON q.id = d.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
         WHERE q.sent_at IS NOT NULL
         GROUP BY 1, 2, 3 HAVING sum(d.d) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (level, at, bucket, slot) DO UPDATE SET n = c.n + excluded.n;
+        ON CONFLICT (level, at, bucket) DO UPDATE SET n = c.n + excluded.n;
     END IF;
     RETURN NULL;
 END
@@ -243,6 +284,7 @@ CREATE TRIGGER ratings_count_delete AFTER DELETE ON ratings
 CREATE FUNCTION rating_counts_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM rating_score_counts;
+    DELETE FROM rating_assignee_counts;
     DELETE FROM rating_rate_counts;
     IF TG_TABLE_NAME = 'rating_requests' THEN
         DELETE FROM rating_request_counts;
@@ -263,12 +305,16 @@ INSERT INTO rating_request_counts (level, at, state, sent, slot, n)
 SELECT p.level, p.at, q.state, q.sent_at IS NOT NULL, 0, count(*)
 FROM rating_requests q CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
 GROUP BY 1, 2, 3, 4;
-INSERT INTO rating_score_counts (level, at, score, comment_state, assignee_id, slot, n)
-SELECT p.level, p.at, r.score, r.comment_state, coalesce(r.assignee_id, 0), 0, count(*)
+INSERT INTO rating_score_counts (level, at, score, comment_state, n)
+SELECT p.level, p.at, r.score, r.comment_state, count(*)
 FROM ratings r JOIN rating_requests q ON q.id = r.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
-GROUP BY 1, 2, 3, 4, 5;
-INSERT INTO rating_rate_counts (level, at, bucket, slot, n)
-SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8), 0, count(*)
+GROUP BY 1, 2, 3, 4;
+INSERT INTO rating_assignee_counts (level, at, assignee_id, n, score_sum)
+SELECT p.level, p.at, coalesce(r.assignee_id, 0), count(*), sum(r.score)
+FROM ratings r JOIN rating_requests q ON q.id = r.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
+GROUP BY 1, 2, 3;
+INSERT INTO rating_rate_counts (level, at, bucket, n)
+SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8), count(*)
 FROM ratings r JOIN rating_requests q ON q.id = r.request_id CROSS JOIN LATERAL rating_count_periods(q.requested_at) p
 WHERE q.sent_at IS NOT NULL
 GROUP BY 1, 2, 3;
@@ -288,5 +334,6 @@ DROP FUNCTION rating_request_counts_apply();
 DROP FUNCTION rating_count_periods(timestamptz);
 DROP FUNCTION rating_rate_bucket(double precision);
 DROP TABLE rating_rate_counts;
+DROP TABLE rating_assignee_counts;
 DROP TABLE rating_score_counts;
 DROP TABLE rating_request_counts;

@@ -157,10 +157,14 @@ func ratingCountsMismatch(t *testing.T, st *store.Store) string {
 			SELECT q.*, p.level, p.at FROM rating_requests q CROSS JOIN LATERAL rating_count_periods(q.requested_at) p),
 		req_c AS (SELECT level, at, state, sent, sum(n)::bigint AS n FROM rating_request_counts GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0),
 		req_f AS (SELECT level, at, state, sent_at IS NOT NULL AS sent, count(*) AS n FROM periods GROUP BY 1, 2, 3, 4),
-		score_c AS (SELECT level, at, score, comment_state, assignee_id, sum(n)::bigint AS n FROM rating_score_counts
-			GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0),
-		score_f AS (SELECT level, at, r.score, r.comment_state, coalesce(r.assignee_id, 0) AS assignee_id, count(*) AS n
-			FROM periods q JOIN ratings r ON r.request_id = q.id GROUP BY 1, 2, 3, 4, 5),
+		score_c AS (SELECT level, at, score, comment_state, sum(n)::bigint AS n FROM rating_score_counts
+			GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0),
+		score_f AS (SELECT level, at, r.score, r.comment_state, count(*) AS n
+			FROM periods q JOIN ratings r ON r.request_id = q.id GROUP BY 1, 2, 3, 4),
+		assignee_c AS (SELECT level, at, assignee_id, sum(n)::bigint AS n, sum(score_sum)::bigint AS score_sum FROM rating_assignee_counts
+			GROUP BY 1, 2, 3 HAVING sum(n) <> 0 OR sum(score_sum) <> 0),
+		assignee_f AS (SELECT level, at, coalesce(r.assignee_id, 0) AS assignee_id, count(*) AS n, sum(r.score) AS score_sum
+			FROM periods q JOIN ratings r ON r.request_id = q.id GROUP BY 1, 2, 3),
 		rate_c AS (SELECT level, at, bucket, sum(n)::bigint AS n FROM rating_rate_counts GROUP BY 1, 2, 3 HAVING sum(n) <> 0),
 		rate_f AS (SELECT level, at, rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8) AS bucket, count(*) AS n
 			FROM periods q JOIN ratings r ON r.request_id = q.id WHERE q.sent_at IS NOT NULL GROUP BY 1, 2, 3)
@@ -168,8 +172,12 @@ func ratingCountsMismatch(t *testing.T, st *store.Store) string {
 			SELECT format('requests %s/%s/%s/%s: counters %s, full count %s', level, at, state, sent, c.n, f.n) AS d
 			FROM req_c c FULL JOIN req_f f USING (level, at, state, sent) WHERE c.n IS DISTINCT FROM f.n
 			UNION ALL
-			SELECT format('scores %s/%s/%s/%s/%s: counters %s, full count %s', level, at, score, comment_state, assignee_id, c.n, f.n)
-			FROM score_c c FULL JOIN score_f f USING (level, at, score, comment_state, assignee_id) WHERE c.n IS DISTINCT FROM f.n
+			SELECT format('scores %s/%s/%s/%s: counters %s, full count %s', level, at, score, comment_state, c.n, f.n)
+			FROM score_c c FULL JOIN score_f f USING (level, at, score, comment_state) WHERE c.n IS DISTINCT FROM f.n
+			UNION ALL
+			SELECT format('assignee %s/%s/%s: counters %s (sum %s), full count %s (sum %s)', level, at, assignee_id, c.n, c.score_sum, f.n, f.score_sum)
+			FROM assignee_c c FULL JOIN assignee_f f USING (level, at, assignee_id)
+			WHERE (c.n, c.score_sum) IS DISTINCT FROM (f.n, f.score_sum)
 			UNION ALL
 			SELECT format('rate %s/%s/%s: counters %s, full count %s', level, at, bucket, c.n, f.n)
 			FROM rate_c c FULL JOIN rate_f f USING (level, at, bucket) WHERE c.n IS DISTINCT FROM f.n) x`).Scan(&diff)
@@ -525,7 +533,7 @@ func TestRatingCountsMigrationBackfills(t *testing.T) {
 	}
 	var left bool
 	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass('rating_request_counts') IS NOT NULL OR to_regclass('rating_score_counts') IS NOT NULL
-		OR to_regclass('rating_rate_counts') IS NOT NULL
+		OR to_regclass('rating_rate_counts') IS NOT NULL OR to_regclass('rating_assignee_counts') IS NOT NULL
 		OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgname LIKE 'rating%count%')`).Scan(&left); err != nil || left {
 		t.Fatalf("after going back the counters or their triggers remain: %v (%v)", left, err)
 	}

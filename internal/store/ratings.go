@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -576,14 +575,25 @@ func (s *Store) RatingStats(ctx context.Context, f RatingStatsFilter) (RatingSta
 		Outcomes: map[string]int64{}, Comments: map[string]int64{}, PerAssignee: []AssigneeStats{}}
 	segs := ratingSegments(f)
 	// $1-$3: counter periods (level, [lo, hi)); $4-$5: raw edges [lo, hi).
+	// Each period and edge is read by its own index range scan: the LATERAL
+	// subqueries (OFFSET 0 keeps them from being flattened into a join the
+	// planner could hash) are run once per element of the arrays, whose
+	// length it does not know.
 	args := []any{segs.levels, segs.los, segs.his, segs.edgeLos, segs.edgeHis}
-	const counters = `unnest($1::int2[], $2::timestamptz[], $3::timestamptz[]) AS s(level, lo, hi)
-		JOIN %s c ON c.level = s.level AND c.at >= s.lo AND c.at < s.hi`
+	counters := func(table, cols string) string {
+		return `unnest($1::int2[], $2::timestamptz[], $3::timestamptz[]) AS s(level, lo, hi)
+			CROSS JOIN LATERAL (SELECT ` + cols + ` FROM ` + table + ` c
+				WHERE c.level = s.level AND c.at >= s.lo AND c.at < s.hi OFFSET 0) c`
+	}
 	const edges = `unnest($4::timestamptz[], $5::timestamptz[]) AS e(lo, hi)
-		JOIN rating_requests q ON q.requested_at >= e.lo AND q.requested_at < e.hi`
+		CROSS JOIN LATERAL (SELECT q.id, q.state, q.sent_at FROM rating_requests q
+			WHERE q.requested_at >= e.lo AND q.requested_at < e.hi OFFSET 0) q`
+	const edgeRatings = edges + `
+		CROSS JOIN LATERAL (SELECT r.score, r.comment_state, r.assignee_id, r.rated_at FROM ratings r
+			WHERE r.request_id = q.id OFFSET 0) r`
 
 	rows, err := s.Pool.Query(ctx, `SELECT state, sent, sum(n)::bigint FROM (
-			SELECT c.state, c.sent, c.n FROM `+fmt.Sprintf(counters, "rating_request_counts")+`
+			SELECT c.state, c.sent, c.n FROM `+counters("rating_request_counts", "c.state, c.sent, c.n")+`
 			UNION ALL
 			SELECT q.state, q.sent_at IS NOT NULL, 1 FROM `+edges+`) x
 		GROUP BY 1, 2 HAVING sum(n) <> 0`, args...)
@@ -604,54 +614,45 @@ func (s *Store) RatingStats(ctx context.Context, f RatingStatsFilter) (RatingSta
 		return st, err
 	}
 
-	rows, err = s.Pool.Query(ctx, `SELECT score, comment_state, assignee_id, sum(n)::bigint FROM (
-			SELECT c.score, c.comment_state, c.assignee_id, c.n FROM `+fmt.Sprintf(counters, "rating_score_counts")+`
+	rows, err = s.Pool.Query(ctx, `SELECT score, comment_state, sum(n)::bigint FROM (
+			SELECT c.score, c.comment_state, c.n FROM `+counters("rating_score_counts", "c.score, c.comment_state, c.n")+`
 			UNION ALL
-			SELECT r.score, r.comment_state, coalesce(r.assignee_id, 0), 1 FROM `+edges+`
-			JOIN ratings r ON r.request_id = q.id) x
-		GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, args...)
+			SELECT r.score, r.comment_state, 1 FROM `+edgeRatings+`) x
+		GROUP BY 1, 2 HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return st, err
 	}
-	var score int64
+	var score, scoreSum int64
 	var commentState string
-	var assignee, scoreSum int64
-	type assigneeSum struct{ n, sum int64 }
-	perAssignee := map[int64]*assigneeSum{}
-	if _, err := pgx.ForEachRow(rows, []any{&score, &commentState, &assignee, &n}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&score, &commentState, &n}, func() error {
 		st.Count += n
 		scoreSum += score * n
 		st.Distribution[fmt.Sprint(score)] += n
 		st.Comments[commentState] += n
-		a := perAssignee[assignee]
-		if a == nil {
-			a = &assigneeSum{}
-			perAssignee[assignee] = a
-		}
-		a.n += n
-		a.sum += score * n
 		return nil
 	}); err != nil {
 		return st, err
 	}
-	for id, a := range perAssignee {
-		if a.n == 0 {
-			continue
-		}
-		as := AssigneeStats{Count: a.n, Average: float64(a.sum) / float64(a.n)}
-		if id != 0 {
-			as.AssigneeID = &id
-		}
-		st.PerAssignee = append(st.PerAssignee, as)
+
+	// Ordered by assignee, the unknown one (0) last.
+	rows, err = s.Pool.Query(ctx, `SELECT nullif(assignee_id, 0), sum(n)::bigint, sum(score_sum)::bigint FROM (
+			SELECT c.assignee_id, c.n, c.score_sum FROM `+counters("rating_assignee_counts", "c.assignee_id, c.n, c.score_sum")+`
+			UNION ALL
+			SELECT coalesce(r.assignee_id, 0), 1, r.score FROM `+edgeRatings+`) x
+		GROUP BY assignee_id HAVING sum(n) <> 0 ORDER BY assignee_id = 0, assignee_id`, args...)
+	if err != nil {
+		return st, err
 	}
-	// Ordered by assignee, the unknown one last.
-	sort.Slice(st.PerAssignee, func(i, j int) bool {
-		a, b := st.PerAssignee[i].AssigneeID, st.PerAssignee[j].AssigneeID
-		if a == nil || b == nil {
-			return b == nil && a != nil
-		}
-		return *a < *b
-	})
+	var a AssigneeStats
+	var sum int64
+	if _, err := pgx.ForEachRow(rows, []any{&a.AssigneeID, &a.Count, &sum}, func() error {
+		a.Average = float64(sum) / float64(a.Count)
+		st.PerAssignee = append(st.PerAssignee, a)
+		a = AssigneeStats{}
+		return nil
+	}); err != nil {
+		return st, err
+	}
 	if st.Count > 0 {
 		avg := float64(scoreSum) / float64(st.Count)
 		st.Average = &avg
@@ -662,19 +663,25 @@ func (s *Store) RatingStats(ctx context.Context, f RatingStatsFilter) (RatingSta
 	}
 
 	if st.Requests <= ExactMedianRequests {
-		// Few rows: the exact median from them, through the index.
-		from, to := f.args()
+		// Few rows: the exact median from them, through the index (open
+		// ends as bounds, not "IS NULL OR", so that a generic plan uses it).
+		from, to := openFrom, openTo
+		if !f.From.IsZero() {
+			from = f.From
+		}
+		if !f.To.IsZero() {
+			to = f.To
+		}
 		err = s.Pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.rated_at - q.sent_at))::float8
-			FROM ratings r JOIN rating_requests q ON q.id = r.request_id
-			WHERE ($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)`,
-			from, to).Scan(&st.MedianSecondsToRate)
+			FROM rating_requests q CROSS JOIN LATERAL (SELECT r.rated_at FROM ratings r WHERE r.request_id = q.id OFFSET 0) r
+			WHERE q.requested_at >= $1 AND q.requested_at < $2`, from, to).Scan(&st.MedianSecondsToRate)
 		return st, err
 	}
 	rows, err = s.Pool.Query(ctx, `SELECT bucket, sum(n)::bigint FROM (
-			SELECT c.bucket, c.n FROM `+fmt.Sprintf(counters, "rating_rate_counts")+`
+			SELECT c.bucket, c.n FROM `+counters("rating_rate_counts", "c.bucket, c.n")+`
 			UNION ALL
-			SELECT rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8), 1 FROM `+edges+`
-			JOIN ratings r ON r.request_id = q.id WHERE q.sent_at IS NOT NULL) x
+			SELECT rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8), 1 FROM `+edgeRatings+`
+			WHERE q.sent_at IS NOT NULL) x
 		GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`, args...)
 	if err != nil {
 		return st, err
