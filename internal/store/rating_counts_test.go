@@ -544,3 +544,55 @@ func TestRatingCountsMigrationBackfills(t *testing.T) {
 		t.Fatalf("after upgrading again: %s", d)
 	}
 }
+
+// ExportRatings gives every request of the period, oldest first (ties by
+// id), each with its rating: what the LEFT JOIN it replaced gave.
+func TestExportRatingsMatchesAFullJoin(t *testing.T) {
+	_, st := testenv.Database(t)
+	ctx := context.Background()
+	base := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, requested_at, sent_at, state)
+		SELECT g, 1, 'wf-' || g, $1::timestamptz + (g / 3) * interval '17 minutes', $1::timestamptz + (g / 3) * interval '17 minutes',
+			CASE WHEN g % 2 = 0 THEN 'rated' ELSE 'expired' END
+		FROM generate_series(1, 300) g ORDER BY g DESC`, base); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO ratings (request_id, issue_id, chat_id, score, rated_at, comment_state)
+		SELECT id, issue_id, 1, 1 + id % 5, requested_at + interval '1 minute', 'posted' FROM rating_requests WHERE state = 'rated'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []store.RatingStatsFilter{{}, {From: base.Add(5 * time.Hour)}, {To: base.Add(20 * time.Hour)},
+		{From: base.Add(3*time.Hour + 7*time.Minute), To: base.Add(9*time.Hour + 51*time.Minute)}} {
+		var from, to any
+		if !f.From.IsZero() {
+			from = f.From
+		}
+		if !f.To.IsZero() {
+			to = f.To
+		}
+		rows, err := st.Pool.Query(ctx, `SELECT q.id::text || ':' || coalesce(r.score::text, '-') FROM rating_requests q LEFT JOIN ratings r ON r.request_id = q.id
+			WHERE ($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)
+			ORDER BY q.requested_at, q.id`, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if err := st.ExportRatings(ctx, f, func(r store.RatingExportRow) error {
+			s := fmt.Sprintf("%d:-", r.Request.ID)
+			if r.Rating != nil {
+				s = fmt.Sprintf("%d:%d", r.Request.ID, r.Rating.Score)
+			}
+			got = append(got, s)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("period %v-%v: export %v, want %v", f.From, f.To, got, want)
+		}
+	}
+}

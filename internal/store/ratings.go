@@ -529,8 +529,11 @@ type RatingStatsFilter struct {
 	From, To time.Time
 }
 
-func (f RatingStatsFilter) args() (any, any) {
-	var from, to any
+// bounds are the period's ends, openFrom and openTo for open ones: as
+// bounds of a range rather than "$1 IS NULL OR", they let even a generic
+// plan read the period through rating_requests_by_time.
+func (f RatingStatsFilter) bounds() (from, to time.Time) {
+	from, to = openFrom, openTo
 	if !f.From.IsZero() {
 		from = f.From
 	}
@@ -663,15 +666,8 @@ func (s *Store) RatingStats(ctx context.Context, f RatingStatsFilter) (RatingSta
 	}
 
 	if st.Requests <= ExactMedianRequests {
-		// Few rows: the exact median from them, through the index (open
-		// ends as bounds, not "IS NULL OR", so that a generic plan uses it).
-		from, to := openFrom, openTo
-		if !f.From.IsZero() {
-			from = f.From
-		}
-		if !f.To.IsZero() {
-			to = f.To
-		}
+		// Few rows: the exact median from them, through the index.
+		from, to := f.bounds()
 		err = s.Pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.rated_at - q.sent_at))::float8
 			FROM rating_requests q CROSS JOIN LATERAL (SELECT r.rated_at FROM ratings r WHERE r.request_id = q.id OFFSET 0) r
 			WHERE q.requested_at >= $1 AND q.requested_at < $2`, from, to).Scan(&st.MedianSecondsToRate)
@@ -778,13 +774,8 @@ var (
 // days and hours towards the ends, and the partial hours at the edges
 // (counted from raw rows), all in UTC like the counters.
 func ratingSegments(f RatingStatsFilter) ratingSegmentSet {
-	from, to := openFrom, openTo
-	if !f.From.IsZero() {
-		from = f.From.UTC()
-	}
-	if !f.To.IsZero() {
-		to = f.To.UTC()
-	}
+	from, to := f.bounds()
+	from, to = from.UTC(), to.UTC()
 	var s ratingSegmentSet
 	add := func(level int16, lo, hi time.Time) {
 		if lo.Before(hi) {
@@ -856,13 +847,19 @@ type RatingExportRow struct {
 // ExportRatings calls fn for every request made in the period (with its
 // rating, if any), oldest first.
 func (s *Store) ExportRatings(ctx context.Context, f RatingStatsFilter, fn func(RatingExportRow) error) error {
-	from, to := f.args()
+	// The period through rating_requests_by_time, each request's rating by
+	// its key (LATERAL, OFFSET 0: not a hash join over every rating); the
+	// index order needs only ties on requested_at sorted (an incremental
+	// sort), so rows stream out as they are read.
+	from, to := f.bounds()
 	cols := `q.id, q.issue_id, q.resolution, q.workflow_id, q.title, q.status, coalesce(q.contact_id, 0), coalesce(q.company_id, 0),
 		coalesce(q.assignee_id, 0), coalesce(q.chat_id, 0), coalesce(q.message_id, 0), coalesce(q.reminder_message_id, 0), q.state,
 		coalesce(q.error, ''), coalesce(q.event_id, 0), q.requested_at, q.sent_at, q.reminded_at, q.closed_at,
 		r.score, r.rated_at, coalesce(r.telegram_user_id, 0), coalesce(r.comment_state, ''), coalesce(r.comment_id, 0)`
-	rows, err := s.Pool.Query(ctx, `SELECT `+cols+` FROM rating_requests q LEFT JOIN ratings r ON r.request_id = q.id
-		WHERE ($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)
+	rows, err := s.Pool.Query(ctx, `SELECT `+cols+` FROM rating_requests q
+		LEFT JOIN LATERAL (SELECT r.score, r.rated_at, r.telegram_user_id, r.comment_state, r.comment_id FROM ratings r
+			WHERE r.request_id = q.id OFFSET 0) r ON true
+		WHERE q.requested_at >= $1 AND q.requested_at < $2
 		ORDER BY q.requested_at, q.id`, from, to)
 	if err != nil {
 		return err
