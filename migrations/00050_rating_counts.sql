@@ -67,6 +67,18 @@ CREATE TABLE rating_rate_counts (
     PRIMARY KEY (level, at, bucket)
 );
 
+-- The current hour's, day's and month's rows are updated by every write:
+-- free space keeps those updates HOT, vacuum reclaims the dead versions
+-- often (as for event_counts, 00040).
+ALTER TABLE rating_request_counts SET (fillfactor = 50,
+    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE rating_score_counts SET (fillfactor = 50,
+    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE rating_assignee_counts SET (fillfactor = 50,
+    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE rating_rate_counts SET (fillfactor = 50,
+    autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000, autovacuum_vacuum_cost_delay = 0);
+
 -- The bucket of a time to rate in seconds: bucket b >= 1 holds
 -- [2^((b-1)/16), 2^(b/16)), -b the same negative range (a press recorded
 -- before the send was), 0 holds (-1, 1). store.rateBucketValue is the

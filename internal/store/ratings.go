@@ -558,9 +558,9 @@ type RatingStats struct {
 	Average             *float64         `json:"average"`      // null without ratings
 	Distribution        map[string]int64 `json:"distribution"` // "1".."5"
 	ResponseRate        *float64         `json:"response_rate"`
-	MedianSecondsToRate *float64         `json:"median_seconds_to_rate"`
-	Outcomes            map[string]int64 `json:"outcomes"` // per request state: rated, no_chat, expired ...
-	Comments            map[string]int64 `json:"comments"` // per comment state: posted, pending, failed
+	MedianSecondsToRate *float64         `json:"median_seconds_to_rate"` // exact up to ExactMedianRequests requests, else within 2.2% (1 s under a second)
+	Outcomes            map[string]int64 `json:"outcomes"`               // per request state: rated, no_chat, expired ...
+	Comments            map[string]int64 `json:"comments"`               // per comment state: posted, pending, failed
 	PerAssignee         []AssigneeStats  `json:"per_assignee"`
 }
 
