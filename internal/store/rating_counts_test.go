@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -594,5 +597,122 @@ func TestExportRatingsMatchesAFullJoin(t *testing.T) {
 		if len(want) == 0 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("period %v-%v: export %v, want %v", f.From, f.To, got, want)
 		}
+	}
+}
+
+// queryCapture records the statements a pool runs.
+type queryCapture struct {
+	mu sync.Mutex
+	qs []pgx.TraceQueryStartData
+}
+
+func (c *queryCapture) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.qs = append(c.qs, d)
+	return ctx
+}
+
+func (c *queryCapture) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *queryCapture) take() []pgx.TraceQueryStartData {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	qs := c.qs
+	c.qs = nil
+	return qs
+}
+
+// At a realistic size, with statistics, RatingStats reads counter rows and
+// the raw rows of the edge hours only (never a whole table), and the
+// export reads the period through the index, each rating by its key.
+func TestRatingReadsUseTheCountersAndIndexes(t *testing.T) {
+	dbURL, st := testenv.Database(t)
+	ctx := context.Background()
+	// 20,000 requests over 400 days (about two an hour), half rated.
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
+		SELECT g, 1, 'wf-' || g, 1 + g % 20, now() - interval '400 days' + g * interval '1728 seconds',
+			now() - interval '400 days' + g * interval '1728 seconds' + interval '5 seconds',
+			CASE WHEN g % 2 = 0 THEN 'rated' ELSE 'expired' END
+		FROM generate_series(1, 20000) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO ratings (request_id, issue_id, chat_id, score, assignee_id, rated_at, comment_state)
+		SELECT id, issue_id, 1, 1 + id % 5, assignee_id, sent_at + (id % 900) * interval '1 minute', 'posted'
+		FROM rating_requests WHERE state = 'rated'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture := &queryCapture{}
+	cfg.ConnConfig.Tracer = capture
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	traced := &store.Store{Pool: pool}
+	saved := store.ExactMedianRequests
+	store.ExactMedianRequests = 0 // the exact median reads the period's rows (up to that many)
+	t.Cleanup(func() { store.ExactMedianRequests = saved })
+
+	now := time.Now()
+	plans := func(name string) []string {
+		t.Helper()
+		var out []string
+		for _, q := range capture.take() {
+			rows, err := st.Pool.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+q.SQL, q.Args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, strings.Join(lines, "\n"))
+		}
+		if len(out) == 0 {
+			t.Fatalf("%s: no statement captured", name)
+		}
+		return out
+	}
+	rowsRead := regexp.MustCompile(`Scan using rating_requests_by_time on rating_requests \w+ \(actual rows=(\d+) loops=(\d+)\)`)
+	for name, f := range map[string]store.RatingStatsFilter{
+		"all time": {},
+		"30 days":  {From: now.AddDate(0, 0, -30)},
+		"a day":    {From: now.AddDate(0, 0, -9).Truncate(24 * time.Hour), To: now.AddDate(0, 0, -8).Truncate(24 * time.Hour)},
+		"instants": {From: now.AddDate(0, -11, 0).Add(17 * time.Minute), To: now.AddDate(0, -1, 0).Add(-29 * time.Minute)},
+	} {
+		if _, err := traced.RatingStats(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		for _, plan := range plans(name) {
+			if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash Join") {
+				t.Errorf("%s: stats scan a table:\n%s", name, plan)
+			}
+			for _, m := range rowsRead.FindAllStringSubmatch(plan, -1) {
+				var n, loops int
+				fmt.Sscan(m[1], &n)
+				fmt.Sscan(m[2], &loops)
+				if n*loops > 10 { // two partial hours of about two requests
+					t.Errorf("%s: stats read %d requests:\n%s", name, n*loops, plan)
+				}
+			}
+			t.Logf("%s:\n%s", name, plan)
+		}
+	}
+	if err := traced.ExportRatings(ctx, store.RatingStatsFilter{From: now.AddDate(0, 0, -30)}, func(store.RatingExportRow) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, plan := range plans("export") {
+		if strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Hash") || !strings.Contains(plan, "rating_requests_by_time") {
+			t.Errorf("export does not read the period through the index:\n%s", plan)
+		}
+		t.Logf("export:\n%s", plan)
 	}
 }
