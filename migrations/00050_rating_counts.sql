@@ -121,42 +121,47 @@ DECLARE
     my_slot smallint := pg_backend_pid() % 8;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO rating_score_counts AS c (level, at, score, comment_state, n)
-        SELECT p.level, p.at, r.score, r.comment_state, sum(m.d)
-        FROM (SELECT o.id, o.requested_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
-              WHERE o.requested_at IS DISTINCT FROM a.requested_at
-              UNION ALL
-              SELECT a.id, a.requested_at, 1 FROM removed o JOIN added a ON a.id = o.id
-              WHERE o.requested_at IS DISTINCT FROM a.requested_at) m
-        JOIN ratings r ON r.request_id = m.id
-        CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
-        GROUP BY 1, 2, 3, 4 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3, 4
-        ON CONFLICT (level, at, score, comment_state) DO UPDATE SET n = c.n + excluded.n;
+        -- Most updates (state, sent_at of an unrated request) move no
+        -- rating: one look instead of three upserts that find nothing.
+        IF EXISTS (SELECT 1 FROM removed o JOIN added a ON a.id = o.id JOIN ratings r ON r.request_id = a.id
+                   WHERE (o.requested_at, o.sent_at) IS DISTINCT FROM (a.requested_at, a.sent_at)) THEN
+            INSERT INTO rating_score_counts AS c (level, at, score, comment_state, n)
+            SELECT p.level, p.at, r.score, r.comment_state, sum(m.d)
+            FROM (SELECT o.id, o.requested_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
+                  WHERE o.requested_at IS DISTINCT FROM a.requested_at
+                  UNION ALL
+                  SELECT a.id, a.requested_at, 1 FROM removed o JOIN added a ON a.id = o.id
+                  WHERE o.requested_at IS DISTINCT FROM a.requested_at) m
+            JOIN ratings r ON r.request_id = m.id
+            CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
+            GROUP BY 1, 2, 3, 4 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3, 4
+            ON CONFLICT (level, at, score, comment_state) DO UPDATE SET n = c.n + excluded.n;
 
-        INSERT INTO rating_assignee_counts AS c (level, at, assignee_id, n, score_sum)
-        SELECT p.level, p.at, coalesce(r.assignee_id, 0), sum(m.d), sum(m.d * r.score)
-        FROM (SELECT o.id, o.requested_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
-              WHERE o.requested_at IS DISTINCT FROM a.requested_at
-              UNION ALL
-              SELECT a.id, a.requested_at, 1 FROM removed o JOIN added a ON a.id = o.id
-              WHERE o.requested_at IS DISTINCT FROM a.requested_at) m
-        JOIN ratings r ON r.request_id = m.id
-        CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
-        GROUP BY 1, 2, 3 HAVING sum(m.d) <> 0 OR sum(m.d * r.score) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (level, at, assignee_id) DO UPDATE SET n = c.n + excluded.n, score_sum = c.score_sum + excluded.score_sum;
+            INSERT INTO rating_assignee_counts AS c (level, at, assignee_id, n, score_sum)
+            SELECT p.level, p.at, coalesce(r.assignee_id, 0), sum(m.d), sum(m.d * r.score)
+            FROM (SELECT o.id, o.requested_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
+                  WHERE o.requested_at IS DISTINCT FROM a.requested_at
+                  UNION ALL
+                  SELECT a.id, a.requested_at, 1 FROM removed o JOIN added a ON a.id = o.id
+                  WHERE o.requested_at IS DISTINCT FROM a.requested_at) m
+            JOIN ratings r ON r.request_id = m.id
+            CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
+            GROUP BY 1, 2, 3 HAVING sum(m.d) <> 0 OR sum(m.d * r.score) <> 0 ORDER BY 1, 2, 3
+            ON CONFLICT (level, at, assignee_id) DO UPDATE SET n = c.n + excluded.n, score_sum = c.score_sum + excluded.score_sum;
 
-        INSERT INTO rating_rate_counts AS c (level, at, bucket, n)
-        SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM r.rated_at - m.sent_at)::float8), sum(m.d)
-        FROM (SELECT o.id, o.requested_at, o.sent_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
-              WHERE (o.requested_at, o.sent_at) IS DISTINCT FROM (a.requested_at, a.sent_at)
-              UNION ALL
-              SELECT a.id, a.requested_at, a.sent_at, 1 FROM removed o JOIN added a ON a.id = o.id
-              WHERE (o.requested_at, o.sent_at) IS DISTINCT FROM (a.requested_at, a.sent_at)) m
-        JOIN ratings r ON r.request_id = m.id
-        CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
-        WHERE m.sent_at IS NOT NULL
-        GROUP BY 1, 2, 3 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (level, at, bucket) DO UPDATE SET n = c.n + excluded.n;
+            INSERT INTO rating_rate_counts AS c (level, at, bucket, n)
+            SELECT p.level, p.at, rating_rate_bucket(extract(epoch FROM r.rated_at - m.sent_at)::float8), sum(m.d)
+            FROM (SELECT o.id, o.requested_at, o.sent_at, -1 AS d FROM removed o JOIN added a ON a.id = o.id
+                  WHERE (o.requested_at, o.sent_at) IS DISTINCT FROM (a.requested_at, a.sent_at)
+                  UNION ALL
+                  SELECT a.id, a.requested_at, a.sent_at, 1 FROM removed o JOIN added a ON a.id = o.id
+                  WHERE (o.requested_at, o.sent_at) IS DISTINCT FROM (a.requested_at, a.sent_at)) m
+            JOIN ratings r ON r.request_id = m.id
+            CROSS JOIN LATERAL rating_count_periods(m.requested_at) p
+            WHERE m.sent_at IS NOT NULL
+            GROUP BY 1, 2, 3 HAVING sum(m.d) <> 0 ORDER BY 1, 2, 3
+            ON CONFLICT (level, at, bucket) DO UPDATE SET n = c.n + excluded.n;
+        END IF;
 
         INSERT INTO rating_request_counts AS c (level, at, state, sent, slot, n)
         SELECT p.level, p.at, d.state, d.sent, my_slot, sum(d.d)
