@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -528,8 +529,11 @@ type RatingStatsFilter struct {
 	From, To time.Time
 }
 
-func (f RatingStatsFilter) args() (any, any) {
-	var from, to any
+// bounds are the period's ends, openFrom and openTo for open ones: as
+// bounds of a range rather than "$1 IS NULL OR", they let even a generic
+// plan read the period through rating_requests_by_time.
+func (f RatingStatsFilter) bounds() (from, to time.Time) {
+	from, to = openFrom, openTo
 	if !f.From.IsZero() {
 		from = f.From
 	}
@@ -554,72 +558,283 @@ type RatingStats struct {
 	Average             *float64         `json:"average"`      // null without ratings
 	Distribution        map[string]int64 `json:"distribution"` // "1".."5"
 	ResponseRate        *float64         `json:"response_rate"`
-	MedianSecondsToRate *float64         `json:"median_seconds_to_rate"`
-	Outcomes            map[string]int64 `json:"outcomes"` // per request state: rated, no_chat, expired ...
-	Comments            map[string]int64 `json:"comments"` // per comment state: posted, pending, failed
+	MedianSecondsToRate *float64         `json:"median_seconds_to_rate"` // exact up to ExactMedianRequests requests, else within 2.2% (1 s under a second)
+	Outcomes            map[string]int64 `json:"outcomes"`               // per request state: rated, no_chat, expired ...
+	Comments            map[string]int64 `json:"comments"`               // per comment state: posted, pending, failed
 	PerAssignee         []AssigneeStats  `json:"per_assignee"`
 }
 
-// RatingStats computes the statistics of the requests made in the period.
+// RatingStats computes the statistics of the requests made in the period
+// from the counters of migrations/00050_rating_counts.sql: whole months,
+// days and hours of the period from the counter rows, the partial hours at
+// its edges from the raw rows of just those (rating_requests_by_time). Its
+// cost depends on the length of the period (at most its months plus 60 days
+// and 46 hours of counters, and two hours of raw rows), not on the number of
+// ratings. Everything is exact but the median time to rate of a period with
+// more than ExactMedianRequests requests, read from buckets (see
+// rateBucketValue for the bound).
 func (s *Store) RatingStats(ctx context.Context, f RatingStatsFilter) (RatingStats, error) {
 	st := RatingStats{Distribution: map[string]int64{"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
 		Outcomes: map[string]int64{}, Comments: map[string]int64{}, PerAssignee: []AssigneeStats{}}
-	from, to := f.args()
-	const period = `($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)`
-	rows, err := s.Pool.Query(ctx, `SELECT q.state, count(*), count(q.sent_at) FROM rating_requests q WHERE `+period+` GROUP BY 1`, from, to)
+	segs := ratingSegments(f)
+	// $1-$3: counter periods (level, [lo, hi)); $4-$5: raw edges [lo, hi).
+	// Each period and edge is read by its own index range scan: the LATERAL
+	// subqueries (OFFSET 0 keeps them from being flattened into a join the
+	// planner could hash) are run once per element of the arrays, whose
+	// length it does not know.
+	args := []any{segs.levels, segs.los, segs.his, segs.edgeLos, segs.edgeHis}
+	counters := func(table, cols string) string {
+		return `unnest($1::int2[], $2::timestamptz[], $3::timestamptz[]) AS s(level, lo, hi)
+			CROSS JOIN LATERAL (SELECT ` + cols + ` FROM ` + table + ` c
+				WHERE c.level = s.level AND c.at >= s.lo AND c.at < s.hi OFFSET 0) c`
+	}
+	const edges = `unnest($4::timestamptz[], $5::timestamptz[]) AS e(lo, hi)
+		CROSS JOIN LATERAL (SELECT q.id, q.state, q.sent_at FROM rating_requests q
+			WHERE q.requested_at >= e.lo AND q.requested_at < e.hi OFFSET 0) q`
+	const edgeRatings = edges + `
+		CROSS JOIN LATERAL (SELECT r.score, r.comment_state, r.assignee_id, r.rated_at FROM ratings r
+			WHERE r.request_id = q.id OFFSET 0) r`
+
+	rows, err := s.Pool.Query(ctx, `SELECT state, sent, sum(n)::bigint FROM (
+			SELECT c.state, c.sent, c.n FROM `+counters("rating_request_counts", "c.state, c.sent, c.n")+`
+			UNION ALL
+			SELECT q.state, q.sent_at IS NOT NULL, 1 FROM `+edges+`) x
+		GROUP BY 1, 2 HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return st, err
 	}
 	var state string
-	var n, sent int64
-	if _, err := pgx.ForEachRow(rows, []any{&state, &n, &sent}, func() error {
-		st.Outcomes[state] = n
+	var sent bool
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&state, &sent, &n}, func() error {
+		st.Outcomes[state] += n
 		st.Requests += n
-		st.Asked += sent
+		if sent {
+			st.Asked += n
+		}
 		return nil
 	}); err != nil {
 		return st, err
 	}
-	var avg, median *float64
-	err = s.Pool.QueryRow(ctx, `SELECT count(*), avg(r.score)::float8,
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.rated_at - q.sent_at))::float8
-		FROM ratings r JOIN rating_requests q ON q.id = r.request_id WHERE `+period, from, to).Scan(&st.Count, &avg, &median)
+
+	rows, err = s.Pool.Query(ctx, `SELECT score, comment_state, sum(n)::bigint FROM (
+			SELECT c.score, c.comment_state, c.n FROM `+counters("rating_score_counts", "c.score, c.comment_state, c.n")+`
+			UNION ALL
+			SELECT r.score, r.comment_state, 1 FROM `+edgeRatings+`) x
+		GROUP BY 1, 2 HAVING sum(n) <> 0`, args...)
 	if err != nil {
 		return st, err
 	}
-	st.Average, st.MedianSecondsToRate = avg, median
-	if st.Asked > 0 {
-		rate := float64(st.Count) / float64(st.Asked)
-		st.ResponseRate = &rate
-	}
-	rows, err = s.Pool.Query(ctx, `SELECT r.score, r.comment_state, count(*) FROM ratings r JOIN rating_requests q ON q.id = r.request_id
-		WHERE `+period+` GROUP BY 1, 2`, from, to)
-	if err != nil {
-		return st, err
-	}
-	var score int
+	var score, scoreSum int64
 	var commentState string
 	if _, err := pgx.ForEachRow(rows, []any{&score, &commentState, &n}, func() error {
+		st.Count += n
+		scoreSum += score * n
 		st.Distribution[fmt.Sprint(score)] += n
 		st.Comments[commentState] += n
 		return nil
 	}); err != nil {
 		return st, err
 	}
-	rows, err = s.Pool.Query(ctx, `SELECT r.assignee_id, count(*), avg(r.score)::float8 FROM ratings r JOIN rating_requests q ON q.id = r.request_id
-		WHERE `+period+` GROUP BY 1 ORDER BY 1 NULLS LAST`, from, to)
+
+	// Ordered by assignee, the unknown one (0) last.
+	rows, err = s.Pool.Query(ctx, `SELECT nullif(assignee_id, 0), sum(n)::bigint, sum(score_sum)::bigint FROM (
+			SELECT c.assignee_id, c.n, c.score_sum FROM `+counters("rating_assignee_counts", "c.assignee_id, c.n, c.score_sum")+`
+			UNION ALL
+			SELECT coalesce(r.assignee_id, 0), 1, r.score FROM `+edgeRatings+`) x
+		GROUP BY assignee_id HAVING sum(n) <> 0 ORDER BY assignee_id = 0, assignee_id`, args...)
 	if err != nil {
 		return st, err
 	}
 	var a AssigneeStats
-	if _, err := pgx.ForEachRow(rows, []any{&a.AssigneeID, &a.Count, &a.Average}, func() error {
+	var sum int64
+	if _, err := pgx.ForEachRow(rows, []any{&a.AssigneeID, &a.Count, &sum}, func() error {
+		a.Average = float64(sum) / float64(a.Count)
 		st.PerAssignee = append(st.PerAssignee, a)
 		a = AssigneeStats{}
 		return nil
 	}); err != nil {
 		return st, err
 	}
+	if st.Count > 0 {
+		avg := float64(scoreSum) / float64(st.Count)
+		st.Average = &avg
+	}
+	if st.Asked > 0 {
+		rate := float64(st.Count) / float64(st.Asked)
+		st.ResponseRate = &rate
+	}
+
+	if st.Requests <= ExactMedianRequests {
+		// Few rows: the exact median from them, through the index.
+		from, to := f.bounds()
+		err = s.Pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM r.rated_at - q.sent_at))::float8
+			FROM rating_requests q CROSS JOIN LATERAL (SELECT r.rated_at FROM ratings r WHERE r.request_id = q.id OFFSET 0) r
+			WHERE q.requested_at >= $1 AND q.requested_at < $2`, from, to).Scan(&st.MedianSecondsToRate)
+		return st, err
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT bucket, sum(n)::bigint FROM (
+			SELECT c.bucket, c.n FROM `+counters("rating_rate_counts", "c.bucket, c.n")+`
+			UNION ALL
+			SELECT rating_rate_bucket(extract(epoch FROM r.rated_at - q.sent_at)::float8), 1 FROM `+edgeRatings+`
+			WHERE q.sent_at IS NOT NULL) x
+		GROUP BY 1 HAVING sum(n) <> 0 ORDER BY 1`, args...)
+	if err != nil {
+		return st, err
+	}
+	var hist []rateBucket
+	var b rateBucket
+	if _, err := pgx.ForEachRow(rows, []any{&b.bucket, &b.n}, func() error {
+		hist = append(hist, b)
+		return nil
+	}); err != nil {
+		return st, err
+	}
+	st.MedianSecondsToRate = bucketMedian(hist)
 	return st, nil
+}
+
+// ExactMedianRequests is the largest number of requests of a period whose
+// median time to rate RatingStats computes from the rows (exactly); above,
+// it reads it from the counters' buckets.
+var ExactMedianRequests int64 = 2000
+
+// rateBucket is a count of rating_rate_counts' buckets.
+type rateBucket struct {
+	bucket int
+	n      int64
+}
+
+// rateBucketValue is the value standing for a bucket of rating_rate_bucket:
+// the geometric middle of [2^((b-1)/16), 2^(b/16)) (negated for b < 0), 0
+// for bucket 0. Every time to rate of the bucket is within 2.2%
+// (2^(1/32) - 1) of it, or within 1 second for bucket 0: so is the median
+// read from buckets (an average of two such values when their count is even).
+func rateBucketValue(b int) float64 {
+	switch {
+	case b > 0:
+		return math.Pow(2, (float64(b)-0.5)/16)
+	case b < 0:
+		return -math.Pow(2, (float64(-b)-0.5)/16)
+	}
+	return 0
+}
+
+// bucketMedian is percentile_cont(0.5) of the values standing for the
+// buckets of hist (sorted by bucket); nil when empty.
+func bucketMedian(hist []rateBucket) *float64 {
+	var total int64
+	for _, b := range hist {
+		total += b.n
+	}
+	if total <= 0 {
+		return nil
+	}
+	// The k-th value (from 1) lies in the bucket where the running count
+	// reaches k, as bucketing keeps the order of the values.
+	nth := func(k int64) float64 {
+		var seen int64
+		for _, b := range hist {
+			seen += b.n
+			if seen >= k {
+				return rateBucketValue(b.bucket)
+			}
+		}
+		return rateBucketValue(hist[len(hist)-1].bucket)
+	}
+	m := nth(total/2 + 1)
+	if total%2 == 0 {
+		m = (nth(total/2) + m) / 2
+	}
+	return &m
+}
+
+// ratingSegmentSet is a period cut into counter periods and raw edges.
+type ratingSegmentSet struct {
+	levels           []int16
+	los, his         []time.Time
+	edgeLos, edgeHis []time.Time
+}
+
+// Counter levels of rating_count_periods.
+const (
+	levelHour  = 0
+	levelDay   = 1
+	levelMonth = 2
+)
+
+// Bounds standing for an open end: both on every boundary (hour, day,
+// month), before and after every requested_at.
+var (
+	openFrom = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	openTo   = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ratingSegments cuts [From, To) into whole months in the middle, whole
+// days and hours towards the ends, and the partial hours at the edges
+// (counted from raw rows), all in UTC like the counters.
+func ratingSegments(f RatingStatsFilter) ratingSegmentSet {
+	from, to := f.bounds()
+	from, to = from.UTC(), to.UTC()
+	var s ratingSegmentSet
+	add := func(level int16, lo, hi time.Time) {
+		if lo.Before(hi) {
+			s.levels, s.los, s.his = append(s.levels, level), append(s.los, lo), append(s.his, hi)
+		}
+	}
+	edge := func(lo, hi time.Time) {
+		if lo.Before(hi) {
+			s.edgeLos, s.edgeHis = append(s.edgeLos, lo), append(s.edgeHis, hi)
+		}
+	}
+	floorHour := func(t time.Time) time.Time { return t.Truncate(time.Hour) }
+	ceilHour := func(t time.Time) time.Time {
+		if h := floorHour(t); h.Equal(t) {
+			return h
+		} else {
+			return h.Add(time.Hour)
+		}
+	}
+	floorDay := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	ceilDay := func(t time.Time) time.Time {
+		if d := floorDay(t); d.Equal(t) {
+			return d
+		} else {
+			return d.AddDate(0, 0, 1)
+		}
+	}
+	floorMonth := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+	ceilMonth := func(t time.Time) time.Time {
+		if m := floorMonth(t); m.Equal(t) {
+			return m
+		} else {
+			return m.AddDate(0, 1, 0)
+		}
+	}
+
+	h1, h2 := ceilHour(from), floorHour(to)
+	if !h1.Before(h2) {
+		edge(from, to) // within one hour, or two partial ones
+		return s
+	}
+	edge(from, h1)
+	edge(h2, to)
+	d1, d2 := ceilDay(h1), floorDay(h2)
+	if !d1.Before(d2) {
+		add(levelHour, h1, h2)
+		return s
+	}
+	add(levelHour, h1, d1)
+	add(levelHour, d2, h2)
+	m1, m2 := ceilMonth(d1), floorMonth(d2)
+	if !m1.Before(m2) {
+		add(levelDay, d1, d2)
+		return s
+	}
+	add(levelDay, d1, m1)
+	add(levelDay, m2, d2)
+	add(levelMonth, m1, m2)
+	return s
 }
 
 // RatingExportRow is one line of the CSV export: a request and, when
@@ -632,13 +847,19 @@ type RatingExportRow struct {
 // ExportRatings calls fn for every request made in the period (with its
 // rating, if any), oldest first.
 func (s *Store) ExportRatings(ctx context.Context, f RatingStatsFilter, fn func(RatingExportRow) error) error {
-	from, to := f.args()
+	// The period through rating_requests_by_time, each request's rating by
+	// its key (LATERAL, OFFSET 0: not a hash join over every rating); the
+	// index order needs only ties on requested_at sorted (an incremental
+	// sort), so rows stream out as they are read.
+	from, to := f.bounds()
 	cols := `q.id, q.issue_id, q.resolution, q.workflow_id, q.title, q.status, coalesce(q.contact_id, 0), coalesce(q.company_id, 0),
 		coalesce(q.assignee_id, 0), coalesce(q.chat_id, 0), coalesce(q.message_id, 0), coalesce(q.reminder_message_id, 0), q.state,
 		coalesce(q.error, ''), coalesce(q.event_id, 0), q.requested_at, q.sent_at, q.reminded_at, q.closed_at,
 		r.score, r.rated_at, coalesce(r.telegram_user_id, 0), coalesce(r.comment_state, ''), coalesce(r.comment_id, 0)`
-	rows, err := s.Pool.Query(ctx, `SELECT `+cols+` FROM rating_requests q LEFT JOIN ratings r ON r.request_id = q.id
-		WHERE ($1::timestamptz IS NULL OR q.requested_at >= $1) AND ($2::timestamptz IS NULL OR q.requested_at < $2)
+	rows, err := s.Pool.Query(ctx, `SELECT `+cols+` FROM rating_requests q
+		LEFT JOIN LATERAL (SELECT r.score, r.rated_at, r.telegram_user_id, r.comment_state, r.comment_id FROM ratings r
+			WHERE r.request_id = q.id OFFSET 0) r ON true
+		WHERE q.requested_at >= $1 AND q.requested_at < $2
 		ORDER BY q.requested_at, q.id`, from, to)
 	if err != nil {
 		return err
