@@ -394,7 +394,7 @@ func (a *Orders) push(ctx context.Context, bitrixID int64, statusID, comment, co
 	if a.setupErr != nil {
 		msg = a.setupErr.Error()
 	}
-	return nil, "nowhere", &bitrix.APIError{Op: "back sync", Code: bitrix.CodeInvalidRequest, Message: msg}
+	return nil, "nowhere", bitrix.InvalidRequest("back sync", "%s", msg)
 }
 
 // OrderFailBackSync records back-sync requests that cannot be delivered (a
