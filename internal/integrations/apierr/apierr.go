@@ -170,6 +170,31 @@ func (v Vendor) RetryableStatus(status int) bool {
 	return status >= 500 && !slices.Contains(v.PermanentStatuses, status)
 }
 
+// Of returns the first *Error in err's chain if it is this vendor's.
+func (v Vendor) Of(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) && e.Vendor == v.Name {
+		return e, true
+	}
+	return nil, false
+}
+
+// IsRetryable reports whether err carries this vendor's *Error classified
+// as retryable; other errors, other vendors' too, report false.
+func (v Vendor) IsRetryable(err error) bool {
+	e, ok := v.Of(err)
+	return ok && e.Retryable
+}
+
+// RetryAfterOf returns the retry hint of this vendor's *Error in err's
+// chain, 0 if none.
+func (v Vendor) RetryAfterOf(err error) time.Duration {
+	if e, ok := v.Of(err); ok {
+		return e.RetryAfter
+	}
+	return 0
+}
+
 // Transport is the error of an http.Client.Do (or body read) failure.
 func (v Vendor) Transport(op string, err error) *Error {
 	return &Error{

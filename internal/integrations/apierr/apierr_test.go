@@ -202,3 +202,20 @@ func TestScrub(t *testing.T) {
 		t.Errorf("transport error %q", e)
 	}
 }
+
+func TestVendorOf(t *testing.T) {
+	mine := fmt.Errorf("w: %w", okdesk.Status("GET x", 503, "", 4*time.Second))
+	theirs := simplyprint.Status("x", 503, "", 4*time.Second)
+	if !okdesk.IsRetryable(mine) || okdesk.RetryAfterOf(mine) != 4*time.Second {
+		t.Error("the vendor's own error is not read")
+	}
+	if okdesk.IsRetryable(theirs) || okdesk.RetryAfterOf(theirs) != 0 {
+		t.Error("another vendor's error is read as okdesk's")
+	}
+	if !apierr.IsRetryable(theirs) {
+		t.Error("apierr.IsRetryable reads every vendor")
+	}
+	if _, ok := okdesk.Of(errors.New("plain")); ok {
+		t.Error("Of on a plain error")
+	}
+}

@@ -79,10 +79,10 @@ func answerError(op string, status int, code, message string, retryable bool, re
 }
 
 // IsRetryable reports whether err is an *APIError classified as retryable.
-func IsRetryable(err error) bool { return apierr.IsRetryable(err) }
+func IsRetryable(err error) bool { return vendor.IsRetryable(err) }
 
 // RetryAfter returns the retry hint carried by err, 0 if none.
-func RetryAfter(err error) time.Duration { return apierr.RetryAfterOf(err) }
+func RetryAfter(err error) time.Duration { return vendor.RetryAfterOf(err) }
 
 // retryable classifies an answer by HTTP status and vendor code.
 func retryable(status int, code string) bool {

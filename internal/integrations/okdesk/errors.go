@@ -44,7 +44,7 @@ var vendor = apierr.Vendor{
 
 // IsRetryable reports whether err is an *APIError classified as retryable.
 // Errors of other types report false.
-func IsRetryable(err error) bool { return apierr.IsRetryable(err) }
+func IsRetryable(err error) bool { return vendor.IsRetryable(err) }
 
 // RetryAfter returns the vendor's retry hint carried by err, 0 if none.
-func RetryAfter(err error) time.Duration { return apierr.RetryAfterOf(err) }
+func RetryAfter(err error) time.Duration { return vendor.RetryAfterOf(err) }

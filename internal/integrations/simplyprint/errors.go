@@ -39,4 +39,4 @@ var vendor = apierr.Vendor{
 
 // IsRetryable reports whether err is an *APIError classified as retryable.
 // Errors of other types report false.
-func IsRetryable(err error) bool { return apierr.IsRetryable(err) }
+func IsRetryable(err error) bool { return vendor.IsRetryable(err) }

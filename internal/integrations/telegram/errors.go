@@ -92,10 +92,19 @@ func IsBlocked(err error) bool {
 
 // IsRetryable reports whether err is an *APIError classified as retryable.
 // Errors of other types report false.
-func IsRetryable(err error) bool { return apierr.IsRetryable(err) }
+func IsRetryable(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Retryable
+}
 
 // RetryAfter returns the retry hint carried by err, 0 if none.
-func RetryAfter(err error) time.Duration { return apierr.RetryAfterOf(err) }
+func RetryAfter(err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.RetryAfter
+	}
+	return 0
+}
 
 // IsCallbackQueryExpired reports the 400 Telegram gives when a callback
 // query is answered too late (or twice): harmless, the user just saw the
