@@ -152,7 +152,7 @@ func (a *Orders) fetchOrder(ctx context.Context, orderID, eventID int64) (fetche
 	if bitrix.IsRetryable(err) {
 		entry.Status = store.SyncRetry
 		a.logSync(ctx, entry)
-		return fetched{}, retryableError(err, a.Config.BackSyncRetryMax)
+		return fetched{}, bitrixErrors(a.Config.BackSyncRetryMax).ActivityError(err)
 	}
 	return fetched{err: err}, nil // permanent: the applier records it with the event
 }
@@ -341,10 +341,7 @@ func (a *Orders) OrderPushToBitrix(ctx context.Context, ids []int64) (PushResult
 			entry.Status = store.SyncRetry
 		}
 		a.logSync(ctx, entry)
-		if !retry {
-			return PushResult{}, temporal.NewNonRetryableApplicationError(msg, "BitrixPermanent", nil)
-		}
-		return PushResult{}, retryableError(err, a.Config.BackSyncRetryMax)
+		return PushResult{}, bitrixErrors(a.Config.BackSyncRetryMax).ActivityError(err)
 	}
 	outcome := store.BackSyncOutcome{CRMID: crmID, LastEventID: last, State: store.SyncStateSynced, BitrixStatus: statusID}
 	if order != nil {
@@ -394,7 +391,7 @@ func (a *Orders) push(ctx context.Context, bitrixID int64, statusID, comment, co
 	if a.setupErr != nil {
 		msg = a.setupErr.Error()
 	}
-	return nil, "nowhere", &bitrix.APIError{Op: "back sync", Code: bitrix.CodeInvalidRequest, Message: msg}
+	return nil, "nowhere", bitrix.InvalidRequest("back sync", "%s", msg)
 }
 
 // OrderFailBackSync records back-sync requests that cannot be delivered (a
@@ -450,15 +447,11 @@ func (a *Orders) logSync(ctx context.Context, e store.SyncLogEntry) {
 	}
 }
 
-// retryableError turns a retryable Bitrix failure into an activity error;
-// a Retry-After hint (capped at maxDelay) sets the next attempt's delay.
-func retryableError(err error, maxDelay time.Duration) error {
-	if d := bitrix.RetryAfter(err); d > 0 {
-		return temporal.NewApplicationErrorWithOptions(err.Error(), "BitrixRetryable", temporal.ApplicationErrorOptions{
-			NextRetryDelay: min(d, maxDelay),
-		})
-	}
-	return temporal.NewApplicationError(err.Error(), "BitrixRetryable")
+// bitrixErrors maps a Bitrix failure to an activity error; a Retry-After
+// hint (capped at maxDelay) sets the next attempt's delay. Every error of
+// a back-sync that is not the client's is permanent.
+func bitrixErrors(maxDelay time.Duration) VendorErrors {
+	return VendorErrors{Retryable: "BitrixRetryable", Permanent: "BitrixPermanent", MaxDelay: maxDelay, UnknownPermanent: true}
 }
 
 func sameOutcome(n int, o store.EventOutcome) []store.EventOutcome {

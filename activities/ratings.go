@@ -616,33 +616,26 @@ func (a *Ratings) telegramError(ctx context.Context, chatID int64, err error) er
 	return TelegramActivityError(err)
 }
 
-// TelegramActivityError classifies a Telegram client error for Temporal.
+var (
+	telegramErrors = VendorErrors{Retryable: ErrTypeTelegram, Permanent: ErrTypeTelegram}
+	okdeskErrors   = VendorErrors{Retryable: ErrTypeOkdesk, Permanent: ErrTypeOkdesk}
+)
+
+// TelegramActivityError classifies a Telegram client error for Temporal:
+// 403 (blocked) is permanent with its own type, the rest as VendorErrors
+// maps them.
 func TelegramActivityError(err error) error {
-	var ae *telegram.APIError
-	if !errors.As(err, &ae) {
-		return err
+	if telegram.IsBlocked(err) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTelegramBlocked, nil)
 	}
-	if ae.Blocked() {
-		return temporal.NewNonRetryableApplicationError(ae.Error(), ErrTypeTelegramBlocked, nil)
-	}
-	return temporal.NewApplicationErrorWithOptions(ae.Error(), ErrTypeTelegram, temporal.ApplicationErrorOptions{
-		NonRetryable:   !ae.Retryable,
-		NextRetryDelay: ae.RetryAfter,
-	})
+	return telegramErrors.ActivityError(err)
 }
 
 // OkdeskActivityError classifies an Okdesk client error for Temporal: 429
 // and 5xx are retried (after Retry-After when given), other 4xx are
 // permanent.
 func OkdeskActivityError(err error) error {
-	var ae *okdesk.APIError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	return temporal.NewApplicationErrorWithOptions(ae.Error(), ErrTypeOkdesk, temporal.ApplicationErrorOptions{
-		NonRetryable:   !ae.Retryable,
-		NextRetryDelay: ae.RetryAfter,
-	})
+	return okdeskErrors.ActivityError(err)
 }
 
 // phoneVariants are the spellings tried against Okdesk's exact phone

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 	"github.com/hookflow/hookflow/internal/netguard"
 )
 
@@ -251,24 +252,7 @@ func readSnippet(r io.Reader) (string, error) {
 
 // ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
 // (relative to now; a date in the past means 0). ok is false when v is empty
-// or malformed.
+// or malformed. It is apierr.ParseRetryAfter, the parser of every client.
 func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
-		const maxSeconds = uint64(1<<63-1) / uint64(time.Second)
-		if n > maxSeconds {
-			n = maxSeconds
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d, true
-		}
-		return 0, true
-	}
-	return 0, false
+	return apierr.ParseRetryAfter(v, now)
 }

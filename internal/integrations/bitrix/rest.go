@@ -18,6 +18,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // maxResponse bounds the bytes read from any response.
@@ -75,50 +77,44 @@ type restReply struct {
 // {}) and returns the raw "result".
 func (c *RESTClient) Call(ctx context.Context, method string, params any) (json.RawMessage, error) {
 	if !methodRe.MatchString(method) {
-		return nil, invalidRequest(method, "%q is not a REST method name", method)
+		return nil, InvalidRequest(method, "%q is not a REST method name", method)
 	}
 	body := []byte("{}")
 	if params != nil {
 		b, err := json.Marshal(params)
 		if err != nil {
-			return nil, invalidRequest(method, "params: %v", err)
+			return nil, InvalidRequest(method, "params: %v", err)
 		}
 		body = b
 	}
 	endpoint := c.base.JoinPath(method + ".json")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, invalidRequest(method, "%v", scrub(err, c.secret))
+		return nil, InvalidRequest(method, "%v", scrub(err, c.secret))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, transportError(method, redactURLError(err, c.secret))
+		return nil, vendor.Transport(method, redactURLError(err, c.secret))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, &APIError{Op: method, Status: resp.StatusCode, Code: CodeTransport,
-			Message: "reading response", Err: scrub(err, c.secret), Retryable: !errors.Is(err, context.Canceled)}
+		return nil, &APIError{Vendor: vendor.Name, Op: method, Status: resp.StatusCode, Code: CodeTransport,
+			Message: "reading response", Err: scrub(err, c.secret), Retryable: apierr.TransportRetryable(err)}
 	}
-	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	retryAfter := apierr.RetryAfter(resp.Header, c.now())
 
 	var reply restReply
 	jsonErr := json.Unmarshal(raw, &reply)
 	if jsonErr == nil && len(reply.Error) > 0 && string(reply.Error) != "null" {
 		code := errorCode(reply.Error)
-		return nil, &APIError{
-			Op: method, Status: resp.StatusCode, Code: code,
-			Message:   scrubString(reply.ErrorDescription, c.secret),
-			Retryable: retryable(resp.StatusCode, code), RetryAfter: retryAfter,
-		}
+		return nil, answerError(method, resp.StatusCode, code, scrubString(reply.ErrorDescription, c.secret),
+			retryable(resp.StatusCode, code), retryAfter)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &APIError{
-			Op: method, Status: resp.StatusCode, Code: CodeHTTP, Message: snippet(raw, c.secret),
-			Retryable: retryable(resp.StatusCode, ""), RetryAfter: retryAfter,
-		}
+		return nil, vendor.Status(method, resp.StatusCode, snippet(raw, c.secret), retryAfter)
 	}
 	if jsonErr != nil || len(reply.Result) == 0 {
 		msg := "no \"result\" in the answer"
@@ -126,7 +122,7 @@ func (c *RESTClient) Call(ctx context.Context, method string, params any) (json.
 			msg = "answer is not JSON: " + snippet(raw, c.secret)
 		}
 		// Likely a proxy or maintenance page: worth another try.
-		return nil, &APIError{Op: method, Status: resp.StatusCode, Code: CodeBadResponse, Message: msg, Retryable: true}
+		return nil, &APIError{Vendor: vendor.Name, Op: method, Status: resp.StatusCode, Code: CodeBadResponse, Message: msg, Retryable: true}
 	}
 	return reply.Result, nil
 }
@@ -146,7 +142,7 @@ func orderResult(method string, result json.RawMessage) (json.RawMessage, error)
 		Order json.RawMessage `json:"order"`
 	}
 	if err := json.Unmarshal(result, &r); err != nil || len(r.Order) == 0 || r.Order[0] != '{' {
-		return nil, &APIError{Op: method, Status: http.StatusOK, Code: CodeBadResponse,
+		return nil, &APIError{Vendor: vendor.Name, Op: method, Status: http.StatusOK, Code: CodeBadResponse,
 			Message: "result has no \"order\" object", Retryable: true}
 	}
 	return r.Order, nil
@@ -158,7 +154,7 @@ func orderResult(method string, result json.RawMessage) (json.RawMessage, error)
 func (c *RESTClient) GetOrder(ctx context.Context, id int64) (json.RawMessage, error) {
 	const method = "sale.order.get"
 	if id <= 0 {
-		return nil, invalidRequest(method, "order id must be positive, got %d", id)
+		return nil, InvalidRequest(method, "order id must be positive, got %d", id)
 	}
 	res, err := c.Call(ctx, method, map[string]any{"id": id})
 	if err != nil {
@@ -172,10 +168,10 @@ func (c *RESTClient) GetOrder(ctx context.Context, id int64) (json.RawMessage, e
 func (c *RESTClient) UpdateOrder(ctx context.Context, id int64, fields map[string]any) (json.RawMessage, error) {
 	const method = "sale.order.update"
 	if id <= 0 {
-		return nil, invalidRequest(method, "order id must be positive, got %d", id)
+		return nil, InvalidRequest(method, "order id must be positive, got %d", id)
 	}
 	if len(fields) == 0 {
-		return nil, invalidRequest(method, "no fields to update")
+		return nil, InvalidRequest(method, "no fields to update")
 	}
 	res, err := c.Call(ctx, method, map[string]any{"id": id, "fields": fields})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // SiteUpdatePath is the back-sync endpoint's file name under BITRIX_API_URL
@@ -79,32 +81,32 @@ func (c *SiteClient) UpdateOrder(ctx context.Context, u OrderUpdate) (json.RawMe
 	const op = SiteUpdatePath
 	switch {
 	case u.OrderID <= 0:
-		return nil, invalidRequest(op, "order id must be positive, got %d", u.OrderID)
+		return nil, InvalidRequest(op, "order id must be positive, got %d", u.OrderID)
 	case strings.TrimSpace(u.StatusID) == "" && strings.TrimSpace(u.Comment) == "":
-		return nil, invalidRequest(op, "nothing to update: status_id and comment are both empty")
+		return nil, InvalidRequest(op, "nothing to update: status_id and comment are both empty")
 	}
 	body, err := json.Marshal(u)
 	if err != nil {
-		return nil, invalidRequest(op, "%v", err)
+		return nil, InvalidRequest(op, "%v", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, invalidRequest(op, "%v", err)
+		return nil, InvalidRequest(op, "%v", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(TokenHeader, c.token)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, transportError(op, redactURLError(err, c.token))
+		return nil, vendor.Transport(op, redactURLError(err, c.token))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, &APIError{Op: op, Status: resp.StatusCode, Code: CodeTransport,
-			Message: "reading response", Err: err, Retryable: !errors.Is(err, context.Canceled)}
+		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: resp.StatusCode, Code: CodeTransport,
+			Message: "reading response", Err: err, Retryable: apierr.TransportRetryable(err)}
 	}
-	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	retryAfter := apierr.RetryAfter(resp.Header, c.now())
 	var reply siteReply
 	jsonErr := json.Unmarshal(raw, &reply)
 	ok2xx := resp.StatusCode >= 200 && resp.StatusCode <= 299
@@ -117,18 +119,16 @@ func (c *SiteClient) UpdateOrder(ctx context.Context, u OrderUpdate) (json.RawMe
 		if code == "" {
 			code = CodeHTTP
 		}
-		return nil, &APIError{
-			Op: op, Status: resp.StatusCode, Code: code, Message: scrubString(msg, c.token),
-			// success:false with a 2xx is the endpoint refusing: permanent.
-			Retryable: !ok2xx && retryable(resp.StatusCode, ""), RetryAfter: retryAfter,
-		}
+		// success:false with a 2xx is the endpoint refusing: permanent.
+		return nil, answerError(op, resp.StatusCode, code, scrubString(msg, c.token),
+			!ok2xx && retryable(resp.StatusCode, ""), retryAfter)
 	}
 	if jsonErr != nil || reply.Success == nil || len(reply.Order) == 0 || reply.Order[0] != '{' {
 		msg := "answer has no \"success\" and \"order\""
 		if jsonErr != nil {
 			msg = "answer is not JSON: " + snippet(raw, c.token)
 		}
-		return nil, &APIError{Op: op, Status: resp.StatusCode, Code: CodeBadResponse, Message: msg, Retryable: true}
+		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: resp.StatusCode, Code: CodeBadResponse, Message: msg, Retryable: true}
 	}
 	return reply.Order, nil
 }

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // maxResponseBytes bounds how much of a response body is read.
@@ -146,7 +148,7 @@ func (c *Client) GetIssue(ctx context.Context, id int64) (*Issue, error) {
 	}
 	is := w.issue()
 	if is.ID == 0 {
-		return nil, &APIError{Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "issue without id", Retryable: true}
+		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "issue without id", Retryable: true}
 	}
 	return &is, nil
 }
@@ -191,7 +193,7 @@ func (c *Client) CreateIssue(ctx context.Context, in IssueInput) (int64, error) 
 	if out.ID <= 0 {
 		// The write happened (2xx) but we cannot tell the id: a retry
 		// would create a second issue, so this is permanent.
-		return 0, &APIError{Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "created issue without id"}
+		return 0, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "created issue without id"}
 	}
 	return int64(out.ID), nil
 }
@@ -209,7 +211,7 @@ func (c *Client) GetContact(ctx context.Context, id int64) (*Contact, error) {
 	}
 	ct := w.contact()
 	if ct.ID == 0 {
-		return nil, &APIError{Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "contact without id", Retryable: true}
+		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "contact without id", Retryable: true}
 	}
 	return &ct, nil
 }
@@ -236,7 +238,7 @@ func (c *Client) FindContactByPhone(ctx context.Context, phone string) (*Contact
 	if raw[0] == '[' { // tolerate a list answer: first element wins
 		var list []wireContact
 		if err := json.Unmarshal(raw, &list); err != nil {
-			return nil, &APIError{Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "undecodable contact list", Err: err, Retryable: true}
+			return nil, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "undecodable contact list", Err: err, Retryable: true}
 		}
 		if len(list) == 0 {
 			return nil, ErrNotFound
@@ -246,7 +248,7 @@ func (c *Client) FindContactByPhone(ctx context.Context, phone string) (*Contact
 	}
 	var w wireContact
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, &APIError{Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "undecodable contact", Err: err, Retryable: true}
+		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "undecodable contact", Err: err, Retryable: true}
 	}
 	ct := w.contact()
 	if ct.ID == 0 {
@@ -256,14 +258,14 @@ func (c *Client) FindContactByPhone(ctx context.Context, phone string) (*Contact
 }
 
 func invalid(op, format string, args ...any) *APIError {
-	return &APIError{Op: op, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...)}
+	return vendor.Invalid(op, format, args...)
 }
 
 // do performs one call. path is relative to the API base; op names the
 // call in errors (never with the token). out may be nil.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any, op string) error {
 	if c.baseErr != nil {
-		return &APIError{Op: op, Code: CodeInvalidRequest, Message: c.baseErr.Error()}
+		return vendor.Invalid(op, "%s", c.baseErr)
 	}
 	u := *c.base
 	u.Path += path
@@ -278,13 +280,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return &APIError{Op: op, Code: CodeInvalidRequest, Message: "encode body", Err: err}
+			return &APIError{Vendor: vendor.Name, Op: op, Code: CodeInvalidRequest, Message: "encode body", Err: err}
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return &APIError{Op: op, Code: CodeInvalidRequest, Message: "build request", Err: c.scrub(err)}
+		return &APIError{Vendor: vendor.Name, Op: op, Code: CodeInvalidRequest, Message: "build request", Err: c.scrub(err)}
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -292,23 +294,19 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return transportError(op, c.scrub(err))
+		return vendor.Transport(op, c.scrub(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return transportError(op, c.scrub(err))
+		return vendor.Transport(op, c.scrub(err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ae := &APIError{
-			Op: op, Status: resp.StatusCode, Code: CodeHTTP,
-			Message:   c.redact(errorMessage(data)),
-			Retryable: retryableStatus(resp.StatusCode),
-		}
+		var retryAfter time.Duration
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			ae.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+			retryAfter = apierr.RetryAfter(resp.Header, c.now())
 		}
-		return ae
+		return vendor.Status(op, resp.StatusCode, c.redact(errorMessage(data)), retryAfter)
 	}
 	if out == nil {
 		return nil
@@ -317,7 +315,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		// A garbled answer to a read is worth another try; to a write it
 		// is not: the write may have happened and a retry could repeat it.
 		return &APIError{
-			Op: op, Status: resp.StatusCode, Code: CodeBadResponse,
+			Vendor: vendor.Name, Op: op, Status: resp.StatusCode, Code: CodeBadResponse,
 			Message: "undecodable response body", Err: err, Retryable: method == http.MethodGet,
 		}
 	}

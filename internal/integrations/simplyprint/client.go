@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // CompanyIDPlaceholder is replaced by the company id in a base URL template.
@@ -112,19 +114,19 @@ type envelope struct {
 // its top level).
 func (c *Client) call(ctx context.Context, method, op string, body, out any) error {
 	if c.baseErr != nil {
-		return &APIError{Op: op, Code: CodeInvalidRequest, Message: c.baseErr.Error()}
+		return vendor.Invalid(op, "%s", c.baseErr)
 	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return &APIError{Op: op, Code: CodeInvalidRequest, Message: "encode request", Err: err}
+			return &APIError{Vendor: vendor.Name, Op: op, Code: CodeInvalidRequest, Message: "encode request", Err: err}
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+op, rd)
 	if err != nil {
-		return &APIError{Op: op, Code: CodeInvalidRequest, Message: "build request", Err: err}
+		return &APIError{Vendor: vendor.Name, Op: op, Code: CodeInvalidRequest, Message: "build request", Err: err}
 	}
 	req.Header.Set("X-API-KEY", c.apiKey)
 	req.Header.Set("Accept", "application/json")
@@ -134,17 +136,17 @@ func (c *Client) call(ctx context.Context, method, op string, body, out any) err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return transportError(op, err)
+		return vendor.Transport(op, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return transportError(op, fmt.Errorf("read response: %w", err))
+		return vendor.Transport(op, fmt.Errorf("read response: %w", err))
 	}
 
 	var env envelope
 	envErr := json.Unmarshal(raw, &env)
-	retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+	retryAfter := apierr.RetryAfter(resp.Header, c.now())
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg := http.StatusText(resp.StatusCode)
@@ -153,17 +155,15 @@ func (c *Client) call(ctx context.Context, method, op string, body, out any) err
 				msg = m
 			}
 		}
-		return &APIError{
-			Op: op, Status: resp.StatusCode, Code: CodeHTTP, Message: msg,
-			Retryable: retryableStatus(resp.StatusCode), RetryAfter: retryAfter,
-		}
+		return vendor.Status(op, resp.StatusCode, msg, retryAfter)
 	}
 	if envErr != nil || env.Status == nil {
 		if envErr == nil {
 			envErr = errors.New(`no "status" field`)
 		}
 		return &APIError{
-			Op: op, Status: resp.StatusCode, Code: CodeBadResponse,
+			Vendor: vendor.Name,
+			Op:     op, Status: resp.StatusCode, Code: CodeBadResponse,
 			Message: "response is not a SimplyPrint envelope", Err: envErr, Retryable: true,
 		}
 	}
@@ -173,14 +173,16 @@ func (c *Client) call(ctx context.Context, method, op string, body, out any) err
 			msg = "no message"
 		}
 		return &APIError{
-			Op: op, Status: resp.StatusCode, Code: CodeStatusFalse, Message: msg,
+			Vendor: vendor.Name,
+			Op:     op, Status: resp.StatusCode, Code: CodeStatusFalse, Message: msg,
 			RetryAfter: retryAfter,
 		}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			return &APIError{
-				Op: op, Status: resp.StatusCode, Code: CodeBadResponse,
+				Vendor: vendor.Name,
+				Op:     op, Status: resp.StatusCode, Code: CodeBadResponse,
 				Message: "decode response", Err: err, Retryable: true,
 			}
 		}

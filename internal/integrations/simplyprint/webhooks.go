@@ -154,7 +154,7 @@ func (s WebhookSpec) normalized(op string) (WebhookSpec, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return s, &APIError{Op: op, Code: CodeInvalidRequest, Message: "invalid webhook spec: " + strings.Join(problems, "; ")}
+		return s, vendor.Invalid(op, "invalid webhook spec: %s", strings.Join(problems, "; "))
 	}
 	return s, nil
 }
@@ -243,7 +243,7 @@ func (c *Client) CreateOrUpdateWebhook(ctx context.Context, spec WebhookSpec) (W
 	}
 	if out.Webhook.ID <= 0 {
 		// The webhook may exist now; EnsureWebhook would find it by URL.
-		return Webhook{}, &APIError{Op: op, Status: http.StatusOK, Code: CodeBadResponse,
+		return Webhook{}, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse,
 			Message: `response has no "webhook.id"`}
 	}
 	return out.Webhook, nil
@@ -279,7 +279,7 @@ func (c *Client) TriggerTestWebhook(ctx context.Context, id int64) error {
 
 func checkID(op string, id int64) error {
 	if id <= 0 {
-		return &APIError{Op: op, Code: CodeInvalidRequest, Message: fmt.Sprintf("webhook id %d is not positive", id)}
+		return vendor.Invalid(op, "webhook id %d is not positive", id)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-telegram/bot"
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // APIError is the only error type the client's calls return. Retryable
@@ -19,6 +19,12 @@ import (
 // token), 403 (blocked, see Blocked), 404, 409. A cancelled context is
 // permanent too (the caller gave up). Error strings never contain the bot
 // token.
+//
+// It is not apierr.Error: the Bot API's numeric error_code, the method and
+// MigrateToChatID have no place there, and its text ("telegram
+// sendMessage: error 403: Forbidden: ...") is another format. It shares
+// the rest: apierr.Classified (RetryInfo), the message suffix, transport
+// classification and scrubbing.
 type APIError struct {
 	// Method is the Bot API method, e.g. "sendMessage".
 	Method string
@@ -58,19 +64,18 @@ func (e *APIError) Error() string {
 	if e.Err != nil && (e.Message == "" || e.Code == 0) {
 		b.WriteString(": " + e.Err.Error())
 	}
-	if e.Retryable {
-		b.WriteString(" (retryable")
-		if e.RetryAfter > 0 {
-			b.WriteString(", retry after " + e.RetryAfter.String())
-		}
-		b.WriteString(")")
-	} else {
-		b.WriteString(" (permanent)")
-	}
+	b.WriteString(apierr.Suffix(e.Retryable, e.RetryAfter))
 	return b.String()
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
+
+// RetryInfo implements apierr.Classified, so apierr.IsRetryable,
+// apierr.RetryAfterOf and the activities' error mapping read Telegram's
+// errors as they read the other vendors'.
+func (e *APIError) RetryInfo() (retryable bool, retryAfter time.Duration) {
+	return e.Retryable, e.RetryAfter
+}
 
 // Blocked reports a 403: the bot cannot write to this chat any more ("bot
 // was blocked by the user", "user is deactivated", "bot was kicked", "bot
@@ -178,7 +183,7 @@ func (c *Client) classify(method string, err error, rec *callRecord) *APIError {
 		// No answer: connection refused, reset, timeout. The caller's own
 		// cancellation is permanent.
 		ae.Message = "request failed"
-		ae.Retryable = !errors.Is(err, context.Canceled)
+		ae.Retryable = apierr.TransportRetryable(err)
 	case effective == http.StatusTooManyRequests || effective >= 500:
 		ae.Retryable = true
 	case effective >= 200 && effective < 300:
@@ -189,26 +194,9 @@ func (c *Client) classify(method string, err error, rec *callRecord) *APIError {
 	return ae
 }
 
-// scrubbedError hides the token in a wrapped error's text while keeping
-// the chain for errors.Is (context.DeadlineExceeded, ...).
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-func (c *Client) scrubErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := c.scrub(err.Error())
-	if msg == err.Error() {
-		return err
-	}
-	return &scrubbedError{msg: msg, err: err}
-}
+// scrubErr hides the token in a wrapped error's text while keeping the
+// chain for errors.Is (context.DeadlineExceeded, ...).
+func (c *Client) scrubErr(err error) error { return apierr.Scrub(err, c.scrub) }
 
 func (c *Client) scrub(s string) string {
 	if c.token == "" {
