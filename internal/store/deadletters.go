@@ -54,20 +54,21 @@ type DeadLetterFilter struct {
 	Limit int
 }
 
-// deadKinds are the per-kind lists: each walks its own partial index
+// deadKinds are the per-kind lists (their columns named with the table:
+// a bare id in ORDER BY would be the output column, id::text, and sort): each walks its own partial index
 // (inbound_events_failed and inbound_events_backsync_failed of migration
 // 00047, callback_deliveries_failed of 00032) from the cursor down, so a
 // page costs the same at 10 million events as at ten.
 var deadKinds = []struct {
 	kind, timeCol, idCol, idType, query string
 }{
-	{DeadEvent, "processed_at", "id", "bigint", `SELECT id::text, source, event_type, entity_id, coalesce(error, ''), processed_at, workflow_id
+	{DeadEvent, "inbound_events.processed_at", "inbound_events.id", "bigint", `SELECT id::text, source, event_type, entity_id, coalesce(error, ''), processed_at, workflow_id
 		FROM inbound_events WHERE outcome = 'failed' AND source <> 'bitrix-backsync'`},
-	{DeadBackSync, "processed_at", "id", "bigint", `SELECT id::text, source, event_type, entity_id, coalesce(error, ''), processed_at, workflow_id
+	{DeadBackSync, "inbound_events.processed_at", "inbound_events.id", "bigint", `SELECT id::text, source, event_type, entity_id, coalesce(error, ''), processed_at, workflow_id
 		FROM inbound_events WHERE outcome = 'failed' AND source = 'bitrix-backsync'`},
 	// The workflow id is activities.CallbackWorkflowID's (store cannot
 	// import activities; api's TestDeadLettersOverHTTP compares them).
-	{DeadCallback, "finished_at", "id", "uuid", `SELECT id::text, client_id, status, job_id::text,
+	{DeadCallback, "callback_deliveries.finished_at", "callback_deliveries.id", "uuid", `SELECT id::text, client_id, status, job_id::text,
 			coalesce(last_error, 'HTTP ' || last_status_code, status), finished_at,
 			CASE WHEN series <= 1 THEN 'callback-' || id ELSE 'callback-' || id || '-retry-' || (series - 1) END
 		FROM callback_deliveries WHERE status IN ('failed', 'gone')`},
