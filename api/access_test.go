@@ -67,11 +67,15 @@ var routeAccess = map[string]string{
 	"GET /api/v1/webhook-failures":               accessRead, // open with PUBLIC_MONITORING=true
 	"GET /api/v1/webhook-deliveries/{id}":        accessRead,
 	"POST /api/v1/webhook-deliveries/{id}/retry": accessAdmin,
+	"GET /api/v1/audit":                          accessRead,
+	"GET /api/v1/dead-letters":                   accessRead,
 
 	"GET /ops":                             accessRead,
 	"GET /ops/simplyprint":                 accessRead,
 	"GET /ops/ratings":                     accessRead,
 	"GET /ops/jobs":                        accessRead,
+	"GET /ops/audit":                       accessRead,
+	"GET /ops/dead-letters":                accessRead,
 	"POST /ops/simplyprint/test-event":     accessAdmin,
 	"POST /ops/jobs/deliveries/{id}/retry": accessAdmin,
 	"GET /ops/login":                       accessOpen,
