@@ -431,7 +431,7 @@ func (c *Console) audit(g *gin.Context) {
 		if f.Actor != "" {
 			q.Set("actor", f.Actor)
 		}
-		data["Next"] = q.Encode()
+		data["Next"] = "/ops/audit?" + q.Encode()
 	}
 	c.render(g, "audit", data)
 }
