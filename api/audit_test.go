@@ -304,3 +304,37 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 		return nil
 	})
 }
+
+// TestOrderPatchIsAudited: a PATCH that changes an order writes its
+// order.update entry in the change's transaction (with the back sync's
+// event); one of an unknown order, and one refused as invalid, are
+// audited with their status; ADMIN_TOKEN's name is admin.
+func TestOrderPatchIsAudited(t *testing.T) {
+	a, st := startOrders(t, map[string]string{"SYNC_ENABLED": "false"})
+	crmID := seedOrder(t, st, siteOrder(42, "N", 1))
+	res := patch(t, a, crmID, `{"status":"paid","comment":"called the customer"}`)
+	if res.BackSync == nil {
+		t.Fatalf("patch %+v", res)
+	}
+	if code := call(t, "PATCH", a.URL()+"/api/orders/999", []byte(`{"status":"paid"}`), admin, nil); code != 404 {
+		t.Fatalf("patch of an unknown order: %d", code)
+	}
+	if code := call(t, "PATCH", fmt.Sprintf("%s/api/orders/%d", a.URL(), crmID), []byte(`{"status":"lost"}`), admin, nil); code != 422 {
+		t.Fatalf("patch to an unknown status: %d", code)
+	}
+	var page auditPage
+	if code, _ := getList(t, a.URL()+"/api/v1/audit?action=order.update", testenv.ReadToken, &page); code != 200 || len(page.Entries) != 3 {
+		t.Fatalf("audit: %d, %+v", code, page.Entries)
+	}
+	got := []string{}
+	for _, e := range page.Entries {
+		got = append(got, fmt.Sprintf("%s %s %s %d", e.Actor, e.Target, e.Result, e.Count))
+	}
+	want := []string{fmt.Sprintf("admin %d http_422 0", crmID), "admin 999 not_found 0", fmt.Sprintf("admin %d ok 1", crmID)}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d := string(page.Entries[2].Detail); !strings.Contains(d, fmt.Sprintf(`"back_sync_event":%d`, res.BackSync.EventID)) || strings.Contains(d, "called the customer") {
+		t.Fatalf("the change's entry %s: want its back-sync event, not the comment's text", d)
+	}
+}
