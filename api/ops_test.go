@@ -217,7 +217,7 @@ func TestOpsConsoleReadSession(t *testing.T) {
 	if !strings.HasSuffix(read.Value, ".tests") {
 		t.Fatalf("the session does not name its token: %q", read.Value)
 	}
-	for _, page := range []string{"/ops/simplyprint", "/ops/jobs", "/ops/ratings", "/crm/sync", "/api/v1/ratings/export.csv", "/api/v1/simpleprint/events"} {
+	for _, page := range []string{"/ops/simplyprint", "/ops/jobs", "/ops/ratings", "/ops/dead-letters", "/ops/audit", "/crm/sync", "/api/v1/ratings/export.csv", "/api/v1/simpleprint/events"} {
 		resp, body := opsRequest(t, "GET", base+page, read, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET %s with a read session: %d %s", page, resp.StatusCode, body)
