@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -336,5 +337,62 @@ func TestOrderPatchIsAudited(t *testing.T) {
 	}
 	if d := string(page.Entries[2].Detail); !strings.Contains(d, fmt.Sprintf(`"back_sync_event":%d`, res.BackSync.EventID)) || strings.Contains(d, "called the customer") {
 		t.Fatalf("the change's entry %s: want its back-sync event, not the comment's text", d)
+	}
+}
+
+// TestOpsAuditAndDeadLetterPagesPage: the console's audit log (100 a page)
+// and dead letters (50 a page) link to the next page, which continues
+// where the first ended, filters kept.
+func TestOpsAuditAndDeadLetterPagesPage(t *testing.T) {
+	dbURL, st := testenv.Database(t)
+	a := testenv.StartApp(t, testenv.Config(t, dbURL, testenv.Temporal(t), nil), app.Roles{API: true})
+	ctx := context.Background()
+	for i := range 130 {
+		actor := "bulk"
+		if i%10 == 0 {
+			actor = "other"
+		}
+		if err := st.RecordAudit(ctx, store.AuditEntry{Actor: actor, Action: store.AuditDeliveryRetry, Target: fmt.Sprintf("t-%03d", i), Result: store.AuditOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outcome, reason := "failed", "boom"
+	for i := range 60 {
+		if _, err := st.RecordEvents(ctx, []*store.InboundEvent{{Source: store.OkdeskSource, DedupKey: fmt.Sprint("k", i), WorkflowID: "w",
+			EntityID: fmt.Sprintf("e-%02d", i), Event: "e", EventType: "t", Payload: []byte(`{}`), Outcome: &outcome, Error: &reason}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := regexp.MustCompile(`<a id="next" href="([^"]+)">`)
+	walk := func(path, cell string) (pages []int, cells []string) {
+		re := regexp.MustCompile(cell)
+		for range 5 {
+			page := getPage(t, a.URL()+path, testenv.ReadToken)
+			found := re.FindAllStringSubmatch(page, -1)
+			pages = append(pages, len(found))
+			for _, f := range found {
+				cells = append(cells, f[1])
+			}
+			m := next.FindStringSubmatch(page)
+			if m == nil {
+				return pages, cells
+			}
+			path = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+		t.Fatalf("%s: no end", path)
+		return nil, nil
+	}
+	pages, targets := walk("/ops/audit?actor=bulk", `<td class="target">(t-\d+)</td>`)
+	if fmt.Sprint(pages) != "[100 17]" || targets[0] != "t-129" || targets[116] != "t-001" {
+		t.Fatalf("audit pages %v: %v", pages, targets)
+	}
+	for i := 1; i < len(targets); i++ {
+		if targets[i] >= targets[i-1] {
+			t.Fatalf("audit pages not newest first: %v", targets)
+		}
+	}
+	pages, entities := walk("/ops/dead-letters", `<td>(e-\d+)</td>`)
+	if fmt.Sprint(pages) != "[50 10]" || entities[0] != "e-59" || entities[59] != "e-00" {
+		t.Fatalf("dead-letter pages %v: %v", pages, entities)
 	}
 }
