@@ -26,14 +26,22 @@ func (s *Server) requireRead(c *gin.Context) { s.authorize(c, auth.Read) }
 
 // requireAdmin lets in an admin token, as a Bearer header only: actions
 // are not taken on the strength of a cookie. Every action is logged at info
-// level under the token's name (the audit record).
+// level under the token's name and written to the audit log (audit.go):
+// by its handler in the action's transaction (markAudited), else here after
+// it, with its status; a read-only token's refusal is audited as forbidden.
 func (s *Server) requireAdmin(c *gin.Context) {
 	if !s.authorize(c, auth.Admin) {
+		if id, known := auth.Who(c); known && c.Writer.Status() == http.StatusForbidden {
+			s.recordAfter(c, id.Name)
+		}
 		return
 	}
 	c.Next()
+	id, _ := auth.Who(c)
+	if _, done := c.Get(auditedKey); !done {
+		s.recordAfter(c, id.Name)
+	}
 	if s.Log != nil {
-		id, _ := auth.Who(c)
 		s.Log.Info("admin action", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"status", c.Writer.Status(), "token", id.Name)
 	}

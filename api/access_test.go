@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -67,11 +69,15 @@ var routeAccess = map[string]string{
 	"GET /api/v1/webhook-failures":               accessRead, // open with PUBLIC_MONITORING=true
 	"GET /api/v1/webhook-deliveries/{id}":        accessRead,
 	"POST /api/v1/webhook-deliveries/{id}/retry": accessAdmin,
+	"GET /api/v1/audit":                          accessRead,
+	"GET /api/v1/dead-letters":                   accessRead,
 
 	"GET /ops":                             accessRead,
 	"GET /ops/simplyprint":                 accessRead,
 	"GET /ops/ratings":                     accessRead,
 	"GET /ops/jobs":                        accessRead,
+	"GET /ops/audit":                       accessRead,
+	"GET /ops/dead-letters":                accessRead,
 	"POST /ops/simplyprint/test-event":     accessAdmin,
 	"POST /ops/jobs/deliveries/{id}/retry": accessAdmin,
 	"GET /ops/login":                       accessOpen,
@@ -166,9 +172,29 @@ func is2xx(code int) bool { return code >= 200 && code < 300 }
 // and open routes answer the same with or without one. The table agrees
 // with README's.
 func TestRouteAccess(t *testing.T) {
-	dbURL, _ := testenv.Database(t)
+	dbURL, st := testenv.Database(t)
 	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), accessVars)
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
+	// auditActors are the actors of the audit entries after id, oldest first.
+	auditActors := func(after int64) (actors []string, last int64) {
+		rows, err := st.Pool.Query(context.Background(), `SELECT id, actor FROM audit_log WHERE id > $1 ORDER BY id`, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		var actor string
+		if _, err := pgx.ForEachRow(rows, []any{&id, &actor}, func() error {
+			actors, last = append(actors, actor), id
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if last == 0 {
+			last = after
+		}
+		return actors, last
+	}
+	_, audited := auditActors(0)
 
 	seen := map[string]bool{}
 	for _, r := range api.Routes(cfg) {
@@ -223,6 +249,13 @@ func TestRouteAccess(t *testing.T) {
 			}
 		default:
 			t.Fatalf("%s: unknown access %q", key, level)
+		}
+		// Every action is audited, a read token's refusal included, under
+		// the token's name; nothing else is.
+		var actors []string
+		actors, audited = auditActors(audited)
+		if got := strings.Join(actors, ","); level == accessAdmin && got != "tests,admin" || level != accessAdmin && got != "" {
+			t.Errorf("%s (%s): audit entries by %q, want %s", name, level, got, map[bool]string{true: "tests,admin", false: "none"}[level == accessAdmin])
 		}
 	}
 	for key := range routeAccess {

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/jobs"
 	"github.com/hookflow/hookflow/internal/netguard"
 	"github.com/hookflow/hookflow/internal/store"
@@ -541,7 +542,9 @@ func (s *Server) retryWebhookDelivery(c *gin.Context) {
 		}
 		return err == nil && desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
 	}
-	d, err := s.Store.RetryDelivery(ctx, id, stalled, func(d store.Delivery) error {
+	who, _ := auth.Who(c)
+	markAudited(c) // RetryDeliveryAs records the entry, whatever the result
+	d, err := s.Store.RetryDeliveryAs(ctx, who.Name, id, stalled, func(d store.Delivery) error {
 		input = activities.CallbackInput{DeliveryID: d.ID, JobID: d.JobID, ClientID: d.ClientID, Series: d.Series, FirstAttempt: d.Attempts + 1,
 			Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout}
 		_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/integrations/okdesk/okdesktest"
 	"github.com/hookflow/hookflow/internal/integrations/telegram/telegramtest"
+	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
 
@@ -215,7 +217,7 @@ func TestOpsConsoleReadSession(t *testing.T) {
 	if !strings.HasSuffix(read.Value, ".tests") {
 		t.Fatalf("the session does not name its token: %q", read.Value)
 	}
-	for _, page := range []string{"/ops/simplyprint", "/ops/jobs", "/ops/ratings", "/crm/sync", "/api/v1/ratings/export.csv", "/api/v1/simpleprint/events"} {
+	for _, page := range []string{"/ops/simplyprint", "/ops/jobs", "/ops/ratings", "/ops/dead-letters", "/ops/audit", "/crm/sync", "/api/v1/ratings/export.csv", "/api/v1/simpleprint/events"} {
 		resp, body := opsRequest(t, "GET", base+page, read, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("GET %s with a read session: %d %s", page, resp.StatusCode, body)
@@ -269,4 +271,52 @@ func TestOpsConsoleReadSession(t *testing.T) {
 	if cs := resp.Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 {
 		t.Fatalf("logout cookies %+v", cs)
 	}
+}
+
+// TestOpsConsoleDeadLetters: the dead-letters page lists a failed event
+// and a failed callback; its Retry button retries the callback through the
+// admin API and comes back; the callback leaves the list once delivered;
+// the audit page shows the retry under the session's token name.
+func TestOpsConsoleDeadLetters(t *testing.T) {
+	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"TEMPORAL_UI_URL": "http://temporal-ui.example:8233"})
+	e.rcv.FailNext(1, 400)
+	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot("car_001", 1)), nil)
+	waitStatus(t, e.api, acc.JobID, callbackIs("failed", 1))
+	outcome, reason := "failed", "SQLSTATE 22P05: unsupported Unicode escape sequence"
+	if _, err := e.st.RecordEvents(context.Background(), []*store.InboundEvent{{Source: store.OkdeskSource, DedupKey: "poison",
+		WorkflowID: "okdesk-issue-9", EntityID: "9", Event: "new_comment", EventType: "other", Payload: []byte(`{}`),
+		Outcome: &outcome, Error: &reason}}); err != nil {
+		t.Fatal(err)
+	}
+
+	b := testenv.NewBrowser(t)
+	b.Open(e.api.URL() + "/ops/dead-letters")
+	b.Do("log in", chromedp.SendKeys(`input[name=token]`, adminToken), chromedp.Submit(`#login`))
+	b.WaitVisible("#dead-letters button.retry")
+	rows := b.Text("#dead-letters")
+	for _, want := range []string{"callback", "acme", acc.JobID, "event", "okdesk", "SQLSTATE 22P05"} {
+		if !strings.Contains(rows, want) {
+			t.Fatalf("dead letters lack %q: %q", want, rows)
+		}
+	}
+	link := testenv.Get(b, "read the event's Temporal link", chromedp.AttributeValue(chromedp.CSS(`#dead-letters tr.event a`), "href"))
+	if link.Value != "http://temporal-ui.example:8233/namespaces/default/workflows/okdesk-issue-9" {
+		t.Fatalf("Temporal link %q", link.Value)
+	}
+	b.Screenshot("ops-dead-letters")
+	b.Click("#dead-letters button.retry")
+	b.WaitVisible("#retried")
+	if loc := b.Location(); !strings.Contains(loc, "/ops/dead-letters?retried=") {
+		t.Fatalf("after the retry: %s", loc)
+	}
+	waitStatus(t, e.api, acc.JobID, callbackIs("delivered", 2))
+	b.Do("reload", chromedp.Navigate(e.api.URL()+"/ops/dead-letters"))
+	if rows := b.Text("#dead-letters"); strings.Contains(rows, acc.JobID) || !strings.Contains(rows, "SQLSTATE 22P05") {
+		t.Fatalf("after the retry: %q", rows)
+	}
+	b.Do("open the audit log", chromedp.Navigate(e.api.URL()+"/ops/audit"))
+	if rows := b.Text("#audit"); !strings.Contains(rows, "admin") || !strings.Contains(rows, "delivery.retry") || !strings.Contains(rows, "ok") {
+		t.Fatalf("audit log: %q", rows)
+	}
+	b.Screenshot("ops-audit")
 }

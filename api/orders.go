@@ -370,7 +370,8 @@ func (s *Server) patchOrder(c *gin.Context) {
 		failField(c, http.StatusBadRequest, "comment", fmt.Sprintf("comment is %d characters long; at most %d are accepted", n, maxCommentRunes))
 		return
 	}
-	patch := store.OrderPatch{Comment: comment}
+	who, _ := auth.Who(c)
+	patch := store.OrderPatch{Comment: comment, Actor: who.Name}
 	if status != "" {
 		m := s.Config.Orders.Statuses()
 		code, known := m.ToBitrix(status)
@@ -394,6 +395,7 @@ func (s *Server) patchOrder(c *gin.Context) {
 		s.internalError(c, "update order", err)
 		return
 	}
+	markAudited(c) // in PatchOrder's transaction; a refusal is audited by requireAdmin
 	out := PatchOrderResponse{Order: res.Order}
 	if res.EventID != 0 {
 		if s.Pipeline != nil && s.Pipeline.Relay != nil {

@@ -68,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	s.jobsRoutes(r)
 	s.ordersRoutes(r)
 	s.ratingsRoutes(r)
+	s.opsRoutes(r)
 	return r
 }
 

@@ -470,6 +470,16 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]Deli
 // stalled says its series' workflow is no longer running (terminated by
 // hand); nil delivery when unknown.
 func (s *Store) RetryDelivery(ctx context.Context, id string, stalled func(d Delivery) bool, start func(d Delivery) error) (*Delivery, error) {
+	return s.RetryDeliveryAs(ctx, "", id, stalled, start)
+}
+
+// RetryDeliveryAs is RetryDelivery audited under actor (a token's name; ""
+// records nothing): a retry that starts writes its delivery.retry entry in
+// its own transaction, so the entry exists exactly when the retry does; a
+// refused one (unknown, pending) or one that could not start is recorded
+// after the rollback with its result (AuditNotFound, AuditConflict,
+// AuditError).
+func (s *Store) RetryDeliveryAs(ctx context.Context, actor, id string, stalled func(d Delivery) bool, start func(d Delivery) error) (*Delivery, error) {
 	var out *Delivery
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE id = $1 FOR UPDATE`, id))
@@ -483,18 +493,42 @@ func (s *Store) RetryDelivery(ctx context.Context, id string, stalled func(d Del
 			out = &d
 			return ErrDeliveryPending
 		}
+		from := d.Status
 		if err := tx.QueryRow(ctx, `UPDATE callback_deliveries SET series = series + 1, status = 'pending', next_attempt_at = now(),
 			finished_at = NULL, updated_at = now() WHERE id = $1 RETURNING series, status, next_attempt_at, updated_at`, id).Scan(
 			&d.Series, &d.Status, &d.NextAttemptAt, &d.UpdatedAt); err != nil {
 			return err
 		}
 		d.FinishedAt = nil
+		if actor != "" {
+			if err := RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: AuditDeliveryRetry, Target: id, Count: 1, Result: AuditOK,
+				Detail: AuditDetail(map[string]any{"client_id": d.ClientID, "job_id": d.JobID, "series": d.Series, "was": from})}); err != nil {
+				return err
+			}
+		}
 		if err := start(d); err != nil {
 			return err
 		}
 		out = &d
 		return nil
 	})
+	if actor == "" || (err == nil && out != nil) || ctx.Err() != nil {
+		return out, err
+	}
+	e := AuditEntry{Actor: actor, Action: AuditDeliveryRetry, Target: id}
+	switch {
+	case err == nil:
+		e.Result = AuditNotFound
+	case errors.Is(err, ErrDeliveryPending):
+		e.Result = AuditConflict
+		e.Detail = AuditDetail(map[string]any{"status": out.Status, "series": out.Series, "reason": "still pending"})
+	default:
+		e.Result = AuditError
+		e.Detail = AuditDetail(map[string]any{"error": err.Error()})
+	}
+	if auditErr := s.RecordAudit(ctx, e); auditErr != nil && err == nil {
+		err = fmt.Errorf("audit the refused retry: %w", auditErr)
+	}
 	return out, err
 }
 

@@ -299,6 +299,7 @@ type OrderPatch struct {
 	Status   string // CRM status; "" keeps it
 	StatusID string // Bitrix status id of Status
 	Comment  string // appended to comments (once); "" adds none
+	Actor    string // the token's name: the change is audited (order.update) in its transaction; "" records none
 }
 
 // PatchResult is what PatchOrder did.
@@ -316,7 +317,7 @@ type PatchResult struct {
 // is recorded when the change leaves both the CRM and Bitrix as they are.
 func (s *Store) PatchOrder(ctx context.Context, crmID int64, p OrderPatch, traceParent string) (PatchResult, error) {
 	var res PatchResult
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	apply := func(tx pgx.Tx) error {
 		// Lock order: the mapping, then the order (as the inbound path and
 		// FinishBackSync do), so writers of one order never deadlock.
 		m, err := scanMapping(tx.QueryRow(ctx, `SELECT `+mappingColumns+` FROM sync_mapping
@@ -395,6 +396,19 @@ func (s *Store) PatchOrder(ctx context.Context, crmID int64, p OrderPatch, trace
 		}
 		res.Order, err = scanOrder(tx.QueryRow(ctx, `SELECT `+orderColumns+` FROM orders o WHERE o.id = $1`, crmID))
 		return err
+	}
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := apply(tx); err != nil || p.Actor == "" {
+			return err
+		}
+		// Audited in the change's transaction: an entry exists exactly
+		// when the change does (refusals are audited by the caller).
+		detail := map[string]any{"status": p.Status, "comment": p.Comment != "", "back_sync_event": res.EventID}
+		if res.EventID == 0 {
+			detail["unchanged"] = true
+		}
+		return RecordAudit(ctx, tx, AuditEntry{Actor: p.Actor, Action: AuditOrderUpdate, Target: strconv.FormatInt(crmID, 10),
+			Count: 1, Result: AuditOK, Detail: AuditDetail(detail)})
 	})
 	return res, err
 }

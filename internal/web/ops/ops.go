@@ -17,10 +17,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/auth"
@@ -93,7 +95,13 @@ func (c *Console) Register(r *gin.Engine) {
 		}
 		return fmt.Sprintf("%.2f", *f)
 	}
-	for _, name := range []string{"login", "simplyprint", "jobs", "ratings"} {
+	funcs["json"] = func(b json.RawMessage) string {
+		if len(b) == 0 {
+			return ""
+		}
+		return string(b)
+	}
+	for _, name := range []string{"login", "simplyprint", "jobs", "ratings", "deadletters", "audit"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
@@ -109,6 +117,8 @@ func (c *Console) Register(r *gin.Engine) {
 	g.GET("/jobs", c.jobs)
 	g.GET("/ratings", c.ratings)
 	g.POST("/jobs/deliveries/:id/retry", c.requireAdmin, c.retryDelivery)
+	g.GET("/dead-letters", c.deadLetters)
+	g.GET("/audit", c.audit)
 }
 
 func (c *Console) temporalURL(workflowID string) string {
@@ -141,7 +151,9 @@ func (c *Console) auth(g *gin.Context) {
 }
 
 // requireAdmin refuses the console's actions to read-only sessions, and
-// logs those it lets through under the token's name.
+// logs those it lets through under the token's name. Each action is
+// audited: by the API when the button calls it (retry), else by its
+// handler (test event); a refusal here as forbidden.
 func (c *Console) requireAdmin(g *gin.Context) {
 	id, _ := auth.Who(g)
 	if id.Can(auth.Admin) {
@@ -151,9 +163,30 @@ func (c *Console) requireAdmin(g *gin.Context) {
 		}
 		return
 	}
+	c.record(g, store.AuditEntry{Actor: id.Name, Action: consoleAction(g), Target: g.Param("id"), Result: "forbidden",
+		Detail: store.AuditDetail(map[string]any{"method": g.Request.Method, "path": g.Request.URL.Path, "status": http.StatusForbidden})})
 	g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("Forbidden: the token "+id.Name+
 		" is read-only; this action needs an admin token (ADMIN_TOKEN or ADMIN_TOKENS). Log out and log in with one.\n"))
 	g.Abort()
+}
+
+func consoleAction(g *gin.Context) string {
+	switch g.FullPath() {
+	case "/ops/jobs/deliveries/:id/retry":
+		return store.AuditDeliveryRetry
+	case "/ops/simplyprint/test-event":
+		return store.AuditTestEvent
+	}
+	return g.Request.Method + " " + g.FullPath()
+}
+
+// record writes an audit entry, even when the request has gone.
+func (c *Console) record(g *gin.Context, e store.AuditEntry) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.Request.Context()), 5*time.Second)
+	defer cancel()
+	if err := c.Store.RecordAudit(ctx, e); err != nil && c.Log != nil {
+		c.Log.Error("ops console: cannot record an audit entry", "action", e.Action, "token", e.Actor, "error", err)
+	}
 }
 
 // login takes any read or admin token and sets a session cookie that names
@@ -203,6 +236,8 @@ var nav = []Page{
 	{"/ops/ratings", "Ratings"},
 	{"/crm/sync", "Order sync"},
 	{"/ops/jobs", "Jobs & callbacks"},
+	{"/ops/dead-letters", "Dead letters"},
+	{"/ops/audit", "Audit log"},
 }
 
 func (c *Console) simplyPrint(g *gin.Context) {
@@ -270,20 +305,25 @@ func (c *Console) jobs(g *gin.Context) {
 
 // retryDelivery calls the admin API's retry endpoint over HTTP, so the
 // button does exactly what POST /api/v1/webhook-deliveries/{id}/retry does;
-// it calls as the session's token, so the API logs the same name.
+// it calls as the session's token, so the API logs and audits it under
+// the same name.
 func (c *Console) retryDelivery(g *gin.Context) {
 	id := g.Param("id")
+	back := "/ops/jobs"
+	if g.PostForm("back") == "/ops/dead-letters" {
+		back = "/ops/dead-letters"
+	}
 	who, _ := auth.Who(g)
 	token, _ := c.Tokens.Token(who.Name)
 	status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/webhook-deliveries/"+url.PathEscape(id)+"/retry",
 		"", map[string]string{"Authorization": "Bearer " + token})
 	switch {
 	case err != nil:
-		g.Redirect(http.StatusSeeOther, "/ops/jobs?error="+url.QueryEscape(err.Error()))
+		g.Redirect(http.StatusSeeOther, back+"?error="+url.QueryEscape(err.Error()))
 	case status != http.StatusAccepted:
-		g.Redirect(http.StatusSeeOther, "/ops/jobs?error="+url.QueryEscape(msg))
+		g.Redirect(http.StatusSeeOther, back+"?error="+url.QueryEscape(msg))
 	default:
-		g.Redirect(http.StatusSeeOther, "/ops/jobs?retried="+url.QueryEscape(id))
+		g.Redirect(http.StatusSeeOther, back+"?retried="+url.QueryEscape(id))
 	}
 }
 
@@ -328,6 +368,15 @@ func (c *Console) sendTestEvent(g *gin.Context) {
 		headers["X-SP-Token"] = c.SPSecret
 	}
 	status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/simpleprint/webhook/", body, headers)
+	who, _ := auth.Who(g)
+	e := store.AuditEntry{Actor: who.Name, Action: store.AuditTestEvent, Target: store.SimplyPrintSource, Count: 1, Result: store.AuditOK}
+	switch {
+	case err != nil:
+		e.Count, e.Result, e.Detail = 0, store.AuditError, store.AuditDetail(map[string]any{"error": err.Error()})
+	case status != http.StatusOK:
+		e.Count, e.Result, e.Detail = 0, fmt.Sprintf("http_%d", status), store.AuditDetail(map[string]any{"error": msg})
+	}
+	c.record(g, e)
 	switch {
 	case err != nil:
 		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?error="+url.QueryEscape(err.Error()))
@@ -336,6 +385,84 @@ func (c *Console) sendTestEvent(g *gin.Context) {
 	default:
 		g.Redirect(http.StatusSeeOther, "/ops/simplyprint?sent=1")
 	}
+}
+
+// deadLetters lists what ended in failure across every flow, newest first
+// (?cursor= pages as the API does): callbacks with a retry button for an
+// admin session, events and back syncs with their error and Temporal run.
+func (c *Console) deadLetters(g *gin.Context) {
+	f := store.DeadLetterFilter{Limit: 50}
+	if cur, ok := decodeDeadCursor(g.Query("cursor")); ok && validDeadCursor(cur) {
+		f.After = &cur
+	}
+	items, more, err := c.Store.DeadLetters(g.Request.Context(), f)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	data := gin.H{"Items": items, "Retried": g.Query("retried"), "RetryError": g.Query("error")}
+	if more {
+		data["Next"] = encodeDeadCursor(items[len(items)-1].Cursor())
+	}
+	c.render(g, "deadletters", data)
+}
+
+// audit lists the audit log newest first, optionally by action or actor.
+func (c *Console) audit(g *gin.Context) {
+	f := store.AuditFilter{Action: g.Query("action"), Actor: g.Query("actor"), Limit: 100}
+	if cur, ok := decodeDeadCursor(g.Query("cursor")); ok && cur.Kind == "audit" {
+		var id int64
+		if _, err := fmt.Sscan(cur.ID, &id); err == nil {
+			f.Before = &store.AuditCursor{At: cur.At, ID: id}
+		}
+	}
+	entries, err := c.Store.ListAudit(g.Request.Context(), f)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	data := gin.H{"Entries": entries, "Action": f.Action, "Actor": f.Actor}
+	if len(entries) == f.Limit {
+		last := entries[len(entries)-1]
+		q := url.Values{"cursor": {encodeDeadCursor(store.DeadLetterCursor{At: last.At, Kind: "audit", ID: fmt.Sprint(last.ID)})}}
+		if f.Action != "" {
+			q.Set("action", f.Action)
+		}
+		if f.Actor != "" {
+			q.Set("actor", f.Actor)
+		}
+		data["Next"] = "/ops/audit?" + q.Encode()
+	}
+	c.render(g, "audit", data)
+}
+
+func validDeadCursor(c store.DeadLetterCursor) bool {
+	switch c.Kind {
+	case store.DeadCallback:
+		_, err := uuid.Parse(c.ID)
+		return err == nil
+	case store.DeadEvent, store.DeadBackSync:
+		_, err := strconv.ParseInt(c.ID, 10, 64)
+		return err == nil
+	}
+	return false
+}
+
+// The console's cursors: "<unix micros>.<kind>.<id>" (ids hold no dot).
+func encodeDeadCursor(c store.DeadLetterCursor) string {
+	return fmt.Sprintf("%d.%s.%s", c.At.UnixMicro(), c.Kind, c.ID)
+}
+
+func decodeDeadCursor(v string) (store.DeadLetterCursor, bool) {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+		return store.DeadLetterCursor{}, false
+	}
+	var micros int64
+	if _, err := fmt.Sscan(parts[0], &micros); err != nil {
+		return store.DeadLetterCursor{}, false
+	}
+	return store.DeadLetterCursor{At: time.UnixMicro(micros), Kind: parts[1], ID: parts[2]}, true
 }
 
 func (c *Console) fail(g *gin.Context, err error) {
