@@ -21,8 +21,16 @@ func TestJobsConfig(t *testing.T) {
 	if l := cfg.Jobs.Limits(); l.MaxLots != 1000 || l.MaxImagesPerLot != 20 {
 		t.Fatalf("limits %+v", l)
 	}
-	if cfg.Jobs.CallbackTimeout != 30*time.Second || cfg.Jobs.GeneratorConcurrency != 4 || cfg.Jobs.GeneratorAttempts != 3 || cfg.Jobs.CallbackAllowPrivate {
+	if cfg.Jobs.CallbackTimeout != 30*time.Second || cfg.Jobs.GeneratorConcurrency != 4 || cfg.Jobs.GeneratorAttempts != 3 || cfg.Jobs.CallbackAllowPrivate ||
+		cfg.Jobs.GeneratorMaxRPS != 0 {
 		t.Fatalf("defaults %+v", cfg.Jobs)
+	}
+}
+
+func TestJobsConfigMaxRPS(t *testing.T) {
+	cfg, err := LoadFrom(map[string]string{"GENERATOR_MAX_RPS": "0.5", "TEMPORAL_TASK_QUEUE": "q"})
+	if err != nil || cfg.Jobs.GeneratorMaxRPS != 0.5 || GeneratorQueue(cfg.Temporal.TaskQueue) != "q-generator" {
+		t.Fatalf("GENERATOR_MAX_RPS=0.5: %v %v", cfg.Jobs.GeneratorMaxRPS, err)
 	}
 }
 
@@ -40,6 +48,8 @@ func TestJobsConfigInvalid(t *testing.T) {
 		{map[string]string{"CALLBACK_RETRY_FACTOR": "0.5"}, "CALLBACK_RETRY_FACTOR"},
 		{map[string]string{"CALLBACK_RETRY_BASE": "0s"}, "CALLBACK_RETRY_BASE"},
 		{map[string]string{"JOBS_MAX_LOTS": "-1"}, "JOBS_MAX_LOTS"},
+		{map[string]string{"GENERATOR_MAX_RPS": "-1"}, "GENERATOR_MAX_RPS"},
+		{map[string]string{"GENERATOR_MAX_RPS": "NaN"}, "GENERATOR_MAX_RPS"},
 	}
 	for _, c := range cases {
 		_, err := LoadFrom(c.vars)
