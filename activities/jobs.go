@@ -31,6 +31,9 @@ type Jobs struct {
 	Callbacks *http.Client // netguard: no redirects, refuses private addresses at connect time
 	UserAgent string       // hookflow/<version>
 	Log       *slog.Logger
+	// GeneratorQueue is the task queue of JobGenerateLotPaced, put in the
+	// plans of jobs started while GENERATOR_MAX_RPS is set.
+	GeneratorQueue string
 }
 
 // NewJobs builds the activities from configuration: a generator client on a
@@ -65,6 +68,9 @@ type JobPlan struct {
 	LotAttempts  int           `json:"lot_attempts"`
 	LotRetryBase time.Duration `json:"lot_retry_base"`
 	LotTimeout   time.Duration `json:"lot_timeout"`
+	// GeneratorQueue, set when the job started with GENERATOR_MAX_RPS, is
+	// where each lot goes as one JobGenerateLotPaced activity (no batches).
+	GeneratorQueue string `json:"generator_queue,omitempty"`
 }
 
 // JobStart marks the job processing (and its inbound events processed) and
@@ -79,6 +85,9 @@ func (a *Jobs) JobStart(ctx context.Context, in JobStartInput) (JobPlan, error) 
 	}
 	plan := JobPlan{Status: status, Concurrency: a.Config.GeneratorConcurrency, LotAttempts: a.Config.GeneratorAttempts,
 		LotRetryBase: a.Config.GeneratorRetryBase, LotTimeout: a.Config.GeneratorTimeout}
+	if a.Config.GeneratorMaxRPS > 0 {
+		plan.GeneratorQueue = a.GeneratorQueue
+	}
 	for _, l := range pending {
 		plan.Pending = append(plan.Pending, LotRef{Position: l.Position, LotID: l.LotID})
 	}
@@ -112,6 +121,92 @@ func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
 		return generatorError(genErr)
 	}
 	return nil
+}
+
+// JobGenerateLotPaced is JobGenerateLot for the generator task queue
+// (GENERATOR_MAX_RPS set): one generator request per activity task. Before
+// it sends, it waits for its turn in the deployment's pacer (a Postgres row
+// every worker shares: slots 1/GENERATOR_MAX_RPS apart, none before a 429's
+// hold), heartbeating; the wait is part of this attempt and never counts as
+// one. A 429 the API retries after holds every worker's requests for its
+// Retry-After (GENERATOR_RETRY_BASE when it sent none), not only this lot's.
+func (a *Jobs) JobGenerateLotPaced(ctx context.Context, in LotInput) error {
+	stop := heartbeatEvery(ctx, 5*time.Second)
+	defer stop()
+	if rps := a.Config.GeneratorMaxRPS; rps > 0 {
+		if err := a.awaitGeneratorTurn(ctx, rps); err != nil {
+			return err
+		}
+	}
+	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, a.Config.GeneratorTimeout)
+	if err != nil {
+		return err
+	}
+	if genErr == nil {
+		return nil
+	}
+	var ae *generator.APIError
+	if a.Config.GeneratorMaxRPS > 0 && errors.As(genErr, &ae) && ae.Status == http.StatusTooManyRequests && ae.Retryable {
+		hold := ae.RetryAfter
+		if hold <= 0 {
+			hold = a.Config.GeneratorRetryBase
+		}
+		if err := a.Store.HoldGenerator(ctx, store.GeneratorPacer, hold); err != nil && a.Log != nil {
+			a.Log.Warn("generator hold not recorded", "hold", hold.String(), "error", err)
+		}
+	}
+	return generatorError(genErr)
+}
+
+// awaitGeneratorTurn waits until the pacer lets this worker send: it takes
+// a slot, sleeps until it, and takes another if a 429's hold began in the
+// meantime (a slot inside the hold is given up, never used).
+func (a *Jobs) awaitGeneratorTurn(ctx context.Context, rps float64) error {
+	interval := time.Duration(float64(time.Second) / rps)
+	for {
+		wait, err := a.Store.ReserveGeneratorSlot(ctx, store.GeneratorPacer, interval)
+		if err != nil {
+			return fmt.Errorf("generator pacer: %w", err)
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		hold, err := a.Store.GeneratorHold(ctx, store.GeneratorPacer)
+		if err != nil {
+			return fmt.Errorf("generator pacer: %w", err)
+		}
+		if hold <= 0 {
+			return nil
+		}
+	}
+}
+
+// heartbeatEvery records a heartbeat every d until stop is called, so a
+// worker that dies while waiting or generating shows by the heartbeat
+// timeout.
+func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // generateLot makes one generator attempt for a pending lot and stores its
