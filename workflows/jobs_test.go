@@ -457,10 +457,13 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // on a timer across a worker restart. The -v0 files were recorded before
 // versionJobLocalDBSteps and versionCallbackLocalRecord (every step an
 // activity), job-v1.json before versionJobLotBatches (one activity per
-// lot); they must keep replaying. A change that breaks determinism fails
-// here.
+// lot); they must keep replaying. job-paced.json is a job run with
+// GENERATOR_MAX_RPS (versionJobGeneratorQueue: one JobGenerateLotPaced
+// activity per lot on the generator queue), its first lot retried after a
+// 429. A change that breaks determinism fails here.
 func TestJobReplay(t *testing.T) {
-	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json"} {
+	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
+		"testdata/job-paced.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
