@@ -113,7 +113,7 @@ const (
 // non-retryable. A lot finished already (a retry after a lost completion) is
 // not generated again.
 func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
-	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, 0)
+	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -126,19 +126,18 @@ func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
 // JobGenerateLotPaced is JobGenerateLot for the generator task queue
 // (GENERATOR_MAX_RPS set): one generator request per activity task. Before
 // it sends, it waits for its turn in the deployment's pacer (a Postgres row
-// every worker shares: slots 1/GENERATOR_MAX_RPS apart, none before a 429's
-// hold), heartbeating; the wait is part of this attempt and never counts as
-// one. A 429 the API retries after holds every worker's requests for its
+// every worker shares: at most GENERATOR_MAX_RPS turns a second, none
+// before a 429's hold ends), heartbeating; the wait is part of this attempt
+// and never counts as one. A 429 the API retries after holds every worker's requests for its
 // Retry-After (GENERATOR_RETRY_BASE when it sent none), not only this lot's.
 func (a *Jobs) JobGenerateLotPaced(ctx context.Context, in LotInput) error {
 	stop := heartbeatEvery(ctx, 5*time.Second)
 	defer stop()
-	if rps := a.Config.GeneratorMaxRPS; rps > 0 {
-		if err := a.awaitGeneratorTurn(ctx, rps); err != nil {
-			return err
-		}
+	var await func(context.Context) error
+	if a.Config.GeneratorMaxRPS > 0 {
+		await = a.awaitGeneratorTurn
 	}
-	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, a.Config.GeneratorTimeout)
+	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, a.Config.GeneratorTimeout, await)
 	if err != nil {
 		return err
 	}
@@ -158,31 +157,25 @@ func (a *Jobs) JobGenerateLotPaced(ctx context.Context, in LotInput) error {
 	return generatorError(genErr)
 }
 
-// awaitGeneratorTurn waits until the pacer lets this worker send: it takes
-// a slot, sleeps until it, and takes another if a 429's hold began in the
-// meantime (a slot inside the hold is given up, never used).
-func (a *Jobs) awaitGeneratorTurn(ctx context.Context, rps float64) error {
-	interval := time.Duration(float64(time.Second) / rps)
+// awaitGeneratorTurn waits until the pacer gives this worker a turn (see
+// config.GeneratorPace): it asks, sleeps as long as it is told, and asks
+// again; a 429's hold makes every worker wait it out.
+func (a *Jobs) awaitGeneratorTurn(ctx context.Context) error {
+	turns, window, _ := a.Config.GeneratorPace()
 	for {
-		wait, err := a.Store.ReserveGeneratorSlot(ctx, store.GeneratorPacer, interval)
+		wait, err := a.Store.TakeGeneratorTurn(ctx, store.GeneratorPacer, turns, window)
 		if err != nil {
 			return fmt.Errorf("generator pacer: %w", err)
 		}
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
-		hold, err := a.Store.GeneratorHold(ctx, store.GeneratorPacer)
-		if err != nil {
-			return fmt.Errorf("generator pacer: %w", err)
-		}
-		if hold <= 0 {
+		if wait <= 0 {
 			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
 }
@@ -211,14 +204,22 @@ func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
 
 // generateLot makes one generator attempt for a pending lot and stores its
 // descriptions. genErr is the generator's error (the lot is left pending);
-// err is the database's. timeout > 0 bounds the generator call.
-func (a *Jobs) generateLot(ctx context.Context, jobID string, position int, lotID string, timeout time.Duration) (genErr, err error) {
+// err is the database's. timeout > 0 bounds the generator call. await, if
+// set, is called right before the request goes out (the pacer's turn: a
+// lot finished already takes none) and its error is returned as err.
+func (a *Jobs) generateLot(ctx context.Context, jobID string, position int, lotID string, timeout time.Duration,
+	await func(context.Context) error) (genErr, err error) {
 	w, err := a.Store.BeginLotAttempt(ctx, jobID, position)
 	if err != nil {
 		return nil, fmt.Errorf("load lot %q: %w", lotID, err)
 	}
 	if w.Status != store.LotPending {
 		return nil, nil
+	}
+	if await != nil {
+		if err := await(ctx); err != nil {
+			return nil, err
+		}
 	}
 	gctx := ctx
 	if timeout > 0 {
@@ -281,7 +282,7 @@ func (a *Jobs) JobGenerateLots(ctx context.Context, in LotsInput) (LotsResult, e
 		if i > 0 {
 			activity.RecordHeartbeat(ctx, i)
 		}
-		genErr, err := a.generateLot(ctx, in.JobID, l.Position, l.LotID, in.LotTimeout)
+		genErr, err := a.generateLot(ctx, in.JobID, l.Position, l.LotID, in.LotTimeout, nil)
 		if err != nil {
 			return LotsResult{}, err
 		}

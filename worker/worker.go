@@ -106,14 +106,17 @@ func New(c client.Client, d Deps) *Workers {
 // with GENERATOR_MAX_RPS set send each generator request there as one
 // JobGenerateLotPaced activity. Every worker process polls it (it is always
 // started, so lots queued before the setting was removed still run), and
-// with GENERATOR_MAX_RPS set it asks the server to dispatch at most that
-// many of its activities per second (TaskQueueActivitiesPerSecond: the
-// server enforces it across all workers of the queue); the activity's
-// Postgres pacer keeps the requests themselves that far apart.
+// with GENERATOR_MAX_RPS set it asks the server to dispatch no more of its
+// activities per second than the pacer lets through
+// (TaskQueueActivitiesPerSecond: the server enforces it across all workers
+// of the queue), so the backlog waits in Temporal, not asleep in workers;
+// the activity's Postgres pacer keeps the requests themselves under the
+// limit in every second, which the server's token bucket, bursting, does
+// not.
 func NewGenerator(c client.Client, d Deps) sdkworker.Worker {
 	opts := sdkworker.Options{DisableWorkflowWorker: true}
-	if rps := d.Config.Jobs.GeneratorMaxRPS; rps > 0 {
-		opts.TaskQueueActivitiesPerSecond = rps
+	if _, _, rate := d.Config.Jobs.GeneratorPace(); rate > 0 {
+		opts.TaskQueueActivitiesPerSecond = rate
 	}
 	w := sdkworker.New(c, config.GeneratorQueue(d.Config.Temporal.TaskQueue), opts)
 	jobs := activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log)

@@ -53,6 +53,25 @@ func (c JobsConfig) Limits() jobs.Limits {
 // is set: <TEMPORAL_TASK_QUEUE>-generator.
 func GeneratorQueue(taskQueue string) string { return taskQueue + "-generator" }
 
+// GeneratorPaceMargin widens the pacer's window beyond
+// n/GENERATOR_MAX_RPS, so that the few milliseconds between a turn and its
+// request leaving never put more than GENERATOR_MAX_RPS requests in a second.
+const GeneratorPaceMargin = 50 * time.Millisecond
+
+// GeneratorPace is the pacer's rule for GENERATOR_MAX_RPS > 0: at most turns
+// requests in any window (turns is the whole part of the rate, at least 1;
+// window turns/rate seconds plus GeneratorPaceMargin), and the rate that
+// makes (turns/window), which the generator queue asks Temporal for.
+func (c JobsConfig) GeneratorPace() (turns int, window time.Duration, rate float64) {
+	rps := c.GeneratorMaxRPS
+	if rps <= 0 {
+		return 0, 0, 0
+	}
+	turns = max(1, int(math.Floor(rps)))
+	window = time.Duration(float64(turns)/rps*float64(time.Second)) + GeneratorPaceMargin
+	return turns, window, float64(turns) / window.Seconds()
+}
+
 // Schedule is the callback retry schedule.
 func (c JobsConfig) Schedule() callback.Schedule {
 	return callback.Schedule{Base: c.CallbackRetryBase, Factor: c.CallbackRetryFactor,

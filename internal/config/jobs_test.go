@@ -32,6 +32,16 @@ func TestJobsConfigMaxRPS(t *testing.T) {
 	if err != nil || cfg.Jobs.GeneratorMaxRPS != 0.5 || GeneratorQueue(cfg.Temporal.TaskQueue) != "q-generator" {
 		t.Fatalf("GENERATOR_MAX_RPS=0.5: %v %v", cfg.Jobs.GeneratorMaxRPS, err)
 	}
+	for _, c := range []struct {
+		rps    float64
+		turns  int
+		window time.Duration
+	}{{0.5, 1, 2050 * time.Millisecond}, {5, 5, 1050 * time.Millisecond}, {7.5, 7, 983333333 * time.Nanosecond}} {
+		turns, window, rate := JobsConfig{GeneratorMaxRPS: c.rps}.GeneratorPace()
+		if turns != c.turns || window != c.window || rate > c.rps || rate < 0.9*c.rps {
+			t.Errorf("GENERATOR_MAX_RPS=%g: %d turns per %s (%g/s), want %d per %s", c.rps, turns, window, rate, c.turns, c.window)
+		}
+	}
 }
 
 func TestJobsConfigInvalid(t *testing.T) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,19 +11,39 @@ import (
 // deployment.
 const GeneratorPacer = "generator"
 
-// ReserveGeneratorSlot takes the next send time of the pacer name: the later
-// of its next free slot, its hold and now, and moves the next free slot one
-// interval on. It returns how long to wait until that time (0 or more), by
-// Postgres's clock.
-func (s *Store) ReserveGeneratorSlot(ctx context.Context, name string, interval time.Duration) (time.Duration, error) {
-	var wait float64
-	err := s.Pool.QueryRow(ctx, `
-		INSERT INTO generator_pacer AS p (name, next_slot) VALUES ($1, clock_timestamp() + $2 * interval '1 second')
-		ON CONFLICT (name) DO UPDATE
-			SET next_slot = greatest(p.next_slot, p.hold_until, clock_timestamp()) + $2 * interval '1 second'
-		RETURNING greatest(extract(epoch FROM p.next_slot - $2 * interval '1 second' - clock_timestamp()), 0)::float8`,
-		name, interval.Seconds()).Scan(&wait)
-	return time.Duration(wait * float64(time.Second)), err
+// TakeGeneratorTurn asks the pacer name for a turn to send one request now:
+// granted when no hold is on and fewer than n turns were given in the last
+// window. Granted, the turn is recorded and the wait is 0; refused, nothing
+// changes and the wait is how long until a turn may be free (ask again
+// then: others may take it first). Times are Postgres's clock.
+func (s *Store) TakeGeneratorTurn(ctx context.Context, name string, n int, window time.Duration) (wait time.Duration, err error) {
+	n = max(n, 1)
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO generator_pacer (name) VALUES ($1) ON CONFLICT DO NOTHING`, name); err != nil {
+			return err
+		}
+		var sends []time.Time
+		var hold, now time.Time
+		if err := tx.QueryRow(ctx, `SELECT sends, hold_until, clock_timestamp() FROM generator_pacer WHERE name = $1 FOR UPDATE`,
+			name).Scan(&sends, &hold, &now); err != nil {
+			return err
+		}
+		wait = hold.Sub(now)
+		if len(sends) >= n {
+			wait = max(wait, sends[len(sends)-n].Add(window).Sub(now))
+		}
+		if wait > 0 {
+			return nil
+		}
+		wait = 0
+		sends = append(sends, now)
+		if len(sends) > n {
+			sends = sends[len(sends)-n:]
+		}
+		_, err := tx.Exec(ctx, `UPDATE generator_pacer SET sends = $2 WHERE name = $1`, name, sends)
+		return err
+	})
+	return wait, err
 }
 
 // HoldGenerator keeps every worker of the pacer from sending for d from now
@@ -35,15 +54,4 @@ func (s *Store) HoldGenerator(ctx context.Context, name string, d time.Duration)
 		ON CONFLICT (name) DO UPDATE SET hold_until = greatest(p.hold_until, clock_timestamp() + $2 * interval '1 second')`,
 		name, d.Seconds())
 	return err
-}
-
-// GeneratorHold is what is left of the pacer's hold (0 when none).
-func (s *Store) GeneratorHold(ctx context.Context, name string) (time.Duration, error) {
-	var left float64
-	err := s.Pool.QueryRow(ctx, `SELECT greatest(extract(epoch FROM hold_until - clock_timestamp()), 0)::float8
-		FROM generator_pacer WHERE name = $1`, name).Scan(&left)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	return time.Duration(left * float64(time.Second)), err
 }
