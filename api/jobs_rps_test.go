@@ -20,19 +20,32 @@ import (
 // maxInWindow is the most requests the fake received in any window of d
 // (sliding: one starts at every request).
 func maxInWindow(reqs []generatortest.Request, d time.Duration) int {
+	peak, _ := densestWindow(reqs, d)
+	return peak
+}
+
+// densestWindow is maxInWindow and the offsets of that window's requests
+// from its first.
+func densestWindow(reqs []generatortest.Request, d time.Duration) (int, []time.Duration) {
 	times := make([]time.Time, len(reqs))
 	for i, r := range reqs {
 		times[i] = r.At
 	}
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	peak, j := 0, 0
+	peak, at, j := 0, 0, 0
 	for i := range times {
 		for j < len(times) && times[j].Sub(times[i]) < d {
 			j++
 		}
-		peak = max(peak, j-i)
+		if j-i > peak {
+			peak, at = j-i, i
+		}
 	}
-	return peak
+	var offsets []time.Duration
+	for k := at; k < at+peak; k++ {
+		offsets = append(offsets, times[k].Sub(times[at]).Round(time.Millisecond))
+	}
+	return peak, offsets
 }
 
 // generatorPollers are the pollers of the generator task queue.
@@ -112,13 +125,14 @@ func TestJobsGeneratorMaxRPSAcrossWorkers(t *testing.T) {
 	if len(reqs) != nJobs*nLots {
 		t.Errorf("%d generator requests, want one per lot (%d)", len(reqs), nJobs*nLots)
 	}
-	peak := maxInWindow(reqs, time.Second)
+	peak, offsets := densestWindow(reqs, time.Second)
 	first, last := reqs[0].At, reqs[0].At
 	for _, r := range reqs {
 		first, last = minTime(first, r.At), maxTime(last, r.At)
 	}
 	t.Logf("%d requests, the first %s after the first submission, the last %s after the first; at most %d in one second",
 		len(reqs), first.Sub(start).Round(time.Millisecond), last.Sub(first).Round(time.Millisecond), peak)
+	t.Logf("the densest second: requests at %v", offsets)
 	if peak > rps+1 {
 		t.Errorf("%d generator requests in one second, want at most %d (+1)", peak, rps)
 	}

@@ -24,8 +24,13 @@ func (s *Store) TakeGeneratorTurn(ctx context.Context, name string, n int, windo
 		}
 		var sends []time.Time
 		var hold, now time.Time
-		if err := tx.QueryRow(ctx, `SELECT sends, hold_until, clock_timestamp() FROM generator_pacer WHERE name = $1 FOR UPDATE`,
-			name).Scan(&sends, &hold, &now); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT sends, hold_until FROM generator_pacer WHERE name = $1 FOR UPDATE`,
+			name).Scan(&sends, &hold); err != nil {
+			return err
+		}
+		// Read once the row is ours: time spent waiting for the lock is
+		// not counted as past.
+		if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
 			return err
 		}
 		wait = hold.Sub(now)
@@ -36,11 +41,10 @@ func (s *Store) TakeGeneratorTurn(ctx context.Context, name string, n int, windo
 			return nil
 		}
 		wait = 0
-		sends = append(sends, now)
-		if len(sends) > n {
-			sends = sends[len(sends)-n:]
-		}
-		_, err := tx.Exec(ctx, `UPDATE generator_pacer SET sends = $2 WHERE name = $1`, name, sends)
+		// The turn is recorded at the update, the latest time the
+		// database knows before the request leaves.
+		keep := append([]time.Time{}, sends[max(0, len(sends)-(n-1)):]...)
+		_, err := tx.Exec(ctx, `UPDATE generator_pacer SET sends = $2::timestamptz[] || clock_timestamp() WHERE name = $1`, name, keep)
 		return err
 	})
 	return wait, err

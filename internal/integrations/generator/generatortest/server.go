@@ -41,7 +41,7 @@ type Request struct {
 	Images        []string  // image_url parts, in order
 	ShapeErr      string    // why the request was rejected as malformed, if it was
 	Status        int       // status answered; 0 when stalled
-	At            time.Time // when the request arrived
+	At            time.Time // when the request arrived (its headers)
 }
 
 type lotFailure struct {
@@ -195,8 +195,9 @@ var (
 )
 
 func (s *Server) serve(w http.ResponseWriter, hr *http.Request) {
+	at := time.Now()
 	body, _ := io.ReadAll(hr.Body)
-	r := Request{Method: hr.Method, Path: hr.URL.Path, Authorization: hr.Header.Get("Authorization"), Body: body, At: time.Now()}
+	r := Request{Method: hr.Method, Path: hr.URL.Path, Authorization: hr.Header.Get("Authorization"), Body: body, At: at}
 
 	if hr.Method != http.MethodPost || hr.URL.Path != "/v1/chat/completions" {
 		r.ShapeErr = fmt.Sprintf("unknown endpoint %s %s", hr.Method, hr.URL.Path)
