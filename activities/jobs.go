@@ -128,8 +128,9 @@ func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
 // it sends, it waits for its turn in the deployment's pacer (a Postgres row
 // every worker shares: at most GENERATOR_MAX_RPS turns a second, none
 // before a 429's hold ends), heartbeating; the wait is part of this attempt
-// and never counts as one. A 429 the API retries after holds every worker's requests for its
-// Retry-After (GENERATOR_RETRY_BASE when it sent none), not only this lot's.
+// and never counts as one. A 429 the API retries after holds every
+// worker's requests for its Retry-After (GENERATOR_RETRY_BASE when it sent
+// none), not only this lot's.
 func (a *Jobs) JobGenerateLotPaced(ctx context.Context, in LotInput) error {
 	stop := heartbeatEvery(ctx, 5*time.Second)
 	defer stop()
