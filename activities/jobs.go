@@ -31,6 +31,9 @@ type Jobs struct {
 	Callbacks *http.Client // netguard: no redirects, refuses private addresses at connect time
 	UserAgent string       // hookflow/<version>
 	Log       *slog.Logger
+	// GeneratorQueue is the task queue of JobGenerateLotPaced, put in the
+	// plans of jobs started while GENERATOR_MAX_RPS is set.
+	GeneratorQueue string
 }
 
 // NewJobs builds the activities from configuration: a generator client on a
@@ -65,6 +68,9 @@ type JobPlan struct {
 	LotAttempts  int           `json:"lot_attempts"`
 	LotRetryBase time.Duration `json:"lot_retry_base"`
 	LotTimeout   time.Duration `json:"lot_timeout"`
+	// GeneratorQueue, set when the job started with GENERATOR_MAX_RPS, is
+	// where each lot goes as one JobGenerateLotPaced activity (no batches).
+	GeneratorQueue string `json:"generator_queue,omitempty"`
 }
 
 // JobStart marks the job processing (and its inbound events processed) and
@@ -79,6 +85,9 @@ func (a *Jobs) JobStart(ctx context.Context, in JobStartInput) (JobPlan, error) 
 	}
 	plan := JobPlan{Status: status, Concurrency: a.Config.GeneratorConcurrency, LotAttempts: a.Config.GeneratorAttempts,
 		LotRetryBase: a.Config.GeneratorRetryBase, LotTimeout: a.Config.GeneratorTimeout}
+	if a.Config.GeneratorMaxRPS > 0 {
+		plan.GeneratorQueue = a.GeneratorQueue
+	}
 	for _, l := range pending {
 		plan.Pending = append(plan.Pending, LotRef{Position: l.Position, LotID: l.LotID})
 	}
@@ -104,7 +113,7 @@ const (
 // non-retryable. A lot finished already (a retry after a lost completion) is
 // not generated again.
 func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
-	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, 0)
+	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -114,16 +123,104 @@ func (a *Jobs) JobGenerateLot(ctx context.Context, in LotInput) error {
 	return nil
 }
 
+// JobGenerateLotPaced is JobGenerateLot for the generator task queue
+// (GENERATOR_MAX_RPS set): one generator request per activity task. Before
+// it sends, it waits for its turn in the deployment's pacer (a Postgres row
+// every worker shares: at most GENERATOR_MAX_RPS turns a second, none
+// before a 429's hold ends), heartbeating; the wait is part of this attempt
+// and never counts as one. A 429 the API retries after holds every
+// worker's requests for its Retry-After (GENERATOR_RETRY_BASE when it sent
+// none), not only this lot's.
+func (a *Jobs) JobGenerateLotPaced(ctx context.Context, in LotInput) error {
+	stop := heartbeatEvery(ctx, 5*time.Second)
+	defer stop()
+	var await func(context.Context) error
+	if a.Config.GeneratorMaxRPS > 0 {
+		await = a.awaitGeneratorTurn
+	}
+	genErr, err := a.generateLot(ctx, in.JobID, in.Position, in.LotID, a.Config.GeneratorTimeout, await)
+	if err != nil {
+		return err
+	}
+	if genErr == nil {
+		return nil
+	}
+	var ae *generator.APIError
+	if a.Config.GeneratorMaxRPS > 0 && errors.As(genErr, &ae) && ae.Status == http.StatusTooManyRequests && ae.Retryable {
+		hold := ae.RetryAfter
+		if hold <= 0 {
+			hold = a.Config.GeneratorRetryBase
+		}
+		if err := a.Store.HoldGenerator(ctx, store.GeneratorPacer, hold); err != nil && a.Log != nil {
+			a.Log.Warn("generator hold not recorded", "hold", hold.String(), "error", err)
+		}
+	}
+	return generatorError(genErr)
+}
+
+// awaitGeneratorTurn waits until the pacer gives this worker a turn (see
+// config.GeneratorPace): it asks, sleeps as long as it is told, and asks
+// again; a 429's hold makes every worker wait it out.
+func (a *Jobs) awaitGeneratorTurn(ctx context.Context) error {
+	turns, window, _ := a.Config.GeneratorPace()
+	for {
+		wait, err := a.Store.TakeGeneratorTurn(ctx, store.GeneratorPacer, turns, window)
+		if err != nil {
+			return fmt.Errorf("generator pacer: %w", err)
+		}
+		if wait <= 0 {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// heartbeatEvery records a heartbeat every d until stop is called, so a
+// worker that dies while waiting or generating shows by the heartbeat
+// timeout.
+func heartbeatEvery(ctx context.Context, d time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // generateLot makes one generator attempt for a pending lot and stores its
 // descriptions. genErr is the generator's error (the lot is left pending);
-// err is the database's. timeout > 0 bounds the generator call.
-func (a *Jobs) generateLot(ctx context.Context, jobID string, position int, lotID string, timeout time.Duration) (genErr, err error) {
+// err is the database's. timeout > 0 bounds the generator call. await, if
+// set, is called right before the request goes out (the pacer's turn: a
+// lot finished already takes none) and its error is returned as err.
+func (a *Jobs) generateLot(ctx context.Context, jobID string, position int, lotID string, timeout time.Duration,
+	await func(context.Context) error) (genErr, err error) {
 	w, err := a.Store.BeginLotAttempt(ctx, jobID, position)
 	if err != nil {
 		return nil, fmt.Errorf("load lot %q: %w", lotID, err)
 	}
 	if w.Status != store.LotPending {
 		return nil, nil
+	}
+	if await != nil {
+		if err := await(ctx); err != nil {
+			return nil, err
+		}
 	}
 	gctx := ctx
 	if timeout > 0 {
@@ -186,7 +283,7 @@ func (a *Jobs) JobGenerateLots(ctx context.Context, in LotsInput) (LotsResult, e
 		if i > 0 {
 			activity.RecordHeartbeat(ctx, i)
 		}
-		genErr, err := a.generateLot(ctx, in.JobID, l.Position, l.LotID, in.LotTimeout)
+		genErr, err := a.generateLot(ctx, in.JobID, l.Position, l.LotID, in.LotTimeout, nil)
 		if err != nil {
 			return LotsResult{}, err
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -33,7 +34,9 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterActivity(&activities.SimplyPrint{Store: d.Store})
 	r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: WorkflowDescriptionJob})
 	r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: WorkflowCallbackDelivery})
-	r.RegisterActivity(activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log))
+	jobs := activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log)
+	jobs.GeneratorQueue = config.GeneratorQueue(d.Config.Temporal.TaskQueue)
+	r.RegisterActivity(jobs)
 	r.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: WorkflowBitrixOrder})
 	r.RegisterWorkflowWithOptions(workflows.OrderBackSync{Retry: workflows.BackSyncRetry{Base: d.Config.Orders.BackSyncRetryBase,
 		Max: d.Config.Orders.BackSyncRetryMax, For: d.Config.Orders.BackSyncRetryFor, AttemptTimeout: 2 * d.Config.Orders.Timeout}}.Run,
@@ -59,8 +62,33 @@ const (
 	WorkflowTelegramChat       = "TelegramChat"
 )
 
-// New creates a worker on the configured task queue.
-func New(c client.Client, d Deps) sdkworker.Worker {
+// Workers are the Temporal workers of one process: the main one on
+// TEMPORAL_TASK_QUEUE and the generator one on <TEMPORAL_TASK_QUEUE>-generator.
+type Workers struct {
+	Main, Generator sdkworker.Worker
+}
+
+// Start starts both; if the second fails the first is stopped.
+func (w *Workers) Start() error {
+	if err := w.Main.Start(); err != nil {
+		return err
+	}
+	if err := w.Generator.Start(); err != nil {
+		w.Main.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops both.
+func (w *Workers) Stop() {
+	w.Generator.Stop()
+	w.Main.Stop()
+}
+
+// New creates the process's workers: the main one on the configured task
+// queue, and the generator one (NewGenerator).
+func New(c client.Client, d Deps) *Workers {
 	pollers := sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
 		InitialNumberOfPollers: min(5, d.Config.Temporal.WorkerMaxPollers),
 		MinimumNumberOfPollers: 2,
@@ -71,8 +99,33 @@ func New(c client.Client, d Deps) sdkworker.Worker {
 		ActivityTaskPollerBehavior: pollers,
 	})
 	Register(w, d)
+	return &Workers{Main: w, Generator: NewGenerator(c, d)}
+}
+
+// NewGenerator creates the worker of the generator task queue: jobs started
+// with GENERATOR_MAX_RPS set send each generator request there as one
+// JobGenerateLotPaced activity. Every worker process polls it (it is always
+// started, so lots queued before the setting was removed still run), and
+// with GENERATOR_MAX_RPS set it asks the server to dispatch no more of its
+// activities per second than the pacer lets through
+// (TaskQueueActivitiesPerSecond: the server enforces it across all workers
+// of the queue), so the backlog waits in Temporal, not asleep in workers;
+// the activity's Postgres pacer keeps the requests themselves under the
+// limit in every second, which the server's token bucket, bursting, does
+// not.
+func NewGenerator(c client.Client, d Deps) sdkworker.Worker {
+	opts := sdkworker.Options{DisableWorkflowWorker: true}
+	if _, _, rate := d.Config.Jobs.GeneratorPace(); rate > 0 {
+		opts.TaskQueueActivitiesPerSecond = rate
+	}
+	w := sdkworker.New(c, config.GeneratorQueue(d.Config.Temporal.TaskQueue), opts)
+	jobs := activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log)
+	w.RegisterActivityWithOptions(jobs.JobGenerateLotPaced, activity.RegisterOptions{Name: ActivityJobGenerateLotPaced})
 	return w
 }
+
+// ActivityJobGenerateLotPaced is the generator queue's only activity.
+const ActivityJobGenerateLotPaced = "JobGenerateLotPaced"
 
 // Routes maps each inbound source to the workflow type the relay starts or
 // signals for it.

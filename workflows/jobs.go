@@ -70,6 +70,10 @@ const (
 	// versionJobLotBatches: first attempts of lots go in batches, one
 	// JobGenerateLots activity per batch (generateLotBatches).
 	versionJobLotBatches = "job-lot-batches"
+	// versionJobGeneratorQueue: a job planned with a generator queue
+	// (GENERATOR_MAX_RPS) sends each lot there as one JobGenerateLotPaced
+	// activity (generatePacedLots).
+	versionJobGeneratorQueue = "job-generator-queue"
 )
 
 // dbStep runs one short, idempotent Postgres step of a workflow.
@@ -102,11 +106,45 @@ func drainEvents(ch workflow.ReceiveChannel, ids *[]int64) {
 // lot whose activity fails for good (attempts used up, or a permanent
 // error) is recorded as failed with the reason.
 func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
+	if len(plan.Pending) > 0 && plan.GeneratorQueue != "" &&
+		workflow.GetVersion(ctx, versionJobGeneratorQueue, workflow.DefaultVersion, 1) >= 1 {
+		return generatePacedLots(ctx, jobID, plan, db)
+	}
 	if len(plan.Pending) > 0 && workflow.GetVersion(ctx, versionJobLotBatches, workflow.DefaultVersion, 1) >= 1 {
 		return generateLotBatches(ctx, jobID, plan, db)
 	}
 	var a *activities.Jobs
-	lotCtx := lotActivityOptions(ctx, plan, 0)
+	return generateEachLot(ctx, jobID, plan, db, lotActivityOptions(ctx, plan, 0), a.JobGenerateLot)
+}
+
+// PacedLotWait is how long a JobGenerateLotPaced attempt may wait for its
+// turn (the pacer's queue, a 429's hold) on top of GENERATOR_TIMEOUT.
+const PacedLotWait = 10 * time.Minute
+
+// generatePacedLots is generateLots for jobs planned with a generator
+// queue: each lot is one JobGenerateLotPaced activity on that queue (one
+// generator request per activity task, so the queue's rate limit counts
+// requests), plan.Concurrency at a time, with Temporal's retries.
+func generatePacedLots(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep) error {
+	var a *activities.Jobs
+	lotCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           plan.GeneratorQueue,
+		StartToCloseTimeout: plan.LotTimeout + PacedLotWait,
+		HeartbeatTimeout:    30 * time.Second, // heartbeats every 5 s, waiting or generating
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    plan.LotRetryBase,
+			BackoffCoefficient: 2,
+			MaximumAttempts:    int32(max(plan.LotAttempts, 1)),
+		},
+	})
+	return generateEachLot(ctx, jobID, plan, db, lotCtx, a.JobGenerateLotPaced)
+}
+
+// generateEachLot runs one lot activity per pending lot, plan.Concurrency
+// at a time, recording a lot failed with its reason when its activity
+// fails for good.
+func generateEachLot(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep, lotCtx workflow.Context, lotActivity any) error {
+	var a *activities.Jobs
 	sem := workflow.NewSemaphore(ctx, int64(max(plan.Concurrency, 1)))
 	wg := workflow.NewWaitGroup(ctx)
 	for _, lot := range plan.Pending {
@@ -117,7 +155,7 @@ func generateLots(ctx workflow.Context, jobID string, plan activities.JobPlan, d
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
 			defer sem.Release(1)
-			err := workflow.ExecuteActivity(lotCtx, a.JobGenerateLot, activities.LotInput{JobID: jobID, Position: lot.Position, LotID: lot.LotID}).Get(ctx, nil)
+			err := workflow.ExecuteActivity(lotCtx, lotActivity, activities.LotInput{JobID: jobID, Position: lot.Position, LotID: lot.LotID}).Get(ctx, nil)
 			if err == nil {
 				return
 			}

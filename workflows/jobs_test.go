@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -387,6 +388,54 @@ func TestDescriptionJob(t *testing.T) {
 	}
 }
 
+// TestDescriptionJobPacedLots: a job planned with a generator queue
+// (GENERATOR_MAX_RPS set) sends every lot as one JobGenerateLotPaced
+// activity on that queue, never a batch, with the lot's attempts; a lot
+// that runs out of them is recorded failed.
+func TestDescriptionJobPacedLots(t *testing.T) {
+	env := newJobsEnv(t)
+	var lots []activities.LotRef
+	for i, id := range []string{"a", "b", "flaky", "d", "e"} {
+		lots = append(lots, activities.LotRef{Position: i, LotID: id})
+	}
+	env.OnActivity(jobActs.JobStart, mockAny, mockAny).Return(activities.JobPlan{Status: "processing", Pending: lots, Concurrency: 2,
+		LotAttempts: 3, LotRetryBase: time.Second, LotTimeout: time.Minute, GeneratorQueue: "q-generator"}, nil).Once()
+	var mu sync.Mutex
+	calls := map[string]int{}
+	queues := map[string]bool{}
+	env.OnActivity(jobActs.JobGenerateLotPaced, mockAny, mockAny).Return(func(ctx context.Context, in activities.LotInput) error {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[in.LotID]++
+		queues[activity.GetInfo(ctx).TaskQueue] = true
+		if in.LotID == "flaky" {
+			return temporal.NewApplicationError("generator: HTTP 429 rate_limit_exceeded (retryable)", activities.ErrTypeGenerator)
+		}
+		return nil
+	})
+	var failed []activities.LotFailure
+	env.OnActivity(jobActs.JobFailLot, mockAny, mockAny).Return(func(_ context.Context, f activities.LotFailure) error {
+		failed = append(failed, f)
+		return nil
+	})
+	env.OnActivity(jobActs.JobFinish, mockAny, mockAny).Return(activities.JobSummary{Status: "partially_completed", TotalLots: 5, CompletedLots: 4, FailedLots: 1}, nil)
+	env.ExecuteWorkflow("DescriptionJob", workflows.EntityInput{Source: "jobs", EntityID: "j", Pending: []int64{1}})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 5 || calls["a"] != 1 || calls["e"] != 1 || calls["flaky"] != 3 {
+		t.Errorf("JobGenerateLotPaced calls per lot %v, want one per lot and 3 for flaky", calls)
+	}
+	if len(queues) != 1 || !queues["q-generator"] {
+		t.Errorf("lots ran on task queues %v, want only q-generator", queues)
+	}
+	if len(failed) != 1 || failed[0].Position != 2 || !strings.Contains(failed[0].Error, "429") {
+		t.Errorf("failed lots %+v", failed)
+	}
+	env.AssertNotCalled(t, "JobGenerateLots", mockAny, mockAny)
+	env.AssertNotCalled(t, "JobGenerateLot", mockAny, mockAny)
+}
+
 // TestDescriptionJobWithoutCallback: no webhook_url, no child; a job that
 // finished already (a second run after the relay's redelivery) only
 // confirms its status.
@@ -408,10 +457,13 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // on a timer across a worker restart. The -v0 files were recorded before
 // versionJobLocalDBSteps and versionCallbackLocalRecord (every step an
 // activity), job-v1.json before versionJobLotBatches (one activity per
-// lot); they must keep replaying. A change that breaks determinism fails
-// here.
+// lot); they must keep replaying. job-paced.json is a job run with
+// GENERATOR_MAX_RPS (versionJobGeneratorQueue: one JobGenerateLotPaced
+// activity per lot on the generator queue), its first lot retried after a
+// 429. A change that breaks determinism fails here.
 func TestJobReplay(t *testing.T) {
-	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json"} {
+	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
+		"testdata/job-paced.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})

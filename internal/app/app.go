@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/internal/config"
@@ -46,7 +45,7 @@ type App struct {
 	Server   *api.Server
 
 	roles    Roles
-	worker   sdkworker.Worker
+	worker   *worker.Workers
 	listener net.Listener
 	http     *http.Server
 	metrics  *http.Server

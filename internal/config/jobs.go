@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"time"
 
@@ -27,6 +28,7 @@ type JobsConfig struct {
 	GeneratorTimeout     time.Duration `env:"GENERATOR_TIMEOUT" envDefault:"2m" desc:"longest wait for one generator answer"`
 	GeneratorAttempts    int           `env:"GENERATOR_MAX_ATTEMPTS" envDefault:"3" desc:"attempts per lot before it is failed with its error"`
 	GeneratorRetryBase   time.Duration `env:"GENERATOR_RETRY_BASE" envDefault:"5s" desc:"wait before a lot's second attempt; doubles per attempt (a Retry-After from the API wins)"`
+	GeneratorMaxRPS      float64       `env:"GENERATOR_MAX_RPS" envDefault:"0" desc:"generator requests per second across all jobs and all workers (0: no limit); set, lots go one activity each onto the task queue <TEMPORAL_TASK_QUEUE>-generator, rate-limited by Temporal and paced through Postgres, and a 429's Retry-After holds every worker's requests (docs/jobs.md)"`
 
 	CallbackRetryBase        time.Duration `env:"CALLBACK_RETRY_BASE" envDefault:"1m" desc:"wait after the first failed callback attempt"`
 	CallbackRetryFactor      float64       `env:"CALLBACK_RETRY_FACTOR" envDefault:"2" desc:"growth of the wait per further attempt (1, 2, 4, 8, 16 min by default)"`
@@ -45,6 +47,29 @@ func (c JobsConfig) ClientSet() (jobs.ClientSet, error) {
 // Limits are the submission limits.
 func (c JobsConfig) Limits() jobs.Limits {
 	return jobs.Limits{MaxLots: c.MaxLots, MaxImagesPerLot: c.MaxImagesPerLot}
+}
+
+// GeneratorQueue is the task queue of generator calls when GENERATOR_MAX_RPS
+// is set: <TEMPORAL_TASK_QUEUE>-generator.
+func GeneratorQueue(taskQueue string) string { return taskQueue + "-generator" }
+
+// GeneratorPaceMargin widens the pacer's window beyond
+// n/GENERATOR_MAX_RPS, so that the few milliseconds between a turn and its
+// request leaving never put more than GENERATOR_MAX_RPS requests in a second.
+const GeneratorPaceMargin = 50 * time.Millisecond
+
+// GeneratorPace is the pacer's rule for GENERATOR_MAX_RPS > 0: at most turns
+// requests in any window (turns is the whole part of the rate, at least 1;
+// window turns/rate seconds plus GeneratorPaceMargin), and the rate that
+// makes (turns/window), which the generator queue asks Temporal for.
+func (c JobsConfig) GeneratorPace() (turns int, window time.Duration, rate float64) {
+	rps := c.GeneratorMaxRPS
+	if rps <= 0 {
+		return 0, 0, 0
+	}
+	turns = max(1, int(math.Floor(rps)))
+	window = time.Duration(float64(turns)/rps*float64(time.Second)) + GeneratorPaceMargin
+	return turns, window, float64(turns) / window.Seconds()
 }
 
 // Schedule is the callback retry schedule.
@@ -71,6 +96,9 @@ func (c JobsConfig) validate() error {
 	}
 	if c.GeneratorAttempts < 1 {
 		errs = append(errs, fmt.Errorf("GENERATOR_MAX_ATTEMPTS: must be at least 1, got %d", c.GeneratorAttempts))
+	}
+	if c.GeneratorMaxRPS < 0 || math.IsNaN(c.GeneratorMaxRPS) || math.IsInf(c.GeneratorMaxRPS, 0) {
+		errs = append(errs, fmt.Errorf("GENERATOR_MAX_RPS: must be a number >= 0 (0: no limit), got %g", c.GeneratorMaxRPS))
 	}
 	if c.GeneratorTimeout <= 0 || c.GeneratorRetryBase <= 0 {
 		errs = append(errs, errors.New("GENERATOR_TIMEOUT and GENERATOR_RETRY_BASE: must be positive"))

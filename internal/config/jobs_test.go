@@ -21,8 +21,26 @@ func TestJobsConfig(t *testing.T) {
 	if l := cfg.Jobs.Limits(); l.MaxLots != 1000 || l.MaxImagesPerLot != 20 {
 		t.Fatalf("limits %+v", l)
 	}
-	if cfg.Jobs.CallbackTimeout != 30*time.Second || cfg.Jobs.GeneratorConcurrency != 4 || cfg.Jobs.GeneratorAttempts != 3 || cfg.Jobs.CallbackAllowPrivate {
+	if cfg.Jobs.CallbackTimeout != 30*time.Second || cfg.Jobs.GeneratorConcurrency != 4 || cfg.Jobs.GeneratorAttempts != 3 || cfg.Jobs.CallbackAllowPrivate ||
+		cfg.Jobs.GeneratorMaxRPS != 0 {
 		t.Fatalf("defaults %+v", cfg.Jobs)
+	}
+}
+
+func TestJobsConfigMaxRPS(t *testing.T) {
+	cfg, err := LoadFrom(map[string]string{"GENERATOR_MAX_RPS": "0.5", "TEMPORAL_TASK_QUEUE": "q"})
+	if err != nil || cfg.Jobs.GeneratorMaxRPS != 0.5 || GeneratorQueue(cfg.Temporal.TaskQueue) != "q-generator" {
+		t.Fatalf("GENERATOR_MAX_RPS=0.5: %v %v", cfg.Jobs.GeneratorMaxRPS, err)
+	}
+	for _, c := range []struct {
+		rps    float64
+		turns  int
+		window time.Duration
+	}{{0.5, 1, 2050 * time.Millisecond}, {5, 5, 1050 * time.Millisecond}, {7.5, 7, 983333333 * time.Nanosecond}} {
+		turns, window, rate := JobsConfig{GeneratorMaxRPS: c.rps}.GeneratorPace()
+		if turns != c.turns || window != c.window || rate > c.rps || rate < 0.9*c.rps {
+			t.Errorf("GENERATOR_MAX_RPS=%g: %d turns per %s (%g/s), want %d per %s", c.rps, turns, window, rate, c.turns, c.window)
+		}
 	}
 }
 
@@ -40,6 +58,8 @@ func TestJobsConfigInvalid(t *testing.T) {
 		{map[string]string{"CALLBACK_RETRY_FACTOR": "0.5"}, "CALLBACK_RETRY_FACTOR"},
 		{map[string]string{"CALLBACK_RETRY_BASE": "0s"}, "CALLBACK_RETRY_BASE"},
 		{map[string]string{"JOBS_MAX_LOTS": "-1"}, "JOBS_MAX_LOTS"},
+		{map[string]string{"GENERATOR_MAX_RPS": "-1"}, "GENERATOR_MAX_RPS"},
+		{map[string]string{"GENERATOR_MAX_RPS": "NaN"}, "GENERATOR_MAX_RPS"},
 	}
 	for _, c := range cases {
 		_, err := LoadFrom(c.vars)

@@ -36,11 +36,12 @@ type Request struct {
 	Authorization string
 	Body          []byte
 	Model         string
-	LotID         string   // from the prompt's "Lot ID:" line
-	Languages     []string // from the prompt's "Languages:" line
-	Images        []string // image_url parts, in order
-	ShapeErr      string   // why the request was rejected as malformed, if it was
-	Status        int      // status answered; 0 when stalled
+	LotID         string    // from the prompt's "Lot ID:" line
+	Languages     []string  // from the prompt's "Languages:" line
+	Images        []string  // image_url parts, in order
+	ShapeErr      string    // why the request was rejected as malformed, if it was
+	Status        int       // status answered; 0 when stalled
+	At            time.Time // when the request arrived (its headers)
 }
 
 type lotFailure struct {
@@ -194,8 +195,9 @@ var (
 )
 
 func (s *Server) serve(w http.ResponseWriter, hr *http.Request) {
+	at := time.Now()
 	body, _ := io.ReadAll(hr.Body)
-	r := Request{Method: hr.Method, Path: hr.URL.Path, Authorization: hr.Header.Get("Authorization"), Body: body}
+	r := Request{Method: hr.Method, Path: hr.URL.Path, Authorization: hr.Header.Get("Authorization"), Body: body, At: at}
 
 	if hr.Method != http.MethodPost || hr.URL.Path != "/v1/chat/completions" {
 		r.ShapeErr = fmt.Sprintf("unknown endpoint %s %s", hr.Method, hr.URL.Path)
