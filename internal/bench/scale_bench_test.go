@@ -253,7 +253,10 @@ func TestBenchScale(t *testing.T) {
 	small.timing, large.timing = timings[0], timings[1]
 	fmt.Printf("\nReads: p50/p95 over %d calls each (ms), the two databases alternately (%s); ratio = p95 at %d / p95 at %d\n",
 		calls, time.Since(began).Round(time.Second), n, scaleSmall)
-	fmt.Printf("  %-50s %9s %9s %9s %9s %7s  %s\n", "read", "p50@10k", "p95@10k", "p50@N", "p95@N", "ratio", "flag")
+	// The answers' sizes tell a read that costs more because the table grew
+	// from one that returns more: a page the small database cannot fill, a
+	// window holding 1,000 times the traffic.
+	fmt.Printf("  %-50s %9s %9s %9s %9s %7s %8s %8s  %s\n", "read", "p50@10k", "p95@10k", "p50@N", "p95@N", "ratio", "KB@10k", "KB@N", "flag")
 	var slowReads []string
 	for _, r := range large.reads {
 		s, l := small.timing[r.name], large.timing[r.name]
@@ -276,7 +279,8 @@ func TestBenchScale(t *testing.T) {
 		if len(flags) > 0 {
 			slowReads = append(slowReads, r.name)
 		}
-		fmt.Printf("  %-50s %9s %9s %9s %9s %7.2f  %s\n", r.name, ms(s.p50), ms(s.p95), ms(l.p50), ms(l.p95), ratio, strings.Join(flags, "; "))
+		fmt.Printf("  %-50s %9s %9s %9s %9s %7.2f %8.1f %8.1f  %s\n", r.name, ms(s.p50), ms(s.p95), ms(l.p50), ms(l.p95), ratio,
+			float64(s.bytes)/1024, float64(l.bytes)/1024, strings.Join(flags, "; "))
 	}
 	fmt.Println("  paths (on the N database):")
 	for _, r := range large.reads {
