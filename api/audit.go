@@ -84,17 +84,12 @@ func (s *Server) listAudit(c *gin.Context) {
 	if f.Limit, err = queryInt(c, "limit", 50, 1, 500); err != nil {
 		return
 	}
-	at, id, err := queryCursor(c)
+	at, id, given, err := queryIDCursor(c)
 	if err != nil {
 		return
 	}
-	if !at.IsZero() {
-		n, parseErr := strconv.ParseInt(id, 10, 64)
-		if parseErr != nil {
-			failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
-			return
-		}
-		f.Before = &store.AuditCursor{At: at, ID: n}
+	if given {
+		f.Before = &store.AuditCursor{At: at, ID: id}
 	}
 	entries, err := s.Store.ListAudit(c.Request.Context(), f)
 	if err != nil {

@@ -249,17 +249,12 @@ func (s *Server) listOrders(c *gin.Context) {
 		failField(c, http.StatusBadRequest, "offset", "offset is not supported: page with cursor= set to the X-Next-Cursor header of the previous page")
 		return
 	}
-	at, id, err := queryCursor(c)
+	at, id, given, err := queryIDCursor(c)
 	if err != nil {
 		return
 	}
-	if !at.IsZero() {
-		n, parseErr := strconv.ParseInt(id, 10, 64)
-		if parseErr != nil {
-			failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
-			return
-		}
-		f.After = &store.OrderCursor{UpdatedAt: at, ID: n}
+	if given {
+		f.After = &store.OrderCursor{UpdatedAt: at, ID: id}
 	}
 	orders, err := s.Store.ListOrders(c.Request.Context(), f)
 	if err != nil {

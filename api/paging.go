@@ -67,3 +67,18 @@ func queryCursor(c *gin.Context) (at time.Time, id string, err error) {
 	}
 	return time.UnixMicro(n), id, nil
 }
+
+// queryIDCursor decodes the cursor of a list whose items have a numeric id
+// (given=false when absent).
+func queryIDCursor(c *gin.Context) (at time.Time, id int64, given bool, err error) {
+	at, raw, err := queryCursor(c)
+	if err != nil || raw == "" {
+		return at, 0, false, err
+	}
+	id, parseErr := strconv.ParseInt(raw, 10, 64)
+	if parseErr != nil || id <= 0 {
+		failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
+		return at, 0, false, errBadQuery
+	}
+	return at, id, true, nil
+}

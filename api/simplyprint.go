@@ -181,17 +181,12 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	if f.Since, f.Until, err = queryTimeRange(c); err != nil {
 		return
 	}
-	at, id, err := queryCursor(c)
+	at, id, given, err := queryIDCursor(c)
 	if err != nil {
 		return
 	}
-	if id != "" {
-		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil || n <= 0 {
-			failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
-			return
-		}
-		f.After = &store.EventCursor{ReceivedAt: at, ID: n}
+	if given {
+		f.After = &store.EventCursor{ReceivedAt: at, ID: id}
 	}
 	f.Outcome = c.Query("outcome")
 	events, err := s.Store.ListEvents(c.Request.Context(), f)

@@ -197,6 +197,22 @@ func TestEventCountsMigrationBackfills(t *testing.T) {
 	}
 }
 
+// explain returns the plan Postgres makes for sql with args, as text.
+func explain(t *testing.T, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args ...any) string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), "EXPLAIN "+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // Every list filter finds its events through an index, at a realistic size
 // with statistics (the planner prefers a scan on a table of a few rows).
 func TestEventListFiltersUseAnIndex(t *testing.T) {
@@ -230,15 +246,7 @@ func TestEventListFiltersUseAnIndex(t *testing.T) {
 	} {
 		f.Source, f.Limit = "sp", 100
 		q, args := store.ListEventsQuery(f)
-		rows, err := st.Pool.Query(ctx, "EXPLAIN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := strings.Join(lines, "\n")
+		plan := explain(t, st.Pool, q, args...)
 		if strings.Contains(plan, "Seq Scan on inbound_events") {
 			t.Errorf("%s: the list scans inbound_events:\n%s", name, plan)
 		} else if f.EntityID != "" && f.EventType != "" && !strings.Contains(plan, "Index Only Scan Backward using inbound_events_by_entity_type") {
@@ -253,15 +261,7 @@ func TestEventListFiltersUseAnIndex(t *testing.T) {
 			t.Logf("%s:\n%s", name, plan)
 		}
 	}
-	rows, err := st.Pool.Query(ctx, `EXPLAIN SELECT event_type, outcome, processed, errored, sum(n) FROM event_counts WHERE source = 'sp' GROUP BY 1, 2, 3, 4`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plan := strings.Join(lines, "\n"); strings.Contains(plan, "inbound_events") {
+	if plan := explain(t, st.Pool, `SELECT event_type, outcome, processed, errored, sum(n) FROM event_counts WHERE source = 'sp' GROUP BY 1, 2, 3, 4`); strings.Contains(plan, "inbound_events") {
 		t.Errorf("stats read inbound_events:\n%s", plan)
 	}
 }
@@ -376,15 +376,7 @@ func TestSyncLogFiltersUseAnIndex(t *testing.T) {
 		for i, a := range args {
 			literals[i] = fmt.Sprintf("'%v'", a)
 		}
-		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+name+"("+strings.Join(literals, ", ")+")")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if plan := strings.Join(lines, "\n"); !strings.Contains(plan, c.index) {
+		if plan := explain(t, conn, "EXECUTE "+name+"("+strings.Join(literals, ", ")+")"); !strings.Contains(plan, c.index) {
 			t.Errorf("%s: the sync log is not read through %s:\n%s", name, c.index, plan)
 		}
 		page, err := st.ListSyncLog(ctx, c.f)

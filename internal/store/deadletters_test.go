@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -181,15 +179,7 @@ func TestDeadLettersUseTheirIndexes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, err := st.Pool.Query(ctx, "EXPLAIN "+q, append([]any{51}, args...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan := strings.Join(lines, "\n")
+			plan := explain(t, st.Pool, q, append([]any{51}, args...)...)
 			name := kind + " after " + fmt.Sprint(c)
 			if strings.Contains(plan, "Seq Scan") || !strings.Contains(plan, "Index Scan using "+idx) || strings.Contains(plan, "Sort") {
 				t.Errorf("%s: not a walk of %s:\n%s", name, idx, plan)
