@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -199,6 +201,59 @@ func TestSourcePauseHoldsThroughWorkerRestart(t *testing.T) {
 	}
 	want := []string{"tests source.pause simplyprint forbidden 0", "admin source.pause nope not_found 0",
 		"admin source.pause simplyprint ok 1", "admin source.pause simplyprint ok 0", "admin source.resume simplyprint ok 1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestOpsConsoleSourceToggle: /ops/sources lists the sources; an admin
+// session's Pause and Resume buttons go through the API as its token (and
+// are audited under it); a read session sees no button and is refused 403,
+// audited as forbidden.
+func TestOpsConsoleSourceToggle(t *testing.T) {
+	dbURL, st := testenv.Database(t)
+	a := testenv.StartApp(t, testenv.Config(t, dbURL, testenv.Temporal(t), accessVars), app.Roles{API: true})
+	base := a.URL()
+	read, admin := opsLogin(t, base, testenv.ReadToken), opsLogin(t, base, opsAdminToken)
+
+	if resp, body := opsRequest(t, "GET", base+"/ops/sources", read, nil); resp.StatusCode != 200 ||
+		!strings.Contains(body, `data-source="simplyprint"`) || strings.Contains(body, `class="pause"`) {
+		t.Fatalf("/ops/sources for a read session: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := opsRequest(t, "POST", base+"/ops/sources/okdesk/pause", read, url.Values{}); resp.StatusCode != 403 || !strings.Contains(body, "admin token") {
+		t.Fatalf("pause with a read session: %d %s", resp.StatusCode, body)
+	}
+	if _, body := opsRequest(t, "GET", base+"/ops/sources", admin, nil); !strings.Contains(body, `action="/ops/sources/okdesk/pause"`) {
+		t.Fatalf("/ops/sources for an admin session has no pause button:\n%s", body)
+	}
+	resp, _ := opsRequest(t, "POST", base+"/ops/sources/okdesk/pause", admin, url.Values{"reason": {"noisy tenant"}})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "done=paused+okdesk") {
+		t.Fatalf("pause with an admin session: %d to %q", resp.StatusCode, loc)
+	}
+	if s := sourceState(t, base, "okdesk"); !s.Paused || s.PausedBy != "ops" || s.Reason != "noisy tenant" {
+		t.Fatalf("okdesk after the console's pause: %+v", s)
+	}
+	if _, body := opsRequest(t, "GET", base+"/ops/sources", admin, nil); !strings.Contains(body, `action="/ops/sources/okdesk/resume"`) {
+		t.Fatalf("/ops/sources after the pause has no resume button:\n%s", body)
+	}
+	resp, _ = opsRequest(t, "POST", base+"/ops/sources/okdesk/resume", admin, url.Values{})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "done=resumed+okdesk") {
+		t.Fatalf("resume with an admin session: %d to %q", resp.StatusCode, loc)
+	}
+	resp, _ = opsRequest(t, "POST", base+"/ops/sources/nope/pause", admin, url.Values{})
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "error=") || !strings.Contains(loc, "simplyprint") {
+		t.Fatalf("pause of an unknown source: %d to %q", resp.StatusCode, loc)
+	}
+	entries, err := st.ListAudit(context.Background(), store.AuditFilter{Limit: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		got = append(got, fmt.Sprintf("%s %s %s %s", e.Actor, e.Action, e.Target, e.Result))
+	}
+	want := []string{"tests source.pause okdesk forbidden", "ops source.pause okdesk ok", "ops source.resume okdesk ok", "ops source.pause nope not_found"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
