@@ -33,6 +33,8 @@ var adminActions = map[string]string{
 	"POST /api/v1/webhook-deliveries/:id/retry": store.AuditDeliveryRetry,
 	"PATCH /api/orders/:id":                     store.AuditOrderUpdate,
 	"POST " + OkdeskContactLinkPath:             store.AuditContactLink,
+	"POST /api/v1/sources/:source/pause":        store.AuditSourcePause,
+	"POST /api/v1/sources/:source/resume":       store.AuditSourceResume,
 }
 
 func auditAction(c *gin.Context) string {
@@ -64,7 +66,11 @@ func HTTPAuditResult(status int) string {
 // the entry is written all the same.
 func (s *Server) recordAfter(c *gin.Context, actor string) {
 	status := c.Writer.Status()
-	e := store.AuditEntry{Actor: actor, Action: auditAction(c), Target: c.Param("id"), Result: HTTPAuditResult(status),
+	target := c.Param("id")
+	if target == "" {
+		target = c.Param("source")
+	}
+	e := store.AuditEntry{Actor: actor, Action: auditAction(c), Target: target, Result: HTTPAuditResult(status),
 		Detail: store.AuditDetail(map[string]any{"method": c.Request.Method, "path": c.Request.URL.Path, "status": status})}
 	if e.Result == store.AuditOK {
 		e.Count = 1

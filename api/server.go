@@ -69,6 +69,7 @@ func (s *Server) Handler() http.Handler {
 	s.ordersRoutes(r)
 	s.ratingsRoutes(r)
 	s.opsRoutes(r)
+	s.sourceRoutes(r)
 	return r
 }
 
@@ -162,7 +163,8 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// readyz reports whether Postgres and Temporal answer, and the relay backlog.
+// readyz reports whether Postgres and Temporal answer, the relay backlog
+// and the paused sources (a pause leaves hookflow ready).
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
@@ -176,6 +178,10 @@ func (s *Server) readyz(c *gin.Context) {
 		if n, age, err := s.Store.Backlog(ctx); err == nil {
 			checks["relay_backlog"] = n
 			checks["relay_oldest_seconds"] = int(age.Seconds())
+		}
+		// Paused sources are held on purpose: shown, still ready.
+		if paused, err := s.Store.PausedSources(ctx); err == nil {
+			checks["paused_sources"] = append([]string{}, paused...)
 		}
 	}
 	if relay := s.Pipeline.Relay; relay != nil {

@@ -51,6 +51,7 @@ type App struct {
 	metrics  *http.Server
 	// backlogGauge is unregistered on Stop (several Apps share a process in tests).
 	backlogGauge metric.Registration
+	sourceGauge  metric.Registration // hookflow_source_paused and _held, unregistered with it
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	ownsDeps     bool
@@ -136,6 +137,15 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 		a.backlogGauge = reg
+		if a.sourceGauge, err = telemetry.ObserveSources(func(ctx context.Context, observe func(string, bool, int64)) error {
+			states, err := a.Store.SourceStates(ctx, config.EventSources)
+			for _, s := range states {
+				observe(s.Source, s.Paused, s.Held)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
 		a.goRun(func() { a.Relay.Run(ctx) })
 		a.goRun(func() { a.Server.SimplyPrintEvents.Run(ctx) })
 		if a.Config.SimplyPrint.WebhookSecret == "" {
@@ -191,6 +201,9 @@ func (a *App) Stop(ctx context.Context) {
 	}
 	if a.metrics != nil {
 		_ = a.metrics.Close()
+	}
+	if a.sourceGauge != nil {
+		_ = a.sourceGauge.Unregister()
 	}
 	if a.backlogGauge != nil {
 		_ = a.backlogGauge.Unregister()

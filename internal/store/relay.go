@@ -175,13 +175,8 @@ func (l *RelayLease) DispatchRound(ctx context.Context, limit int, hand func([]P
 		return 0, 0, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	query := `SELECT event_id, source, workflow_id, entity_id, coalesce(traceparent, '') FROM relay_outbox `
-	args := []any{limit}
-	if len(l.held) < l.shards {
-		query += fmt.Sprintf(`WHERE `+shardOf+` = ANY($2) `, l.shards)
-		args = append(args, l.held)
-	}
-	rows, err := tx.Query(ctx, query+`ORDER BY event_id LIMIT $1`, args...)
+	query, args := dispatchQuery(l.shards, l.held, limit)
+	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -204,6 +199,26 @@ func (l *RelayLease) DispatchRound(ctx context.Context, limit int, hand func([]P
 		}
 	}
 	return len(pending), len(done), tx.Commit(ctx)
+}
+
+// dispatchQuery picks a round's outbox rows: the lease's shards, in id
+// order (so each entity's events in the order they were acked), leaving
+// out those of paused sources (source_pauses), which stay until a resume.
+func dispatchQuery(shards int, held []int, limit int) (string, []any) {
+	query := `SELECT event_id, source, workflow_id, entity_id, coalesce(traceparent, '') FROM relay_outbox
+		WHERE source NOT IN (SELECT source FROM source_pauses) `
+	args := []any{limit}
+	if len(held) < shards {
+		query += fmt.Sprintf(`AND `+shardOf+` = ANY($2) `, shards)
+		args = append(args, held)
+	}
+	return query + `ORDER BY event_id LIMIT $1`, args
+}
+
+// DispatchQuery is the statement of a round over the given shards (for the
+// plan tests).
+func DispatchQuery(shards int, held []int, limit int) (string, []any) {
+	return dispatchQuery(shards, held, limit)
 }
 
 // HoldRelayShards takes every shard of a relay split into the given number

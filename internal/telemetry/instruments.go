@@ -66,6 +66,33 @@ func ObserveBacklog(read func(ctx context.Context) (count int64, oldestSeconds f
 	}, backlog, oldest)
 }
 
+// ObserveSources registers hookflow_source_paused{source} (1 paused, 0 not)
+// and hookflow_source_held{source} (events recorded and acked, not yet
+// handed to Temporal: while paused, what a resume will drain), read at each
+// scrape through read, which calls observe once per source.
+func ObserveSources(read func(ctx context.Context, observe func(source string, paused bool, held int64)) error) (metric.Registration, error) {
+	m := otel.Meter("github.com/hookflow/hookflow")
+	paused, err := m.Int64ObservableGauge("hookflow_source_paused", metric.WithDescription("1 while the source is paused (its events are recorded and acked, and held until resume)"))
+	if err != nil {
+		return nil, err
+	}
+	held, err := m.Int64ObservableGauge("hookflow_source_held", metric.WithDescription("the source's events recorded but not yet handed to Temporal"))
+	if err != nil {
+		return nil, err
+	}
+	return m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return read(ctx, func(source string, p bool, n int64) {
+			attrs := metric.WithAttributes(attribute.String("source", source))
+			v := int64(0)
+			if p {
+				v = 1
+			}
+			o.ObserveInt64(paused, v, attrs)
+			o.ObserveInt64(held, n, attrs)
+		})
+	}, paused, held)
+}
+
 // Attrs is a short way to build metric attributes.
 func Attrs(kv ...string) metric.MeasurementOption {
 	attrs := make([]attribute.KeyValue, 0, len(kv)/2)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/auth"
+	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/store"
 )
 
@@ -101,7 +102,7 @@ func (c *Console) Register(r *gin.Engine) {
 		}
 		return string(b)
 	}
-	for _, name := range []string{"login", "simplyprint", "jobs", "ratings", "deadletters", "audit"} {
+	for _, name := range []string{"login", "simplyprint", "jobs", "ratings", "deadletters", "audit", "sources"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
@@ -119,6 +120,9 @@ func (c *Console) Register(r *gin.Engine) {
 	g.POST("/jobs/deliveries/:id/retry", c.requireAdmin, c.retryDelivery)
 	g.GET("/dead-letters", c.deadLetters)
 	g.GET("/audit", c.audit)
+	g.GET("/sources", c.sources)
+	g.POST("/sources/:source/pause", c.requireAdmin, c.toggleSource("pause"))
+	g.POST("/sources/:source/resume", c.requireAdmin, c.toggleSource("resume"))
 }
 
 func (c *Console) temporalURL(workflowID string) string {
@@ -163,7 +167,11 @@ func (c *Console) requireAdmin(g *gin.Context) {
 		}
 		return
 	}
-	c.record(g, store.AuditEntry{Actor: id.Name, Action: consoleAction(g), Target: g.Param("id"), Result: "forbidden",
+	target := g.Param("id")
+	if target == "" {
+		target = g.Param("source")
+	}
+	c.record(g, store.AuditEntry{Actor: id.Name, Action: consoleAction(g), Target: target, Result: "forbidden",
 		Detail: store.AuditDetail(map[string]any{"method": g.Request.Method, "path": g.Request.URL.Path, "status": http.StatusForbidden})})
 	g.Data(http.StatusForbidden, "text/plain; charset=utf-8", []byte("Forbidden: the token "+id.Name+
 		" is read-only; this action needs an admin token (ADMIN_TOKEN or ADMIN_TOKENS). Log out and log in with one.\n"))
@@ -176,6 +184,10 @@ func consoleAction(g *gin.Context) string {
 		return store.AuditDeliveryRetry
 	case "/ops/simplyprint/test-event":
 		return store.AuditTestEvent
+	case "/ops/sources/:source/pause":
+		return store.AuditSourcePause
+	case "/ops/sources/:source/resume":
+		return store.AuditSourceResume
 	}
 	return g.Request.Method + " " + g.FullPath()
 }
@@ -237,6 +249,7 @@ var nav = []Page{
 	{"/crm/sync", "Order sync"},
 	{"/ops/jobs", "Jobs & callbacks"},
 	{"/ops/dead-letters", "Dead letters"},
+	{"/ops/sources", "Sources"},
 	{"/ops/audit", "Audit log"},
 }
 
@@ -468,4 +481,41 @@ func decodeDeadCursor(v string) (store.DeadLetterCursor, bool) {
 func (c *Console) fail(g *gin.Context, err error) {
 	c.Log.Error("ops console", "path", g.Request.URL.Path, "error", err)
 	g.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error; see the server log\n"))
+}
+
+// sources lists every source with its pause state and held backlog, with a
+// pause or resume button for admin sessions.
+func (c *Console) sources(g *gin.Context) {
+	states, err := c.Store.SourceStates(g.Request.Context(), config.EventSources)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, "sources", gin.H{"Sources": states, "Done": g.Query("done"), "ActError": g.Query("error")})
+}
+
+// toggleSource calls POST /api/v1/sources/{source}/pause or /resume over
+// HTTP as the session's token, as the retry button does: the API audits it
+// under the same name.
+func (c *Console) toggleSource(action string) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		source := g.Param("source")
+		who, _ := auth.Who(g)
+		token, _ := c.Tokens.Token(who.Name)
+		body := ""
+		if reason := strings.TrimSpace(g.PostForm("reason")); reason != "" && action == "pause" {
+			raw, _ := json.Marshal(map[string]string{"reason": reason})
+			body = string(raw)
+		}
+		status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/sources/"+url.PathEscape(source)+"/"+action,
+			body, map[string]string{"Authorization": "Bearer " + token})
+		switch {
+		case err != nil:
+			g.Redirect(http.StatusSeeOther, "/ops/sources?error="+url.QueryEscape(err.Error()))
+		case status != http.StatusOK:
+			g.Redirect(http.StatusSeeOther, "/ops/sources?error="+url.QueryEscape(msg))
+		default:
+			g.Redirect(http.StatusSeeOther, "/ops/sources?done="+url.QueryEscape(action+"d "+source))
+		}
+	}
 }
