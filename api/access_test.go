@@ -39,6 +39,8 @@ var routeAccess = map[string]string{
 	"GET /readyz":  accessOpen,
 	"GET /metrics": accessOpen,
 
+	"GET /openapi.json": accessOpen, // the OpenAPI document: no data
+
 	"POST /api/v1/simpleprint/webhook":       accessVendor,
 	"GET /api/v1/simpleprint/webhook":        accessOpen,
 	"GET /api/v1/simpleprint/events":         accessRead,
