@@ -187,6 +187,7 @@ func callbackIs(status string, attempts int) func(api.JobStatus) error {
 // generator's descriptions, and the callback arrives once with the seed's
 // payload and headers, signed with the submitting client's secret.
 func TestJobsPartialFailure(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true, Worker: true}, nil)
 	e.gen.FailLot("bad", 400, 0)
 	e.gen.FailLot("flaky", 500, 0)
@@ -407,6 +408,7 @@ func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
 // Idempotency-Key replays or conflicts. No worker runs: accepted jobs stay
 // queued.
 func TestJobsSubmission(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true}, map[string]string{"BODY_LIMIT_BYTES": "8192"})
 	url := e.api.URL() + jobsPath
 

@@ -296,6 +296,12 @@ func TestOpenAPIContractCatchesBrokenAnswers(t *testing.T) {
 	event := `{"id":1,"event":"job.done","event_type":"job_completed","webhook_id":42,"printer_id":7,"job_id":null,` +
 		`"received_at":"2026-01-01T00:00:00Z","processed":true,"processed_at":"2026-01-01T00:00:01Z","outcome":"applied",` +
 		`"error":null,"workflow_id":"simplyprint-printer-7","payload":{}}`
+	order := `{"id":1000,"bitrix_id":7,"number":"7","status":"new","bitrix_status":"N","status_unknown":false,"total":12.5,` +
+		`"delivery_price":0,"currency":"RUB","paid":false,"canceled":false,"customer":{"name":"A","phone":"","email":""},` +
+		`"delivery_address":"","customer_comment":"","comments":"","tracking_number":"","bitrix_created_at":null,` +
+		`"bitrix_updated_at":"2026-01-01T00:00:00Z","sync_state":"synced","sync_error":null,` +
+		`"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`
+	detail := strings.TrimSuffix(order, "}") + `,"mapping":null,"sync_history":[]}`
 	for _, c := range []struct {
 		name, method, path, body string
 		status                   int
@@ -307,6 +313,10 @@ func TestOpenAPIContractCatchesBrokenAnswers(t *testing.T) {
 		{"an event without id", "GET", "/api/v1/simpleprint/events", "", 200, "[" + strings.Replace(event, `"id":1,`, "", 1) + "]", true},
 		{"a printer id as text", "GET", "/api/v1/simpleprint/events", "", 200, "[" + strings.Replace(event, `"printer_id":7`, `"printer_id":"7"`, 1) + "]", true},
 		{"an undocumented field", "GET", "/api/v1/simpleprint/events", "", 200, "[" + strings.Replace(event, `"id":1,`, `"id":1,"secret":"x",`, 1) + "]", true},
+		{"orders", "GET", "/api/orders?limit=2", "", 200, "[" + order + "]", false},
+		{"an order with an undocumented field", "GET", "/api/orders", "", 200, "[" + strings.Replace(order, `"id":1000,`, `"id":1000,"mapping":null,`, 1) + "]", true},
+		{"an order with its detail", "GET", "/api/orders/1000", "", 200, detail, false},
+		{"an order's detail without its history", "GET", "/api/orders/1000", "", 200, strings.Replace(detail, `,"sync_history":[]`, "", 1), true},
 		{"the error shape", "GET", "/api/orders/abc", "", 400, `{"error":"order id must be a positive integer","field":"id"}`, false},
 		{"an error in another shape", "GET", "/api/orders/abc", "", 400, `{"message":"bad id"}`, true},
 		{"an undocumented status", "GET", "/api/orders/1", "", 418, `{"error":"teapot"}`, true},

@@ -165,6 +165,7 @@ func orderByBitrixID(t *testing.T, a *app.App, bitrixID int64) store.Order {
 // TestOrdersInbound: a new order becomes a CRM row with items, a status
 // change updates it, out-of-order and repeated versions leave the newest.
 func TestOrdersInbound(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, st := startOrders(t, nil)
 
 	// New order (OnSaleOrderSaved, IS_NEW).
@@ -262,6 +263,7 @@ func TestOrdersInbound(t *testing.T) {
 }
 
 func TestOrdersAuthAndBadInput(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, st := startOrders(t, map[string]string{"BITRIX_APP_TOKEN": bxApp, "BODY_LIMIT_BYTES": "8192"})
 	good := bitrixtest.SiteEvent{Event: "order.saved", IsNew: true, Order: siteOrder(7, "N", 1)}.JSON()
 	tok := map[string]string{"X-Webhook-Token": bxToken}
