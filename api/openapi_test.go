@@ -166,6 +166,11 @@ func loadContract() (*contract, error) {
 			contractErr = err
 			return
 		}
+		// The console's pages, assets and the event stream are text the
+		// document types as strings: read them as such.
+		for _, ct := range []string{"text/html", "text/css", "text/javascript", "text/event-stream"} {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
+		}
 		// Tests listen on 127.0.0.1:<random port>: match any host.
 		doc.Servers = nil
 		c := &contract{aliases: map[string]string{}}
