@@ -17,7 +17,7 @@ help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
 	@echo "make cluster  the production topology: Temporal server on Postgres, its UI server (:8233),"
 	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
-	@echo "make test     build what tests need, then run vet and every test with -race"
+	@echo "make test     build what tests need, then run vet, the OpenAPI lint and every test with -race"
 	@echo "make bench    measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
 	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover)"
 	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
@@ -102,6 +102,7 @@ tools: bin/temporal cluster-tools system-deps
 
 test: tools
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory lint-openapi
 	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 	$(GO) run $(STATICCHECK) ./...
 	TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -skip '^TestCluster' ./...
