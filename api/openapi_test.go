@@ -375,4 +375,53 @@ func TestOpenAPIContractCatchesBrokenAnswers(t *testing.T) {
 			t.Logf("%s: %s", c.name, strings.SplitN(rec.errors[0], "\n", 2)[0])
 		}
 	}
+	// The same through contractClient, as vendor fakes send: a Bitrix24
+	// event the server accepted must carry the documented form fields.
+	for _, c := range []struct {
+		name, form string
+		broken     bool
+	}{
+		{"a Bitrix24 event", "event=ONSALEORDERSAVED&data%5BFIELDS%5D%5BID%5D=300&auth%5Bapplication_token%5D=x", false},
+		{"a Bitrix24 event without its token", "event=ONSALEORDERSAVED&data%5BFIELDS%5D%5BID%5D=300", true},
+	} {
+		answer.status = 200
+		answer.body = `{"status":"accepted","event":"ONSALEORDERSAVED","order_id":300,"id":5,"duplicate":false,"workflow_id":"bitrix-order-300"}`
+		rec := &recordingTB{TB: t}
+		resp, err := contractClient(rec).Post(srv.URL+"/api/webhooks/bitrix24", "application/x-www-form-urlencoded", strings.NewReader(c.form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if c.broken != (len(rec.errors) > 0) {
+			t.Errorf("%s: broken %v, contract errors %v", c.name, c.broken, rec.errors)
+		}
+	}
+}
+
+// contractTransport runs checkExchange on every exchange of a client that
+// tests hand to vendor fakes (bitrixtest.SendEvent ...).
+type contractTransport struct{ t testing.TB }
+
+func (c contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.Body != nil {
+		reqBody, _ = io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	checkExchange(c.t, req, reqBody, resp, body)
+	return resp, nil
+}
+
+// contractClient is an HTTP client whose exchanges are validated against
+// api/openapi.yaml when t called checkContract.
+func contractClient(t testing.TB) *http.Client {
+	return &http.Client{Transport: contractTransport{t}}
 }
