@@ -425,3 +425,59 @@ func (c contractTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 func contractClient(t testing.TB) *http.Client {
 	return &http.Client{Transport: contractTransport{t}}
 }
+
+// TestOpenAPISecurityMatchesAccess: each operation's security says what
+// routeAccess (and README's Access table) says: open routes need nothing,
+// read routes a read token (or the console's session), admin routes an
+// admin token (or an admin's session on the console's forms), webhooks
+// their vendor's scheme, job submissions the client's signature.
+func TestOpenAPISecurityMatchesAccess(t *testing.T) {
+	doc := loadOpenAPI(t)
+	vendorSchemes := map[string]bool{"simplyPrintToken": true, "simplyPrintSecret": true, "okdeskQueryToken": true,
+		"okdeskSecret": true, "telegramSecret": true, "bitrixToken": true}
+	// Authenticated by a body field no security scheme can name (the
+	// operation's description says which).
+	bodyAuthenticated := map[string]bool{"POST /api/webhooks/bitrix24": true}
+	for key, level := range routeAccess {
+		method, path, _ := strings.Cut(key, " ")
+		item := doc.Paths.Value(path)
+		if item == nil || item.GetOperation(method) == nil {
+			t.Errorf("%s (routeAccess) is not an operation of api/openapi.yaml", key)
+			continue
+		}
+		op := item.GetOperation(method)
+		schemes := map[string]bool{}
+		anonymous := op.Security == nil || len(*op.Security) == 0
+		if op.Security != nil {
+			for _, req := range *op.Security {
+				if len(req) == 0 {
+					anonymous = true
+				}
+				for name := range req {
+					schemes[name] = true
+				}
+			}
+		}
+		console := strings.HasPrefix(path, "/ops") || strings.HasPrefix(path, "/crm/")
+		var ok bool
+		switch level {
+		case accessOpen:
+			ok = anonymous && len(schemes) == 0
+		case accessRead:
+			ok = !anonymous && (schemes["readToken"] || console && schemes["opsSession"])
+		case accessAdmin:
+			ok = !anonymous && (schemes["adminToken"] || console && schemes["opsSession"])
+		case accessVendor:
+			ok = bodyAuthenticated[key]
+			for name := range schemes {
+				ok = ok || vendorSchemes[name]
+			}
+			ok = ok && (!anonymous || bodyAuthenticated[key])
+		case accessSignature:
+			ok = schemes["jobSignature"] // or the body's signature field: the empty requirement
+		}
+		if !ok {
+			t.Errorf("%s is %s (routeAccess), but api/openapi.yaml's security is %v (anonymous: %v)", key, level, schemes, anonymous)
+		}
+	}
+}
