@@ -31,7 +31,7 @@ help:
 
 build: bin/hookflow
 
-bin/hookflow: $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null) go.mod go.sum $(wildcard migrations/*.sql)
+bin/hookflow: $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null) go.mod go.sum $(wildcard migrations/*.sql) api/openapi.yaml
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/hookflow
 
 # bin/.pin.NAME holds the value of the pin NAME a binary was built from. It is
