@@ -316,13 +316,22 @@ func (r *recordingTB) Errorf(format string, args ...any) {
 func TestOpenAPIContractCatchesBrokenAnswers(t *testing.T) {
 	checkContract(t)
 	var answer struct {
+		sync.Mutex
 		status int
 		body   string
 	}
+	answerWith := func(status int, body string) {
+		answer.Lock()
+		defer answer.Unlock()
+		answer.status, answer.body = status, body
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answer.Lock()
+		status, body := answer.status, answer.body
+		answer.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(answer.status)
-		fmt.Fprint(w, answer.body)
+		w.WriteHeader(status)
+		fmt.Fprint(w, body)
 	}))
 	defer srv.Close()
 	event := `{"id":1,"event":"job.done","event_type":"job_completed","webhook_id":42,"printer_id":7,"job_id":null,` +
@@ -359,7 +368,7 @@ func TestOpenAPIContractCatchesBrokenAnswers(t *testing.T) {
 		{"an accepted request outside the document", "POST", "/api/v1/simpleprint/webhook", `{"webhook_id":1}`, 200,
 			`{"status":"received","event":"test","message":"ok","id":3,"duplicate":false}`, true},
 	} {
-		answer.status, answer.body = c.status, c.answer
+		answerWith(c.status, c.answer)
 		rec := &recordingTB{TB: t}
 		var body []byte
 		if c.body != "" {
@@ -384,8 +393,7 @@ func TestOpenAPIContractCatchesBrokenAnswers(t *testing.T) {
 		{"a Bitrix24 event", "event=ONSALEORDERSAVED&data%5BFIELDS%5D%5BID%5D=300&auth%5Bapplication_token%5D=x", false},
 		{"a Bitrix24 event without its token", "event=ONSALEORDERSAVED&data%5BFIELDS%5D%5BID%5D=300", true},
 	} {
-		answer.status = 200
-		answer.body = `{"status":"accepted","event":"ONSALEORDERSAVED","order_id":300,"id":5,"duplicate":false,"workflow_id":"bitrix-order-300"}`
+		answerWith(200, `{"status":"accepted","event":"ONSALEORDERSAVED","order_id":300,"id":5,"duplicate":false,"workflow_id":"bitrix-order-300"}`)
 		rec := &recordingTB{TB: t}
 		resp, err := contractClient(rec).Post(srv.URL+"/api/webhooks/bitrix24", "application/x-www-form-urlencoded", strings.NewReader(c.form))
 		if err != nil {
