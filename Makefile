@@ -11,13 +11,13 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint bench bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
+.PHONY: run build test test-short lint lint-openapi bench bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
 	@echo "make cluster  the production topology: Temporal server on Postgres, its UI server (:8233),"
 	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
-	@echo "make test     build what tests need, then run vet and every test with -race"
+	@echo "make test     build what tests need, then run vet, the OpenAPI lint and every test with -race"
 	@echo "make bench    measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
 	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover)"
 	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
@@ -27,11 +27,11 @@ help:
 	@echo "make chaos    faults under load on the cluster: kills and restarts while all four flows run;"
 	@echo "              fails on any lost, duplicated or double-processed event (minutes)"
 	@echo "make fuzz     every parser and verifier's fuzz target, FUZZ_EXECS executions each (default 1 million)"
-	@echo "make lint     gofmt, go vet, staticcheck, workflowcheck"
+	@echo "make lint     gofmt, go vet, staticcheck, workflowcheck, and Redocly's lint of api/openapi.yaml"
 
 build: bin/hookflow
 
-bin/hookflow: $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null) go.mod go.sum $(wildcard migrations/*.sql)
+bin/hookflow: $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null) go.mod go.sum $(wildcard migrations/*.sql) api/openapi.yaml
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/hookflow
 
 # bin/.pin.NAME holds the value of the pin NAME a binary was built from. It is
@@ -102,6 +102,7 @@ tools: bin/temporal cluster-tools system-deps
 
 test: tools
 	$(GO) vet ./...
+	$(MAKE) --no-print-directory lint-openapi
 	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 	$(GO) run $(STATICCHECK) ./...
 	TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -skip '^TestCluster' ./...
@@ -118,6 +119,20 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
+	$(MAKE) --no-print-directory lint-openapi
+
+# The OpenAPI document's outside linter: Redocly CLI from the npm registry,
+# its version pinned by tools/openapi-lint/package-lock.json (npm ci, only
+# when the lockfile changes). Rules: redocly.yaml (recommended, warnings are
+# errors); problems ignored on purpose: .redocly.lint-ignore.yaml.
+REDOCLY_DIR := tools/openapi-lint
+$(REDOCLY_DIR)/node_modules/.package-lock.json: $(REDOCLY_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: make system-deps (or apt-get install npm)"; exit 1; }
+	cd $(REDOCLY_DIR) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+lint-openapi: $(REDOCLY_DIR)/node_modules/.package-lock.json
+	$(REDOCLY_DIR)/node_modules/.bin/redocly lint --config redocly.yaml api/openapi.yaml
 
 # Load benchmark: hookflow's SimplyPrint endpoint against a bare Gin handler
 # that only inserts into Postgres, interleaved in one run; prints the ratio.

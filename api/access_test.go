@@ -39,6 +39,8 @@ var routeAccess = map[string]string{
 	"GET /readyz":  accessOpen,
 	"GET /metrics": accessOpen,
 
+	"GET /openapi.json": accessOpen, // the OpenAPI document: no data
+
 	"POST /api/v1/simpleprint/webhook":       accessVendor,
 	"GET /api/v1/simpleprint/webhook":        accessOpen,
 	"GET /api/v1/simpleprint/events":         accessRead,
@@ -166,6 +168,7 @@ func hit(t *testing.T, method, url, bearer string) answer {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		a.body = string(raw)
 	}
+	checkExchange(t, req, []byte("{}"), resp, []byte(a.body))
 	return a
 }
 
@@ -176,8 +179,9 @@ func is2xx(code int) bool { return code >= 200 && code < 300 }
 // admin token: no read or admin route answers 2xx without a known token,
 // no action answers 2xx to a read token, a Bearer token opens no webhook,
 // and open routes answer the same with or without one. The table agrees
-// with README's.
+// with README's. Every answer is one the OpenAPI document lists.
 func TestRouteAccess(t *testing.T) {
+	checkContract(t) // every answer, to every token, is validated against api/openapi.yaml
 	dbURL, st := testenv.Database(t)
 	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), accessVars)
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})

@@ -34,6 +34,7 @@ func getList(t *testing.T, target, bearer string, out any) (int, string) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	checkExchange(t, req, nil, resp, raw)
 	if out != nil && resp.StatusCode == 200 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("GET %s: %v: %s", target, err, raw)
@@ -62,6 +63,7 @@ type deadPage struct {
 // /api/v1/audit lists them newest first, filtered and paged, to a read
 // token and not without one; /ops/audit shows them.
 func TestAuditOfRetriesOverHTTP(t *testing.T) {
+	checkContract(t) // every call() and list is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"ADMIN_TOKENS": "ops-alice:" + aliceToken})
 	ctx := context.Background()
 	e.rcv.FailNext(2, 400)
@@ -187,6 +189,7 @@ func TestAuditOfRetriesOverHTTP(t *testing.T) {
 // X-Next-Cursor in the same order; not without a token; and on
 // /ops/dead-letters, with a retry button for callbacks to an admin only.
 func TestDeadLettersOverHTTP(t *testing.T) {
+	checkContract(t) // every call() and list is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"TEMPORAL_UI_URL": "http://temporal-ui.example:8233"})
 	ctx := context.Background()
 	e.rcv.FailNext(2, 400)
@@ -311,6 +314,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 // event); one of an unknown order, and one refused as invalid, are
 // audited with their status; ADMIN_TOKEN's name is admin.
 func TestOrderPatchIsAudited(t *testing.T) {
+	checkContract(t) // every call() and list is validated against api/openapi.yaml
 	a, st := startOrders(t, map[string]string{"SYNC_ENABLED": "false"})
 	crmID := seedOrder(t, st, siteOrder(42, "N", 1))
 	res := patch(t, a, crmID, `{"status":"paid","comment":"called the customer"}`)

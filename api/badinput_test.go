@@ -121,6 +121,7 @@ func send(t *testing.T, base string, c badCase) (int, []byte, http.Header) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	checkExchange(t, req, c.body, resp, raw)
 	return resp.StatusCode, raw, resp.Header
 }
 
@@ -170,6 +171,7 @@ func sendSlowly(t *testing.T, addr string, c badCase) int {
 // is processed, none of it failing; and the server serves normal requests
 // afterwards.
 func TestBadInputMatrix(t *testing.T) {
+	checkContract(t) // every refusal is an answer api/openapi.yaml lists
 	e := startHostile(t)
 	issue, chat := e.id(1), e.id(2)
 	contactID, order, b24Order := e.id(3), e.id(4), e.id(6)

@@ -22,6 +22,8 @@ import (
 var reader = testenv.ReadHeader()
 
 // call does one HTTP request and decodes a JSON answer into out (if not nil).
+// In a test that called checkContract, the request and the answer are also
+// validated against api/openapi.yaml (openapi_test.go).
 func call(t testing.TB, method, url string, body []byte, headers map[string]string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
@@ -38,6 +40,7 @@ func call(t testing.TB, method, url string, body []byte, headers map[string]stri
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	checkExchange(t, req, body, resp, raw)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("%s %s: answer is not JSON (%v): %s", method, url, err, raw)

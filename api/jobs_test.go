@@ -187,6 +187,7 @@ func callbackIs(status string, attempts int) func(api.JobStatus) error {
 // generator's descriptions, and the callback arrives once with the seed's
 // payload and headers, signed with the submitting client's secret.
 func TestJobsPartialFailure(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true, Worker: true}, nil)
 	e.gen.FailLot("bad", 400, 0)
 	e.gen.FailLot("flaky", 500, 0)
@@ -315,6 +316,7 @@ func TestJobsPartialFailure(t *testing.T) {
 // arrives exactly once, on the second attempt, with the same webhook-id and
 // bytes. An admin retry then starts a new series with the same webhook-id.
 func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	// The wait between the attempts is what the worker restart must fit in.
 	e := startJobs(t, app.Roles{API: true}, map[string]string{"CALLBACK_RETRY_BASE": "5s"})
 	ctx := context.Background()
@@ -407,6 +409,7 @@ func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
 // Idempotency-Key replays or conflicts. No worker runs: accepted jobs stay
 // queued.
 func TestJobsSubmission(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true}, map[string]string{"BODY_LIMIT_BYTES": "8192"})
 	url := e.api.URL() + jobsPath
 
@@ -544,6 +547,7 @@ func TestJobsSubmission(t *testing.T) {
 // refused again by the dialer: the attempt fails permanently and the
 // receiver never sees a request.
 func TestJobsSSRF(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"CALLBACK_ALLOW_PRIVATE_NETWORKS": "false"})
 	refused := map[string]string{
 		"http://127.0.0.1:9/hook":                  "loopback",
@@ -612,6 +616,7 @@ func TestJobsSSRF(t *testing.T) {
 // TestJobsWithoutGenerator: with no GENERATOR_URL every lot fails at once
 // with an error saying so, the job is failed, and nothing is made up.
 func TestJobsWithoutGenerator(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"GENERATOR_URL": ""})
 	acc := submit(t, e.api, jobBody(acmeSecret, "", []string{"en"}, lot("a", 1), lot("b", 2)), nil)
 	st := waitStatus(t, e.api, acc.JobID, func(st api.JobStatus) error {

@@ -130,13 +130,14 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 // Retry-After; health probes still answer; once the two end, requests are
 // served again.
 func TestConcurrencyBound(t *testing.T) {
+	checkContract(t) // the busy 503 is an answer api/openapi.yaml lists
 	a, _, _ := startSimplyPrint(t, map[string]string{"HTTP_MAX_CONCURRENT": "2", "HTTP_READ_TIMEOUT": "60s", "HTTP_WRITE_TIMEOUT": "60s"})
 	c1 := rawRequest(t, a.Addr(), spPath, 100, "{")
 	c2 := rawRequest(t, a.Addr(), spPath, 100, "{")
 	body := spEvent(3_000_000 + rand.Int64N(1_000_000))
 	testenv.Eventually(t, 10*time.Second, func() error {
 		req, _ := http.NewRequest("POST", a.URL()+spPath, strings.NewReader(string(body)))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := contractClient(t).Do(req)
 		if err != nil {
 			return err
 		}

@@ -165,6 +165,7 @@ func orderByBitrixID(t *testing.T, a *app.App, bitrixID int64) store.Order {
 // TestOrdersInbound: a new order becomes a CRM row with items, a status
 // change updates it, out-of-order and repeated versions leave the newest.
 func TestOrdersInbound(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, st := startOrders(t, nil)
 
 	// New order (OnSaleOrderSaved, IS_NEW).
@@ -262,6 +263,7 @@ func TestOrdersInbound(t *testing.T) {
 }
 
 func TestOrdersAuthAndBadInput(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, st := startOrders(t, map[string]string{"BITRIX_APP_TOKEN": bxApp, "BODY_LIMIT_BYTES": "8192"})
 	good := bitrixtest.SiteEvent{Event: "order.saved", IsNew: true, Order: siteOrder(7, "N", 1)}.JSON()
 	tok := map[string]string{"X-Webhook-Token": bxToken}
@@ -611,13 +613,14 @@ func TestOrdersBackSyncToSite(t *testing.T) {
 // after a 503) and apply it; back sync goes through sale.order.update; the
 // event Bitrix24 sends after it is recognised as the echo.
 func TestOrdersBitrix24(t *testing.T) {
+	checkContract(t) // the events, sent as Bitrix24 sends them, and every call() are validated against api/openapi.yaml
 	rest := bitrixtest.NewREST(t, "", "")
 	rest.PutOrder(bitrixtest.NewOrder(500, "P"))
 	a, st := startOrders(t, map[string]string{"BITRIX_APP_TOKEN": bxApp, "BITRIX_REST_URL": rest.URL()})
 	ctx := context.Background()
 	send := func(name string, id int64, ts time.Time) {
 		t.Helper()
-		code, err := bitrixtest.SendEvent(ctx, nil, a.URL()+"/api/webhooks/bitrix24",
+		code, err := bitrixtest.SendEvent(ctx, contractClient(t), a.URL()+"/api/webhooks/bitrix24",
 			bitrixtest.Event{Name: name, HandlerID: 201, OrderID: id, Action: "save", TS: ts, ApplicationToken: bxApp, MemberID: "m1"})
 		if err != nil || code != 200 {
 			t.Fatalf("event %s %d: %d %v", name, id, code, err)

@@ -274,6 +274,7 @@ func (e *ratingsEnv) waitEventsProcessed(t *testing.T, source string, n int) {
 // buttons, a press becomes the Okdesk comment and the thank-you edit; a
 // second press makes no second comment; stats and the export show it.
 func TestRatingsStory(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startRatings(t, app.Roles{API: true, Worker: true}, nil)
 	chat, issue := e.id(5001), e.id(153)
 	rating1 := fmt.Sprintf("okdesk-rating-%d-1", issue)
@@ -700,9 +701,11 @@ func TestRatingsWorkerRestartWhileWaiting(t *testing.T) {
 // WEBHOOK_SECRET), secrets on both webhooks, field errors, and event types
 // that are only recorded.
 func TestRatingsAuthAndBadInput(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	e := startRatings(t, app.Roles{API: true, Worker: true}, map[string]string{
 		"OKDESK_WEBHOOK_SECRET": "", "WEBHOOK_SECRET": "seed-secret", "WEBHOOK_PATH": "/hooks/okdesk"})
 	hook := e.app.URL() + "/hooks/okdesk"
+	contractPathAs("/hooks/okdesk", "/okdesk-webhook") // the seed's WEBHOOK_PATH
 	var ready map[string]any
 	if code := call(t, "GET", hook, nil, nil, &ready); code != 200 || ready["message"] != "Webhook endpoint is ready" || ready["path"] != "/hooks/okdesk" {
 		t.Fatalf("GET: %d %v", code, ready)

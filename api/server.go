@@ -55,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
+	r.GET("/openapi.json", s.openAPI)
 	if metrics, err := telemetry.EnsureMetrics(); err == nil {
 		r.GET("/metrics", gin.WrapH(metrics))
 	}

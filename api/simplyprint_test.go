@@ -51,6 +51,7 @@ func waitProcessed(t *testing.T, a *app.App, n int) []api.SimplyPrintEvent {
 }
 
 func TestSimplyPrintSeedCurlCheck(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, _, tmp := startSimplyPrint(t, nil)
 	var got map[string]any
 	code := call(t, "POST", a.URL()+spPath, []byte(`{"test": true}`), nil, &got)
@@ -116,6 +117,7 @@ func TestSimplyPrintSeedCurlCheck(t *testing.T) {
 }
 
 func TestSimplyPrintAuthAndBadInput(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, _, _ := startSimplyPrint(t, map[string]string{"SIMPLYPRINT_WEBHOOK_SECRET": "s3cret", "BODY_LIMIT_BYTES": "2048"})
 	good := simplyprinttest.Payload("job.started", 42, 1705320000, simplyprinttest.JobData(simplyprinttest.Job{ID: 1, Printer: simplyprinttest.Printer{ID: 7}}))
 	cases := []struct {
@@ -183,6 +185,7 @@ func TestSimplyPrintDedup(t *testing.T) {
 // interleaved, in both vocabularies, plus a stale update, and checks the read
 // models end in the newest state.
 func TestSimplyPrintOrderPerPrinter(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	a, _, _ := startSimplyPrint(t, nil)
 	sp := simplyprinttest.NewServer(t)
 	send := func(event string, ts int64, data any) {
