@@ -42,6 +42,7 @@ func sourceState(t *testing.T, base, source string) store.SourceState {
 // in id order and the printer ends in the state of its last event. Pause
 // and resume are audited under the token's name, a read token is refused.
 func TestSourcePauseHoldsThroughWorkerRestart(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
 	dbURL, st := testenv.Database(t)
 	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{"ADMIN_TOKEN": adminToken})
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
