@@ -36,9 +36,14 @@ Commands:
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
   telegram     set-webhook [--url URL]: point the rating bot at this service
   okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
+  sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow
+  deliveries   retry <delivery id>...: a new attempt series of each, on the running hookflow
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
+
+The remote commands (sources, deliveries) call the admin API of the hookflow at
+HOOKFLOW_URL (default: this machine, HTTP_ADDR's port) with ADMIN_TOKEN.
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
 `
@@ -103,6 +108,10 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return okdeskCommand(ctx, cfg, args, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "sources":
+		return sourcesCommand(ctx, cfg, args, stdout)
+	case "deliveries":
+		return deliveriesCommand(ctx, cfg, args, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/config"
+)
+
+// The CLI's remote commands act on a running hookflow through its admin API
+// (HOOKFLOW_URL, ADMIN_TOKEN), as an operator would with curl: what they
+// do is audited under the token's name like any other admin call.
+
+// remote is a running hookflow's admin API.
+type remote struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func newRemote(cfg config.Config) (*remote, error) {
+	base := cfg.HookflowURL
+	if base == "" {
+		_, port, err := net.SplitHostPort(cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP_ADDR %q: %w (or set HOOKFLOW_URL)", cfg.HTTPAddr, err)
+		}
+		base = "http://127.0.0.1:" + port
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("HOOKFLOW_URL %q is not an http(s) URL", base)
+	}
+	if cfg.AdminToken == "" {
+		return nil, errors.New("ADMIN_TOKEN is not set: the remote commands call hookflow's admin API with it")
+	}
+	return &remote{base: strings.TrimRight(base, "/"), token: cfg.AdminToken, http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// do sends a request and decodes a 2xx JSON answer into out; any other
+// answer is an error with the API's own message.
+func (r *remote) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("hookflow at %s: %w", r.base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var apiErr struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(raw, &apiErr) == nil && apiErr.Error != "" {
+			return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, apiErr.Error)
+		}
+		return fmt.Errorf("%s %s: %d", method, path, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// sourceView is a source as GET /api/v1/sources and pause/resume answer it.
+type sourceView struct {
+	Source   string     `json:"source"`
+	Paused   bool       `json:"paused"`
+	PausedAt *time.Time `json:"paused_at"`
+	PausedBy string     `json:"paused_by"`
+	Reason   string     `json:"reason"`
+	Held     int64      `json:"held"`
+}
+
+const sourcesUsage = "usage: hookflow sources [list] | pause <source> [--reason TEXT] | resume <source>"
+
+// sourcesCommand: `hookflow sources [list]`, `pause <source> [--reason]`,
+// `resume <source>`.
+func sourcesCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	verb := "list"
+	if len(args) > 0 {
+		verb, args = args[0], args[1:]
+	}
+	r, err := newRemote(cfg)
+	if err != nil {
+		return err
+	}
+	switch verb {
+	case "list":
+		if len(args) > 0 {
+			return usageError{sourcesUsage}
+		}
+		var page struct {
+			Sources []sourceView `json:"sources"`
+		}
+		if err := r.do(ctx, http.MethodGet, "/api/v1/sources", nil, &page); err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SOURCE\tSTATE\tHELD\tSINCE\tBY\tREASON")
+		for _, s := range page.Sources {
+			fmt.Fprintln(tw, sourceLine(s))
+		}
+		return tw.Flush()
+	case "pause", "resume":
+		fs := flag.NewFlagSet("sources "+verb, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		reason := fs.String("reason", "", "why (shown with the pause and in the audit log)")
+		// The source comes first, flags after it: `pause simplyprint --reason x`.
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return usageError{sourcesUsage}
+		}
+		source := args[0]
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || (verb == "resume" && *reason != "") {
+			return usageError{sourcesUsage}
+		}
+		var body any
+		if verb == "pause" && *reason != "" {
+			body = map[string]string{"reason": *reason}
+		}
+		var answer struct {
+			Source  sourceView `json:"source"`
+			Changed bool       `json:"changed"`
+		}
+		if err := r.do(ctx, http.MethodPost, "/api/v1/sources/"+url.PathEscape(source)+"/"+verb, body, &answer); err != nil {
+			return err
+		}
+		switch {
+		case !answer.Changed && verb == "pause":
+			fmt.Fprintf(stdout, "%s was already paused (kept its first pause)\n", source)
+		case !answer.Changed:
+			fmt.Fprintf(stdout, "%s was not paused\n", source)
+		case verb == "pause":
+			fmt.Fprintf(stdout, "paused %s: its events are acked and recorded, the relay holds them until 'hookflow sources resume %s'\n", source, source)
+		default:
+			fmt.Fprintf(stdout, "resumed %s: %d held events are being handed over in order\n", source, answer.Source.Held)
+		}
+		return nil
+	}
+	return usageError{sourcesUsage}
+}
+
+func sourceLine(s sourceView) string {
+	state, since := "running", "-"
+	if s.Paused {
+		state = "paused"
+		if s.PausedAt != nil {
+			since = s.PausedAt.UTC().Format(time.RFC3339)
+		}
+	}
+	by, reason := s.PausedBy, s.Reason
+	if by == "" {
+		by = "-"
+	}
+	if reason == "" {
+		reason = "-"
+	}
+	return fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s", s.Source, state, s.Held, since, by, reason)
+}
+
+const deliveriesUsage = "usage: hookflow deliveries retry <delivery id> [<delivery id> ...]"
+
+// deliveriesCommand: `hookflow deliveries retry <id>...`: a new attempt
+// series of each finished delivery (same webhook-id), one after another,
+// with a progress line per delivery.
+func deliveriesCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) < 2 || args[0] != "retry" {
+		return usageError{deliveriesUsage}
+	}
+	r, err := newRemote(cfg)
+	if err != nil {
+		return err
+	}
+	ids := args[1:]
+	var failed int
+	for i, id := range ids {
+		var answer struct {
+			Series     int    `json:"series"`
+			WorkflowID string `json:"workflow_id"`
+		}
+		err := r.do(ctx, http.MethodPost, "/api/v1/webhook-deliveries/"+url.PathEscape(id)+"/retry", nil, &answer)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "[%d/%d] %s: not retried: %v\n", i+1, len(ids), id, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "[%d/%d] %s: series %d started (%s)\n", i+1, len(ids), id, answer.Series, answer.WorkflowID)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d deliveries were not retried", failed, len(ids))
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/testenv"
+)
+
+// The remote commands act on a running hookflow over its admin API: a
+// pause, the list showing it, a resume, a retry of a delivery that does not
+// exist, each audited under the token's name.
+func TestRemoteSourcesAndDeliveries(t *testing.T) {
+	const token = "cli-admin-token-0123456789"
+	dbURL, st := testenv.Database(t)
+	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{"ADMIN_TOKEN": token})
+	a := testenv.StartApp(t, cfg, app.Roles{API: true})
+	ctx := context.Background()
+
+	t.Setenv("HOOKFLOW_URL", a.URL())
+	t.Setenv("ADMIN_TOKEN", "")
+	var out bytes.Buffer
+	if err := run(ctx, "sources", []string{"list"}, &out); err == nil || !strings.Contains(err.Error(), "ADMIN_TOKEN is not set") {
+		t.Fatalf("without a token: %v", err)
+	}
+	t.Setenv("ADMIN_TOKEN", token)
+	if err := run(ctx, "sources", []string{"pause", "simplyprint", "--reason", "printer farm maintenance"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "paused simplyprint") {
+		t.Fatalf("pause printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, "sources", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "simplyprint ") {
+			line = l
+		}
+	}
+	if f := strings.Fields(line); len(f) < 6 || f[1] != "paused" || f[4] != "admin" || !strings.Contains(line, "printer farm maintenance") {
+		t.Fatalf("list shows simplyprint as %q:\n%s", line, out.String())
+	}
+	if !strings.Contains(out.String(), "okdesk ") || !strings.Contains(out.String(), "running") {
+		t.Fatalf("list:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, "sources", []string{"pause", "printers"}, &out); err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "sources are simplyprint") {
+		t.Fatalf("an unknown source: %v", err)
+	}
+	if err := run(ctx, "sources", []string{"resume", "simplyprint"}, &out); err != nil || !strings.HasPrefix(out.String(), "resumed simplyprint") {
+		t.Fatalf("resume: %v %q", err, out.String())
+	}
+	out.Reset()
+	err := run(ctx, "deliveries", []string{"retry", "3f1c2d4e-0000-4000-8000-000000000000"}, &out)
+	if err == nil || !strings.Contains(out.String(), "[1/1] 3f1c2d4e-0000-4000-8000-000000000000: not retried") || !strings.Contains(out.String(), "404") {
+		t.Fatalf("retry of an unknown delivery: %v %q", err, out.String())
+	}
+	for _, args := range [][]string{{"pause"}, {"resume", "simplyprint", "--reason", "x"}, {"stop", "simplyprint"}} {
+		if err := run(ctx, "sources", args, &out); err == nil || !strings.Contains(err.Error(), "usage: hookflow sources") {
+			t.Fatalf("sources %v: %v", args, err)
+		}
+	}
+
+	// The audit log names the token's name, never the token.
+	var actions, leaked string
+	if err := st.Pool.QueryRow(ctx, `SELECT string_agg(action || ':' || actor || ':' || result, ',' ORDER BY id),
+		coalesce(string_agg(id::text, ',') FILTER (WHERE audit_log::text LIKE '%' || $1 || '%'), '') FROM audit_log`, token).
+		Scan(&actions, &leaked); err != nil {
+		t.Fatal(err)
+	}
+	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,delivery.retry:admin:not_found" || leaked != "" {
+		t.Fatalf("audit log %q (entries holding the token: %q)", actions, leaked)
+	}
+}
