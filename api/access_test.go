@@ -35,6 +35,7 @@ const (
 // (canonicalRoute). A route the router has and this table lacks fails
 // TestRouteAccess: adding a route forces a decision, here and in README.
 var routeAccess = map[string]string{
+	"GET /":        accessOpen,
 	"GET /healthz": accessOpen,
 	"GET /readyz":  accessOpen,
 	"GET /metrics": accessOpen,

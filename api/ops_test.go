@@ -209,6 +209,15 @@ func TestOpsConsoleReadSession(t *testing.T) {
 	a := testenv.StartApp(t, testenv.Config(t, dbURL, tmp, accessVars), app.Roles{API: true})
 	base := a.URL()
 
+	// The root leads a browser to the console: its login page without a
+	// session, the console with one.
+	if resp, _ := opsRequest(t, "GET", base+"/", nil, nil); resp.StatusCode != 303 || resp.Header.Get("Location") != "/ops" {
+		t.Fatalf("GET /: %d to %q, want 303 to /ops", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := opsRequest(t, "GET", base+"/ops", nil, nil); resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/ops/login") {
+		t.Fatalf("GET /ops without a session: %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
 	if resp, body := opsRequest(t, "POST", base+"/ops/login", nil, url.Values{"token": {unknownToken}}); resp.StatusCode != 401 ||
 		!strings.Contains(body, `id="login-error"`) {
 		t.Fatalf("login with an unknown token: %d", resp.StatusCode)

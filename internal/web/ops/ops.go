@@ -107,6 +107,9 @@ func (c *Console) Register(r *gin.Engine) {
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
 	r.GET("/ops/assets/*file", gin.WrapH(http.StripPrefix("/ops/assets/", http.FileServerFS(sub))))
+	// The root is where a newcomer's browser lands after make run: the
+	// console (its login page without a session). It shows no data.
+	r.GET("/", func(g *gin.Context) { g.Redirect(http.StatusSeeOther, "/ops") })
 	r.GET("/ops/login", func(g *gin.Context) { c.render(g, "login", gin.H{"Next": g.Query("next")}) })
 	r.POST("/ops/login", c.login)
 	r.POST("/ops/logout", c.logout)
