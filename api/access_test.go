@@ -72,6 +72,7 @@ var routeAccess = map[string]string{
 	"GET /api/v1/webhook-failures":               accessRead, // open with PUBLIC_MONITORING=true
 	"GET /api/v1/webhook-deliveries/{id}":        accessRead,
 	"POST /api/v1/webhook-deliveries/{id}/retry": accessAdmin,
+	"POST /api/v1/webhook-deliveries/retry":      accessAdmin,
 	"GET /api/v1/audit":                          accessRead,
 	"GET /api/v1/dead-letters":                   accessRead,
 	"GET /api/v1/sources":                        accessRead,

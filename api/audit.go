@@ -31,6 +31,7 @@ func markAudited(c *gin.Context) { c.Set(auditedKey, true) }
 // path); a route missing here is still recorded, as "METHOD path".
 var adminActions = map[string]string{
 	"POST /api/v1/webhook-deliveries/:id/retry": store.AuditDeliveryRetry,
+	"POST /api/v1/webhook-deliveries/retry":     store.AuditDeliveryRetryBulk,
 	"PATCH /api/orders/:id":                     store.AuditOrderUpdate,
 	"POST " + OkdeskContactLinkPath:             store.AuditContactLink,
 	"POST /api/v1/sources/:source/pause":        store.AuditSourcePause,

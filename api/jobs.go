@@ -45,6 +45,7 @@ func (s *Server) jobsRoutes(r *gin.Engine) {
 	r.GET("/api/v1/webhook-failures", s.monitoring, s.webhookFailures)
 	r.GET("/api/v1/webhook-deliveries/:id", s.requireRead, s.webhookDelivery)
 	r.POST("/api/v1/webhook-deliveries/:id/retry", s.requireAdmin, s.retryWebhookDelivery)
+	r.POST("/api/v1/webhook-deliveries/retry", s.requireAdmin, s.retryWebhookDeliveries)
 }
 
 // JobAccepted is the 202 answer to a submission.
@@ -523,6 +524,21 @@ func (s *Server) webhookDelivery(c *gin.Context) {
 
 // retryWebhookDelivery starts a new attempt series (same webhook-id, the
 // configured schedule) for a delivery whose series has ended.
+// startCallbackSeries starts the attempt series of a delivery that a retry
+// has just moved to its next series (inside the retry's transaction, so a
+// refused start leaves the delivery as it was).
+func (s *Server) startCallbackSeries(ctx context.Context, d store.Delivery) (activities.CallbackInput, error) {
+	input := activities.CallbackInput{DeliveryID: d.ID, JobID: d.JobID, ClientID: d.ClientID, Series: d.Series, FirstAttempt: d.Attempts + 1,
+		Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout}
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    activities.CallbackWorkflowID(d.ID, d.Series),
+		TaskQueue:             s.Config.Temporal.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: workflows.CallbackSearchAttributes(d.ClientID),
+	}, workflows.CallbackDelivery, input)
+	return input, err
+}
+
 func (s *Server) retryWebhookDelivery(c *gin.Context) {
 	id, ok := parseDeliveryID(c)
 	if !ok {
@@ -545,14 +561,8 @@ func (s *Server) retryWebhookDelivery(c *gin.Context) {
 	who, _ := auth.Who(c)
 	markAudited(c) // RetryDeliveryAs records the entry, whatever the result
 	d, err := s.Store.RetryDeliveryAs(ctx, who.Name, id, stalled, func(d store.Delivery) error {
-		input = activities.CallbackInput{DeliveryID: d.ID, JobID: d.JobID, ClientID: d.ClientID, Series: d.Series, FirstAttempt: d.Attempts + 1,
-			Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout}
-		_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID:                    activities.CallbackWorkflowID(d.ID, d.Series),
-			TaskQueue:             s.Config.Temporal.TaskQueue,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			TypedSearchAttributes: workflows.CallbackSearchAttributes(d.ClientID),
-		}, workflows.CallbackDelivery, input)
+		var err error
+		input, err = s.startCallbackSeries(ctx, d)
 		return err
 	})
 	switch {

@@ -186,7 +186,8 @@ func sourceLine(s sourceView) string {
 	return fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s", s.Source, state, s.Held, since, by, reason)
 }
 
-const deliveriesUsage = "usage: hookflow deliveries retry <delivery id> [<delivery id> ...]"
+const deliveriesUsage = "usage: hookflow deliveries retry <delivery id> [<delivery id> ...]\n" +
+	"       hookflow deliveries retry --failed [--client ID] [--status CODE] [--since T] [--until T] [--include-gone] [--dry-run] [--batch N]"
 
 // deliveriesCommand: `hookflow deliveries retry <id>...`: a new attempt
 // series of each finished delivery (same webhook-id), one after another,
@@ -198,6 +199,9 @@ func deliveriesCommand(ctx context.Context, cfg config.Config, args []string, st
 	r, err := newRemote(cfg)
 	if err != nil {
 		return err
+	}
+	if strings.HasPrefix(args[1], "-") {
+		return retryByFilter(ctx, r, args[1:], stdout)
 	}
 	ids := args[1:]
 	var failed int
@@ -216,6 +220,79 @@ func deliveriesCommand(ctx context.Context, cfg config.Config, args []string, st
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d deliveries were not retried", failed, len(ids))
+	}
+	return nil
+}
+
+// retryByFilter: `hookflow deliveries retry --failed [filters]`, the bulk
+// retry in batches, a progress line per batch, until nothing is left.
+func retryByFilter(ctx context.Context, r *remote, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("deliveries retry", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	failed := fs.Bool("failed", false, "retry the failed deliveries the filters match (required: says what the command does)")
+	clientID := fs.String("client", "", "one client's deliveries")
+	status := fs.Int("status", 0, "the last answer's HTTP status")
+	since := fs.String("since", "", "finished at or after (RFC 3339)")
+	until := fs.String("until", "", "finished before (RFC 3339)")
+	gone := fs.Bool("include-gone", false, "also the deliveries whose receiver answered 410 Gone")
+	dryRun := fs.Bool("dry-run", false, "only count what the filters match")
+	batch := fs.Int("batch", 100, "deliveries per call (1-1000)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || !*failed {
+		return usageError{deliveriesUsage}
+	}
+	body := map[string]any{"max": *batch}
+	if *clientID != "" {
+		body["client_id"] = *clientID
+	}
+	if *status != 0 {
+		body["status_code"] = *status
+	}
+	for name, v := range map[string]string{"since": *since, "until": *until} {
+		if v != "" {
+			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+				return usageError{fmt.Sprintf("--%s %q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", name, v)}
+			}
+			body[name] = v
+		}
+	}
+	if *gone {
+		body["failed_only"] = false
+	}
+	type answer struct {
+		Matched    int64 `json:"matched"`
+		Retried    int   `json:"retried"`
+		NotStarted int   `json:"not_started"`
+		More       bool  `json:"more"`
+	}
+	if *dryRun {
+		body["dry_run"] = true
+		var a answer
+		if err := r.do(ctx, http.MethodPost, "/api/v1/webhook-deliveries/retry", body, &a); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d deliveries match; nothing was retried (dry run)\n", a.Matched)
+		return nil
+	}
+	var total, notStarted int
+	var matched int64 = -1
+	for {
+		var a answer
+		if err := r.do(ctx, http.MethodPost, "/api/v1/webhook-deliveries/retry", body, &a); err != nil {
+			return fmt.Errorf("after %d retried: %w", total, err)
+		}
+		if matched < 0 {
+			matched = a.Matched
+		}
+		total += a.Retried
+		notStarted += a.NotStarted
+		fmt.Fprintf(stdout, "retried %d of %d matched\n", total, matched)
+		// A call that started nothing would repeat itself: stop there.
+		if !a.More || a.Retried == 0 {
+			break
+		}
+	}
+	if notStarted > 0 {
+		return fmt.Errorf("%d deliveries could not be retried (see the API's log)", notStarted)
 	}
 	return nil
 }

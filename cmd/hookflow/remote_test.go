@@ -61,6 +61,20 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 	if err == nil || !strings.Contains(out.String(), "[1/1] 3f1c2d4e-0000-4000-8000-000000000000: not retried") || !strings.Contains(out.String(), "404") {
 		t.Fatalf("retry of an unknown delivery: %v %q", err, out.String())
 	}
+	out.Reset()
+	if err := run(ctx, "deliveries", []string{"retry", "--failed", "--client", "acme", "--status", "503", "--dry-run"}, &out); err != nil ||
+		out.String() != "0 deliveries match; nothing was retried (dry run)\n" {
+		t.Fatalf("dry run: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, "deliveries", []string{"retry", "--failed", "--since", "2026-01-01T00:00:00Z"}, &out); err != nil || out.String() != "retried 0 of 0 matched\n" {
+		t.Fatalf("retry by filter: %v %q", err, out.String())
+	}
+	for _, args := range [][]string{{"retry", "--client", "acme"}, {"retry", "--failed", "--since", "yesterday"}} {
+		if err := run(ctx, "deliveries", args, &out); err == nil || !strings.Contains(err.Error(), "usage") && !strings.Contains(err.Error(), "RFC 3339") {
+			t.Fatalf("deliveries %v: %v", args, err)
+		}
+	}
 	for _, args := range [][]string{{"pause"}, {"resume", "simplyprint", "--reason", "x"}, {"stop", "simplyprint"}} {
 		if err := run(ctx, "sources", args, &out); err == nil || !strings.Contains(err.Error(), "usage: hookflow sources") {
 			t.Fatalf("sources %v: %v", args, err)
@@ -74,7 +88,8 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 		Scan(&actions, &leaked); err != nil {
 		t.Fatal(err)
 	}
-	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,delivery.retry:admin:not_found" || leaked != "" {
+	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,delivery.retry:admin:not_found,"+
+		"delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok" || leaked != "" {
 		t.Fatalf("audit log %q (entries holding the token: %q)", actions, leaked)
 	}
 }

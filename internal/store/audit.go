@@ -12,10 +12,11 @@ import (
 // Audit actions: one name per kind of admin action (audit_log.action).
 // Later actions (events.replay, deliveries.retry, source.pause) add theirs.
 const (
-	AuditDeliveryRetry = "delivery.retry"         // POST /api/v1/webhook-deliveries/{id}/retry (and the console's button)
-	AuditOrderUpdate   = "order.update"           // PATCH /api/orders/{id}
-	AuditContactLink   = "okdesk.contact.link"    // POST /api/v1/okdesk/contacts/{id}/link
-	AuditTestEvent     = "simplyprint.test_event" // POST /ops/simplyprint/test-event
+	AuditDeliveryRetry     = "delivery.retry"         // POST /api/v1/webhook-deliveries/{id}/retry (and the console's button)
+	AuditDeliveryRetryBulk = "delivery.retry_bulk"    // POST /api/v1/webhook-deliveries/retry: the filter and how many
+	AuditOrderUpdate       = "order.update"           // PATCH /api/orders/{id}
+	AuditContactLink       = "okdesk.contact.link"    // POST /api/v1/okdesk/contacts/{id}/link
+	AuditTestEvent         = "simplyprint.test_event" // POST /ops/simplyprint/test-event
 )
 
 // Audit results besides an HTTP-derived one.

@@ -755,6 +755,11 @@ type DeliveryFilter struct {
 	Until time.Time // finished before (zero: no bound)
 	After *DeliveryCursor
 	Limit int
+	// Narrower filters of a bulk retry (checked on the rows the index
+	// finds: failures are the few deliveries).
+	ClientID   string // one client's deliveries
+	StatusCode int    // the last answer's HTTP status (0: any)
+	FailedOnly bool   // status failed, not gone (410)
 }
 
 // DeliveryCursor is the position of a delivery in FailedDeliveries' order
@@ -770,14 +775,7 @@ func (s *Store) FailedDeliveries(ctx context.Context, f DeliveryFilter) ([]Deliv
 	// Only the bounds that are set go into the statement, so that its plan
 	// seeks the index to them.
 	q, args := `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE status IN ('failed', 'gone')`, []any{f.Limit}
-	if !f.Since.IsZero() {
-		args = append(args, f.Since)
-		q += fmt.Sprintf(` AND finished_at >= $%d`, len(args))
-	}
-	if !f.Until.IsZero() {
-		args = append(args, f.Until)
-		q += fmt.Sprintf(` AND finished_at < $%d`, len(args))
-	}
+	q, args = f.narrow(q, args)
 	if f.After != nil {
 		args = append(args, f.After.FinishedAt, f.After.ID)
 		q += fmt.Sprintf(` AND (finished_at, id) < ($%d, $%d::uuid)`, len(args)-1, len(args))
@@ -787,6 +785,39 @@ func (s *Store) FailedDeliveries(ctx context.Context, f DeliveryFilter) ([]Deliv
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) { return scanDelivery(r) })
+}
+
+// narrow adds the filters that are set (not the cursor).
+func (f DeliveryFilter) narrow(q string, args []any) (string, []any) {
+	if !f.Since.IsZero() {
+		args = append(args, f.Since)
+		q += fmt.Sprintf(` AND finished_at >= $%d`, len(args))
+	}
+	if !f.Until.IsZero() {
+		args = append(args, f.Until)
+		q += fmt.Sprintf(` AND finished_at < $%d`, len(args))
+	}
+	if f.ClientID != "" {
+		args = append(args, f.ClientID)
+		q += fmt.Sprintf(` AND client_id = $%d`, len(args))
+	}
+	if f.StatusCode != 0 {
+		args = append(args, f.StatusCode)
+		q += fmt.Sprintf(` AND last_status_code = $%d`, len(args))
+	}
+	if f.FailedOnly {
+		q += ` AND status = 'failed'`
+	}
+	return q, args
+}
+
+// CountFailedDeliveries counts what FailedDeliveries would list under f
+// (no cursor, no limit): a bulk retry's dry run.
+func (s *Store) CountFailedDeliveries(ctx context.Context, f DeliveryFilter) (int64, error) {
+	q, args := f.narrow(`SELECT count(*) FROM callback_deliveries WHERE status IN ('failed', 'gone')`, nil)
+	var n int64
+	err := s.Pool.QueryRow(ctx, q, args...).Scan(&n)
+	return n, err
 }
 
 func jobsNullInt(n int) *int {
