@@ -365,7 +365,17 @@ type CallbackInput struct {
 	FirstAttempt int               `json:"first_attempt"` // attempt number of the series' first attempt
 	Schedule     callback.Schedule `json:"schedule"`
 	Timeout      time.Duration     `json:"timeout"`
+	// PausePoll: while the client is paused, the first wait before looking
+	// again (CALLBACK_PAUSE_POLL; doubles up to MaxPausePoll). Zero in
+	// inputs recorded before client pauses: DefaultPausePoll.
+	PausePoll time.Duration `json:"pause_poll,omitempty"`
 }
+
+// Waits of a delivery whose client is paused.
+const (
+	DefaultPausePoll = time.Minute
+	MaxPausePoll     = 10 * time.Minute
+)
 
 // CallbackWorkflowID is the workflow of a delivery's attempt series.
 func CallbackWorkflowID(deliveryID string, series int) string {
@@ -389,7 +399,7 @@ func (a *Jobs) JobFinish(ctx context.Context, jobID string) (JobSummary, error) 
 	s := JobSummary{Status: j.Status, TotalLots: j.TotalLots, CompletedLots: j.CompletedLots, FailedLots: j.FailedLots}
 	if d := j.Delivery; d != nil && d.Series == 1 && d.Attempts == 0 && d.Status == store.DeliveryPending {
 		s.Callback = &CallbackInput{DeliveryID: d.ID, JobID: j.ID, ClientID: d.ClientID, Series: 1, FirstAttempt: 1,
-			Schedule: a.Config.Schedule(), Timeout: a.Config.CallbackTimeout}
+			Schedule: a.Config.Schedule(), Timeout: a.Config.CallbackTimeout, PausePoll: a.Config.CallbackPausePoll}
 	}
 	return s, nil
 }
@@ -400,6 +410,10 @@ type DeliverInput struct {
 	Series     int           `json:"series"`
 	Attempt    int           `json:"attempt"`
 	Timeout    time.Duration `json:"timeout"`
+	// PauseAware: the series waits while its client is paused (runs from
+	// versionCallbackClientPause on); the attempt then sends nothing and
+	// answers Paused.
+	PauseAware bool `json:"pause_aware,omitempty"`
 }
 
 // DeliverResult is what one attempt did.
@@ -417,6 +431,9 @@ type DeliverResult struct {
 	// the delivery's status delivered) before returning; recording it
 	// again would change nothing.
 	Recorded bool `json:"recorded,omitempty"`
+	// Paused: the client is paused (POST /api/v1/clients/{client}/pause);
+	// nothing was sent, and the attempt is not spent.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // CallbackDeliver makes exactly one attempt (the workflow owns the
@@ -441,6 +458,16 @@ func (a *Jobs) CallbackDeliver(ctx context.Context, in DeliverInput) (DeliverRes
 	if d.Status == "delivered" {
 		res.AlreadyDelivered = true
 		return res, nil
+	}
+	if in.PauseAware {
+		paused, err := a.Store.ClientPaused(ctx, d.ClientID)
+		if err != nil {
+			return DeliverResult{}, fmt.Errorf("is client %s paused: %w", d.ClientID, err)
+		}
+		if paused {
+			res.Paused = true
+			return res, nil
+		}
 	}
 	secret, previous := "", ""
 	if clients, err := a.Config.ClientSet(); err == nil {

@@ -36,6 +36,8 @@ var adminActions = map[string]string{
 	"POST " + OkdeskContactLinkPath:             store.AuditContactLink,
 	"POST /api/v1/sources/:source/pause":        store.AuditSourcePause,
 	"POST /api/v1/sources/:source/resume":       store.AuditSourceResume,
+	"POST /api/v1/clients/:client/pause":        store.AuditClientPause,
+	"POST /api/v1/clients/:client/resume":       store.AuditClientResume,
 }
 
 func auditAction(c *gin.Context) string {
@@ -70,6 +72,9 @@ func (s *Server) recordAfter(c *gin.Context, actor string) {
 	target := c.Param("id")
 	if target == "" {
 		target = c.Param("source")
+	}
+	if target == "" {
+		target = c.Param("client")
 	}
 	e := store.AuditEntry{Actor: actor, Action: auditAction(c), Target: target, Result: HTTPAuditResult(status),
 		Detail: store.AuditDetail(map[string]any{"method": c.Request.Method, "path": c.Request.URL.Path, "status": status})}

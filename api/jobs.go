@@ -529,7 +529,7 @@ func (s *Server) webhookDelivery(c *gin.Context) {
 // refused start leaves the delivery as it was).
 func (s *Server) startCallbackSeries(ctx context.Context, d store.Delivery) (activities.CallbackInput, error) {
 	input := activities.CallbackInput{DeliveryID: d.ID, JobID: d.JobID, ClientID: d.ClientID, Series: d.Series, FirstAttempt: d.Attempts + 1,
-		Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout}
+		Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout, PausePoll: s.Config.Jobs.CallbackPausePoll}
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                    activities.CallbackWorkflowID(d.ID, d.Series),
 		TaskQueue:             s.Config.Temporal.TaskQueue,

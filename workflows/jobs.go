@@ -70,6 +70,10 @@ const (
 	// versionJobLotBatches: first attempts of lots go in batches, one
 	// JobGenerateLots activity per batch (generateLotBatches).
 	versionJobLotBatches = "job-lot-batches"
+	// versionCallbackClientPause: CallbackDelivery asks for pause-aware
+	// attempts, and waits (not spending the attempt) while the client is
+	// paused.
+	versionCallbackClientPause = "callback-client-pause"
 	// versionJobGeneratorQueue: a job planned with a generator queue
 	// (GENERATOR_MAX_RPS) sends each lot there as one JobGenerateLotPaced
 	// activity (generatePacedLots).
@@ -349,12 +353,30 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 		}
 		return workflow.ExecuteActivity(entityActivityOptions(ctx), a.CallbackRecordAttempt, rec).Get(ctx, nil)
 	}
+	pauseAware := workflow.GetVersion(ctx, versionCallbackClientPause, workflow.DefaultVersion, 1) >= 1
+	pausePoll := in.PausePoll
+	if pausePoll <= 0 {
+		pausePoll = activities.DefaultPausePoll
+	}
+	wait := pausePoll
 	first := max(in.FirstAttempt, 1)
 	for n := 1; ; n++ {
 		attempt := first + n - 1
 		var res activities.DeliverResult
 		err := workflow.ExecuteActivity(deliverCtx, a.CallbackDeliver,
-			activities.DeliverInput{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Timeout: in.Timeout}).Get(ctx, &res)
+			activities.DeliverInput{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Timeout: in.Timeout, PauseAware: pauseAware}).Get(ctx, &res)
+		if err == nil && res.Paused {
+			// The client is paused: the same attempt waits and looks again,
+			// longer each time (a long pause stays a short history), and
+			// the schedule resumes where it was.
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				return CallbackResult{}, err
+			}
+			wait = min(2*wait, activities.MaxPausePoll)
+			n--
+			continue
+		}
+		wait = pausePoll
 		if err != nil {
 			res = activities.DeliverResult{AttemptedAt: workflow.Now(ctx), Attempt: callback.Attempt{
 				Outcome: callback.OutcomeRetryable, Err: "the attempt did not complete: " + attemptErrorText(err)}}

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -568,5 +569,56 @@ func TestLotBatches(t *testing.T) {
 		if len(got) != c.batches || len(got[0]) != c.first || !slices.Equal(flat, lots) {
 			t.Errorf("%+v: %d batches, first of %d", c, len(got), len(got[0]))
 		}
+	}
+}
+
+// TestCallbackWaitsWhileClientPaused: the client is paused for the first
+// three looks and at attempt 2's due time. The paused looks spend no
+// attempt and come after 1, 2 and 4 minutes (CALLBACK_PAUSE_POLL doubling,
+// capped at 10); then attempt 1 (a 500) goes out, and attempt 2, paused
+// once more, waits one poll (the doubling starts over) before it is made.
+// The series ends delivered after two attempts, numbered 1 and 2.
+func TestCallbackWaitsWhileClientPaused(t *testing.T) {
+	env := newJobsEnv(t)
+	start := env.Now()
+	paused := []bool{true, true, true, false, true, false}
+	var looks []time.Duration
+	var attempts []int
+	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(func(_ context.Context, in activities.DeliverInput) (activities.DeliverResult, error) {
+		if !in.PauseAware {
+			return activities.DeliverResult{}, errors.New("a new run's attempts must be pause-aware")
+		}
+		looks = append(looks, env.Now().Sub(start))
+		p := paused[0]
+		paused = paused[1:]
+		if p {
+			return activities.DeliverResult{Paused: true}, nil
+		}
+		attempts = append(attempts, in.Attempt)
+		code, outcome := 500, callback.OutcomeRetryable
+		if len(attempts) == 2 {
+			code, outcome = 200, callback.OutcomeDelivered
+		}
+		return activities.DeliverResult{AttemptedAt: env.Now(), Attempt: callback.Attempt{StatusCode: code, Outcome: outcome}}, nil
+	})
+	var records []activities.AttemptRecord
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
+		records = append(records, r)
+		return nil
+	})
+	in := seedInput()
+	in.PausePoll = time.Minute
+	env.ExecuteWorkflow("CallbackDelivery", in)
+	var res workflows.CallbackResult
+	if err := env.GetWorkflowResult(&res); err != nil || res != (workflows.CallbackResult{Status: "delivered", Attempts: 2}) {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	// Looks at 0 (paused), 1 (paused), 3 (paused), 7: attempt 1; its retry
+	// is due a minute later, 8: paused; 9: attempt 2.
+	if want := minutes(0, 1, 3, 7, 8, 9); !slices.Equal(looks, want) {
+		t.Fatalf("looks at %v, want %v", looks, want)
+	}
+	if !slices.Equal(attempts, []int{1, 2}) || len(records) != 2 || records[0].Attempt != 1 || records[1].Attempt != 2 {
+		t.Fatalf("attempts %v, records %+v", attempts, records)
 	}
 }

@@ -37,12 +37,13 @@ Commands:
   telegram     set-webhook [--url URL]: point the rating bot at this service
   okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
   sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow
-  deliveries   retry <delivery id>...: a new attempt series of each, on the running hookflow
+  clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
+  deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
 
-The remote commands (sources, deliveries) call the admin API of the hookflow at
+The remote commands (sources, clients, deliveries) call the admin API of the hookflow at
 HOOKFLOW_URL (default: this machine, HTTP_ADDR's port) with ADMIN_TOKEN.
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
@@ -109,7 +110,9 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
 	case "sources":
-		return sourcesCommand(ctx, cfg, args, stdout)
+		return pausesCommand(ctx, sourcesKind, cfg, args, stdout)
+	case "clients":
+		return pausesCommand(ctx, clientsKind, cfg, args, stdout)
 	case "deliveries":
 		return deliveriesCommand(ctx, cfg, args, stdout)
 	}

@@ -90,21 +90,41 @@ func (r *remote) do(ctx context.Context, method, path string, body, out any) err
 	return json.Unmarshal(raw, out)
 }
 
-// sourceView is a source as GET /api/v1/sources and pause/resume answer it.
-type sourceView struct {
+// pausable is what `hookflow sources` and `hookflow clients` act on: a
+// kind of thing the admin API pauses and resumes.
+type pausable struct {
+	kind, plural string // "source", "sources"
+	path         string // /api/v1/sources
+	backlog      string // the count the list shows: held events, pending deliveries
+	paused       string // what a pause does, for the message
+}
+
+var (
+	sourcesKind = pausable{"source", "sources", "/api/v1/sources", "HELD",
+		"its events are acked and recorded, the relay holds them"}
+	clientsKind = pausable{"client", "clients", "/api/v1/clients", "PENDING",
+		"its callbacks wait before each attempt, which is not spent"}
+)
+
+// pauseView is a source or a client as the API answers it.
+type pauseView struct {
 	Source   string     `json:"source"`
+	ClientID string     `json:"client_id"`
 	Paused   bool       `json:"paused"`
 	PausedAt *time.Time `json:"paused_at"`
 	PausedBy string     `json:"paused_by"`
 	Reason   string     `json:"reason"`
 	Held     int64      `json:"held"`
+	Pending  int64      `json:"pending"`
 }
 
-const sourcesUsage = "usage: hookflow sources [list] | pause <source> [--reason TEXT] | resume <source>"
+func (k pausable) usage() string {
+	return fmt.Sprintf("usage: hookflow %s [list] | pause <%s> [--reason TEXT] | resume <%s>", k.plural, k.kind, k.kind)
+}
 
-// sourcesCommand: `hookflow sources [list]`, `pause <source> [--reason]`,
-// `resume <source>`.
-func sourcesCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+// pausesCommand: `hookflow sources|clients [list]`, `pause <name>
+// [--reason]`, `resume <name>`.
+func pausesCommand(ctx context.Context, k pausable, cfg config.Config, args []string, stdout io.Writer) error {
 	verb := "list"
 	if len(args) > 0 {
 		verb, args = args[0], args[1:]
@@ -116,74 +136,74 @@ func sourcesCommand(ctx context.Context, cfg config.Config, args []string, stdou
 	switch verb {
 	case "list":
 		if len(args) > 0 {
-			return usageError{sourcesUsage}
+			return usageError{k.usage()}
 		}
-		var page struct {
-			Sources []sourceView `json:"sources"`
-		}
-		if err := r.do(ctx, http.MethodGet, "/api/v1/sources", nil, &page); err != nil {
+		page := map[string][]pauseView{}
+		if err := r.do(ctx, http.MethodGet, k.path, nil, &page); err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SOURCE\tSTATE\tHELD\tSINCE\tBY\tREASON")
-		for _, s := range page.Sources {
-			fmt.Fprintln(tw, sourceLine(s))
+		fmt.Fprintf(tw, "%s\tSTATE\t%s\tSINCE\tBY\tREASON\n", strings.ToUpper(k.kind), k.backlog)
+		for _, v := range page[k.plural] {
+			fmt.Fprintln(tw, pauseLine(v))
 		}
 		return tw.Flush()
 	case "pause", "resume":
-		fs := flag.NewFlagSet("sources "+verb, flag.ContinueOnError)
+		fs := flag.NewFlagSet(k.plural+" "+verb, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		reason := fs.String("reason", "", "why (shown with the pause and in the audit log)")
-		// The source comes first, flags after it: `pause simplyprint --reason x`.
+		// The name comes first, flags after it: `pause simplyprint --reason x`.
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return usageError{sourcesUsage}
+			return usageError{k.usage()}
 		}
-		source := args[0]
+		name := args[0]
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || (verb == "resume" && *reason != "") {
-			return usageError{sourcesUsage}
+			return usageError{k.usage()}
 		}
 		var body any
 		if verb == "pause" && *reason != "" {
 			body = map[string]string{"reason": *reason}
 		}
-		var answer struct {
-			Source  sourceView `json:"source"`
-			Changed bool       `json:"changed"`
-		}
-		if err := r.do(ctx, http.MethodPost, "/api/v1/sources/"+url.PathEscape(source)+"/"+verb, body, &answer); err != nil {
+		answer := map[string]json.RawMessage{}
+		if err := r.do(ctx, http.MethodPost, k.path+"/"+url.PathEscape(name)+"/"+verb, body, &answer); err != nil {
 			return err
 		}
+		var changed bool
+		var v pauseView
+		_ = json.Unmarshal(answer["changed"], &changed)
+		_ = json.Unmarshal(answer[k.kind], &v)
 		switch {
-		case !answer.Changed && verb == "pause":
-			fmt.Fprintf(stdout, "%s was already paused (kept its first pause)\n", source)
-		case !answer.Changed:
-			fmt.Fprintf(stdout, "%s was not paused\n", source)
+		case !changed && verb == "pause":
+			fmt.Fprintf(stdout, "%s was already paused (kept its first pause)\n", name)
+		case !changed:
+			fmt.Fprintf(stdout, "%s was not paused\n", name)
 		case verb == "pause":
-			fmt.Fprintf(stdout, "paused %s: its events are acked and recorded, the relay holds them until 'hookflow sources resume %s'\n", source, source)
+			fmt.Fprintf(stdout, "paused %s: %s until 'hookflow %s resume %s'\n", name, k.paused, k.plural, name)
 		default:
-			fmt.Fprintf(stdout, "resumed %s: %d held events are being handed over in order\n", source, answer.Source.Held)
+			fmt.Fprintf(stdout, "resumed %s: %d waiting go out in order\n", name, v.Held+v.Pending)
 		}
 		return nil
 	}
-	return usageError{sourcesUsage}
+	return usageError{k.usage()}
 }
 
-func sourceLine(s sourceView) string {
+func pauseLine(v pauseView) string {
+	name := v.Source + v.ClientID
 	state, since := "running", "-"
-	if s.Paused {
+	if v.Paused {
 		state = "paused"
-		if s.PausedAt != nil {
-			since = s.PausedAt.UTC().Format(time.RFC3339)
+		if v.PausedAt != nil {
+			since = v.PausedAt.UTC().Format(time.RFC3339)
 		}
 	}
-	by, reason := s.PausedBy, s.Reason
+	by, reason := v.PausedBy, v.Reason
 	if by == "" {
 		by = "-"
 	}
 	if reason == "" {
 		reason = "-"
 	}
-	return fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s", s.Source, state, s.Held, since, by, reason)
+	return fmt.Sprintf("%s\t%s\t%d\t%s\t%s\t%s", name, state, v.Held+v.Pending, since, by, reason)
 }
 
 const deliveriesUsage = "usage: hookflow deliveries retry <delivery id> [<delivery id> ...]\n" +

@@ -16,7 +16,7 @@ import (
 func TestRemoteSourcesAndDeliveries(t *testing.T) {
 	const token = "cli-admin-token-0123456789"
 	dbURL, st := testenv.Database(t)
-	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{"ADMIN_TOKEN": token})
+	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{"ADMIN_TOKEN": token, "JOBS_CLIENTS": "acme:acme-secret-0123456789"})
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
 	ctx := context.Background()
 
@@ -62,6 +62,21 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 		t.Fatalf("retry of an unknown delivery: %v %q", err, out.String())
 	}
 	out.Reset()
+	if err := run(ctx, "clients", []string{"pause", "acme", "--reason", "receiver migration"}, &out); err != nil || !strings.HasPrefix(out.String(), "paused acme: its callbacks wait") {
+		t.Fatalf("clients pause: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, "clients", nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(strings.Split(out.String(), "\n")[1]); len(f) < 6 || f[0] != "acme" || f[1] != "paused" || f[4] != "admin" {
+		t.Fatalf("clients list:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, "clients", []string{"resume", "acme"}, &out); err != nil || !strings.HasPrefix(out.String(), "resumed acme") {
+		t.Fatalf("clients resume: %v %q", err, out.String())
+	}
+	out.Reset()
 	if err := run(ctx, "deliveries", []string{"retry", "--failed", "--client", "acme", "--status", "503", "--dry-run"}, &out); err != nil ||
 		out.String() != "0 deliveries match; nothing was retried (dry run)\n" {
 		t.Fatalf("dry run: %v %q", err, out.String())
@@ -89,7 +104,7 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,delivery.retry:admin:not_found,"+
-		"delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok" || leaked != "" {
+		"client.pause:admin:ok,client.resume:admin:ok,delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok" || leaked != "" {
 		t.Fatalf("audit log %q (entries holding the token: %q)", actions, leaked)
 	}
 }

@@ -35,6 +35,7 @@ type JobsConfig struct {
 	CallbackRetryMaxAttempts int           `env:"CALLBACK_RETRY_MAX_ATTEMPTS" envDefault:"6" desc:"callback attempts in all, the first included"`
 	CallbackMaxRetryAfter    time.Duration `env:"CALLBACK_MAX_RETRY_AFTER" envDefault:"1h" desc:"cap on a receiver's Retry-After (429/503)"`
 	CallbackTimeout          time.Duration `env:"CALLBACK_TIMEOUT" envDefault:"30s" desc:"longest wait for a receiver's complete answer"`
+	CallbackPausePoll        time.Duration `env:"CALLBACK_PAUSE_POLL" envDefault:"1m" desc:"while a client is paused (POST /api/v1/clients/{client}/pause), how long its deliveries wait before looking again; the wait doubles per look up to 10m, and a waiting attempt is not spent"`
 	CallbackAllowPrivate     bool          `env:"CALLBACK_ALLOW_PRIVATE_NETWORKS" envDefault:"false" desc:"allow webhook_url and image URLs on loopback, private and link-local networks (never the cloud metadata address)"`
 }
 
@@ -103,8 +104,8 @@ func (c JobsConfig) validate() error {
 	if c.GeneratorTimeout <= 0 || c.GeneratorRetryBase <= 0 {
 		errs = append(errs, errors.New("GENERATOR_TIMEOUT and GENERATOR_RETRY_BASE: must be positive"))
 	}
-	if c.CallbackRetryBase <= 0 || c.CallbackTimeout <= 0 || c.CallbackMaxRetryAfter <= 0 {
-		errs = append(errs, errors.New("CALLBACK_RETRY_BASE, CALLBACK_TIMEOUT and CALLBACK_MAX_RETRY_AFTER: must be positive"))
+	if c.CallbackRetryBase <= 0 || c.CallbackTimeout <= 0 || c.CallbackMaxRetryAfter <= 0 || c.CallbackPausePoll <= 0 {
+		errs = append(errs, errors.New("CALLBACK_RETRY_BASE, CALLBACK_TIMEOUT, CALLBACK_MAX_RETRY_AFTER and CALLBACK_PAUSE_POLL: must be positive"))
 	}
 	if c.CallbackRetryFactor < 1 {
 		errs = append(errs, fmt.Errorf("CALLBACK_RETRY_FACTOR: must be at least 1, got %g", c.CallbackRetryFactor))

@@ -12,6 +12,8 @@ import (
 const (
 	AuditSourcePause  = "source.pause"  // POST /api/v1/sources/{source}/pause (and the console's toggle)
 	AuditSourceResume = "source.resume" // POST /api/v1/sources/{source}/resume
+	AuditClientPause  = "client.pause"  // POST /api/v1/clients/{client}/pause
+	AuditClientResume = "client.resume" // POST /api/v1/clients/{client}/resume
 )
 
 // SourceState is a source's pause state and the events the relay holds for
@@ -63,22 +65,40 @@ func (s *Store) PausedSources(ctx context.Context) ([]string, error) {
 // entry records it (count 0, detail unchanged). The source must be one of
 // the known sources: the caller checks.
 func (s *Store) SetSourcePaused(ctx context.Context, actor, source string, paused bool, reason string) (changed bool, err error) {
-	if actor == "" || source == "" {
-		return false, errors.New("pause: no actor or source")
+	return s.setPaused(ctx, pauseTable{"source_pauses", "source", AuditSourcePause, AuditSourceResume}, actor, source, paused, reason)
+}
+
+// SetClientPaused pauses or resumes a callback client as SetSourcePaused
+// does a source: while paused, the client's deliveries wait before each
+// attempt (CallbackDelivery), with their schedule intact.
+func (s *Store) SetClientPaused(ctx context.Context, actor, clientID string, paused bool, reason string) (changed bool, err error) {
+	return s.setPaused(ctx, pauseTable{"client_pauses", "client_id", AuditClientPause, AuditClientResume}, actor, clientID, paused, reason)
+}
+
+// pauseTable is where a kind of pause is kept and how it is audited
+// (constants of this package, never input).
+type pauseTable struct {
+	table, key          string
+	pauseAct, resumeAct string
+}
+
+func (s *Store) setPaused(ctx context.Context, t pauseTable, actor, name string, paused bool, reason string) (changed bool, err error) {
+	if actor == "" || name == "" {
+		return false, errors.New("pause: no actor or name")
 	}
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	action := AuditSourceResume
+	action := t.resumeAct
 	var tag interface{ RowsAffected() int64 }
 	if paused {
-		action = AuditSourcePause
-		tag, err = tx.Exec(ctx, `INSERT INTO source_pauses (source, paused_by, reason) VALUES ($1, $2, $3)
-			ON CONFLICT (source) DO NOTHING`, source, Text(actor), Text(reason))
+		action = t.pauseAct
+		tag, err = tx.Exec(ctx, `INSERT INTO `+t.table+` (`+t.key+`, paused_by, reason) VALUES ($1, $2, $3)
+			ON CONFLICT (`+t.key+`) DO NOTHING`, name, Text(actor), Text(reason))
 	} else {
-		tag, err = tx.Exec(ctx, `DELETE FROM source_pauses WHERE source = $1`, source)
+		tag, err = tx.Exec(ctx, `DELETE FROM `+t.table+` WHERE `+t.key+` = $1`, name)
 	}
 	if err != nil {
 		return false, err
@@ -88,7 +108,7 @@ func (s *Store) SetSourcePaused(ctx context.Context, actor, source string, pause
 	if paused && reason != "" {
 		detail["reason"] = reason
 	}
-	e := AuditEntry{Actor: actor, Action: action, Target: source, Result: AuditOK, Detail: AuditDetail(detail)}
+	e := AuditEntry{Actor: actor, Action: action, Target: name, Result: AuditOK, Detail: AuditDetail(detail)}
 	if changed {
 		e.Count = 1
 	}
@@ -96,4 +116,42 @@ func (s *Store) SetSourcePaused(ctx context.Context, actor, source string, pause
 		return false, err
 	}
 	return changed, tx.Commit(ctx)
+}
+
+// ClientState is a callback client's pause state and its deliveries
+// waiting for an attempt.
+type ClientState struct {
+	ClientID string     `json:"client_id"`
+	Paused   bool       `json:"paused"`
+	PausedAt *time.Time `json:"paused_at,omitempty"`
+	PausedBy string     `json:"paused_by,omitempty"` // the token's name
+	Reason   string     `json:"reason,omitempty"`
+	Pending  int64      `json:"pending"` // deliveries not finished yet (waiting, while paused)
+}
+
+// ClientStates lists the given clients, in that order, with their pause
+// state and pending deliveries (through callback_deliveries_pending).
+func (s *Store) ClientStates(ctx context.Context, clients []string) ([]ClientState, error) {
+	rows, err := s.Pool.Query(ctx, `
+		SELECT c.client_id, p.paused_at, coalesce(p.paused_by, ''), coalesce(p.reason, ''),
+		       (SELECT count(*) FROM callback_deliveries d WHERE d.status = 'pending' AND d.client_id = c.client_id)
+		FROM unnest($1::text[]) WITH ORDINALITY AS c(client_id, ord)
+		LEFT JOIN client_pauses p ON p.client_id = c.client_id
+		ORDER BY c.ord`, clients)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClientState, error) {
+		var st ClientState
+		err := r.Scan(&st.ClientID, &st.PausedAt, &st.PausedBy, &st.Reason, &st.Pending)
+		st.Paused = st.PausedAt != nil
+		return st, err
+	})
+}
+
+// ClientPaused tells whether a callback client is paused.
+func (s *Store) ClientPaused(ctx context.Context, clientID string) (bool, error) {
+	var paused bool
+	err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM client_pauses WHERE client_id = $1)`, clientID).Scan(&paused)
+	return paused, err
 }

@@ -1,0 +1,82 @@
+package api_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/app"
+)
+
+// A paused client's deliveries wait instead of failing: while acme is
+// paused its callbacks are not sent and no attempt is spent (the receiver
+// would refuse the first with 500); after the resume the first attempt goes
+// out, gets its 500, and the second follows on the schedule's first wait,
+// delivered: the schedule is intact. Pause and resume are audited.
+func TestClientPauseHoldsCallbacks(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
+	e := startJobs(t, app.Roles{API: true, Worker: true}, map[string]string{"CALLBACK_PAUSE_POLL": "300ms", "CALLBACK_RETRY_BASE": "1s"})
+	admin := map[string]string{"Authorization": "Bearer " + adminToken}
+	base := e.api.URL() + "/api/v1/clients/"
+
+	var ans map[string]any
+	if code := call(t, "POST", base+"acme/pause", []byte(`{"reason": "receiver migration"}`), admin, &ans); code != 200 || ans["changed"] != true {
+		t.Fatalf("pause: %d %v", code, ans)
+	}
+	if code := call(t, "POST", base+"initech/pause", nil, admin, &ans); code != 404 || ans["field"] != "client" {
+		t.Fatalf("pause of an unknown client: %d %v", code, ans)
+	}
+	if code := call(t, "POST", base+"acme/pause", nil, reader, &ans); code != 403 {
+		t.Fatalf("pause with a read token: %d %v", code, ans)
+	}
+	e.rcv.FailNext(1, 500)
+	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot("car_001", 1)), nil)
+	waitStatus(t, e.api, acc.JobID, callbackIs("pending", 0))
+	time.Sleep(3 * time.Second) // several looks at the pause
+	if n := len(e.rcv.Deliveries()); n != 0 {
+		t.Fatalf("%d callbacks sent while the client was paused", n)
+	}
+	st := waitStatus(t, e.api, acc.JobID, callbackIs("pending", 0))
+	if st.Status != "completed" {
+		t.Fatalf("job %+v", st)
+	}
+	var list struct {
+		Clients []struct {
+			ClientID string `json:"client_id"`
+			Paused   bool   `json:"paused"`
+			PausedBy string `json:"paused_by"`
+			Reason   string `json:"reason"`
+			Pending  int    `json:"pending"`
+		} `json:"clients"`
+	}
+	if code := call(t, "GET", e.api.URL()+"/api/v1/clients", nil, reader, &list); code != 200 || len(list.Clients) < 2 {
+		t.Fatalf("clients: %d %+v", code, list)
+	}
+	for _, c := range list.Clients {
+		if c.ClientID == "acme" && (!c.Paused || c.PausedBy != "admin" || c.Reason != "receiver migration" || c.Pending != 1) ||
+			c.ClientID == "globex" && c.Paused {
+			t.Fatalf("clients %+v", list.Clients)
+		}
+	}
+
+	if code := call(t, "POST", base+"acme/resume", nil, admin, &ans); code != 200 || ans["changed"] != true {
+		t.Fatalf("resume: %d %v", code, ans)
+	}
+	waitStatus(t, e.api, acc.JobID, callbackIs("delivered", 2))
+	ds := e.rcv.Deliveries()
+	if len(ds) != 2 || ds[0].Status != 500 || ds[1].Status != 200 || !ds[1].Verified() {
+		t.Fatalf("deliveries after the resume: %+v", ds)
+	}
+	if wait := ds[1].ReceivedAt.Sub(ds[0].ReceivedAt); wait < time.Second {
+		t.Fatalf("second attempt %s after the first, before CALLBACK_RETRY_BASE=1s", wait)
+	}
+
+	var audit string
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT string_agg(action || ':' || target || ':' || result || ':' || count, ',' ORDER BY id)
+		FROM audit_log WHERE action LIKE 'client.%'`).Scan(&audit); err != nil {
+		t.Fatal(err)
+	}
+	if want := "client.pause:acme:ok:1,client.pause:initech:not_found:0,client.pause:acme:forbidden:0,client.resume:acme:ok:1"; audit != want {
+		t.Fatalf("audit %s, want %s", audit, want)
+	}
+}
