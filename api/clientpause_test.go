@@ -2,10 +2,13 @@ package api_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/testenv"
 )
 
 // A paused client's deliveries wait instead of failing: while acme is
@@ -58,6 +61,25 @@ func TestClientPauseHoldsCallbacks(t *testing.T) {
 			t.Fatalf("clients %+v", list.Clients)
 		}
 	}
+
+	var ready struct {
+		Checks struct {
+			PausedClients []string `json:"paused_clients"`
+		} `json:"checks"`
+	}
+	if code := call(t, "GET", e.api.URL()+"/readyz", nil, nil, &ready); code != 200 || len(ready.Checks.PausedClients) != 1 || ready.Checks.PausedClients[0] != "acme" {
+		t.Fatalf("/readyz while acme is paused: %d %+v", code, ready)
+	}
+	testenv.Eventually(t, 10*time.Second, func() error {
+		text := testenv.Metrics(t, e.api.URL())
+		for _, w := range []string{`hookflow_client_paused{client="acme"} 1`, `hookflow_client_pending{client="acme"} 1`,
+			`hookflow_client_paused{client="globex"} 0`} {
+			if !strings.Contains(text, w) {
+				return fmt.Errorf("/metrics lacks %s:\n%s", w, grepLines(text, "hookflow_client"))
+			}
+		}
+		return nil
+	})
 
 	if code := call(t, "POST", base+"acme/resume", nil, admin, &ans); code != 200 || ans["changed"] != true {
 		t.Fatalf("resume: %d %v", code, ans)

@@ -184,6 +184,9 @@ func (s *Server) readyz(c *gin.Context) {
 		if paused, err := s.Store.PausedSources(ctx); err == nil {
 			checks["paused_sources"] = append([]string{}, paused...)
 		}
+		if paused, err := s.Store.PausedClients(ctx); err == nil {
+			checks["paused_clients"] = append([]string{}, paused...)
+		}
 	}
 	if relay := s.Pipeline.Relay; relay != nil {
 		held, of := relay.Shards()

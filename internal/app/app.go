@@ -52,6 +52,7 @@ type App struct {
 	// backlogGauge is unregistered on Stop (several Apps share a process in tests).
 	backlogGauge metric.Registration
 	sourceGauge  metric.Registration // hookflow_source_paused and _held, unregistered with it
+	clientGauge  metric.Registration // hookflow_client_paused and _pending
 	cancel       context.CancelFunc
 	wg           sync.WaitGroup
 	ownsDeps     bool
@@ -146,6 +147,20 @@ func (a *App) Start(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		clients, _ := a.Config.Jobs.ClientSet() // checked at load
+		ids := make([]string, 0, len(clients))
+		for _, c := range clients {
+			ids = append(ids, c.ID)
+		}
+		if a.clientGauge, err = telemetry.ObserveClients(func(ctx context.Context, observe func(string, bool, int64)) error {
+			states, err := a.Store.ClientStates(ctx, ids)
+			for _, s := range states {
+				observe(s.ClientID, s.Paused, s.Pending)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
 		a.goRun(func() { a.Relay.Run(ctx) })
 		a.goRun(func() { a.Server.SimplyPrintEvents.Run(ctx) })
 		if a.Config.SimplyPrint.WebhookSecret == "" {
@@ -204,6 +219,9 @@ func (a *App) Stop(ctx context.Context) {
 	}
 	if a.sourceGauge != nil {
 		_ = a.sourceGauge.Unregister()
+	}
+	if a.clientGauge != nil {
+		_ = a.clientGauge.Unregister()
 	}
 	if a.backlogGauge != nil {
 		_ = a.backlogGauge.Unregister()

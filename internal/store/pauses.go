@@ -49,6 +49,15 @@ func (s *Store) SourceStates(ctx context.Context, sources []string) ([]SourceSta
 	})
 }
 
+// PausedClients lists the paused callback clients (for /readyz).
+func (s *Store) PausedClients(ctx context.Context) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT client_id FROM client_pauses ORDER BY client_id`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // PausedSources lists the paused sources (for /readyz).
 func (s *Store) PausedSources(ctx context.Context) ([]string, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT source FROM source_pauses ORDER BY source`)

@@ -93,6 +93,32 @@ func ObserveSources(read func(ctx context.Context, observe func(source string, p
 	}, paused, held)
 }
 
+// ObserveClients registers hookflow_client_paused{client} (1 paused, 0
+// not) and hookflow_client_pending{client} (deliveries not finished: while
+// paused, what waits), read at each scrape through read.
+func ObserveClients(read func(ctx context.Context, observe func(client string, paused bool, pending int64)) error) (metric.Registration, error) {
+	m := otel.Meter("github.com/hookflow/hookflow")
+	paused, err := m.Int64ObservableGauge("hookflow_client_paused", metric.WithDescription("1 while the callback client is paused (its deliveries wait before each attempt)"))
+	if err != nil {
+		return nil, err
+	}
+	pending, err := m.Int64ObservableGauge("hookflow_client_pending", metric.WithDescription("the client's callback deliveries not finished yet"))
+	if err != nil {
+		return nil, err
+	}
+	return m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return read(ctx, func(client string, p bool, n int64) {
+			attrs := metric.WithAttributes(attribute.String("client", client))
+			v := int64(0)
+			if p {
+				v = 1
+			}
+			o.ObserveInt64(paused, v, attrs)
+			o.ObserveInt64(pending, n, attrs)
+		})
+	}, paused, pending)
+}
+
 // Attrs is a short way to build metric attributes.
 func Attrs(kv ...string) metric.MeasurementOption {
 	attrs := make([]attribute.KeyValue, 0, len(kv)/2)
