@@ -74,6 +74,8 @@ var routeAccess = map[string]string{
 	"POST /api/v1/webhook-deliveries/{id}/retry": accessAdmin,
 	"POST /api/v1/webhook-deliveries/retry":      accessAdmin,
 	"GET /api/v1/clients":                        accessRead,
+	"POST /api/v1/events/{id}/replay":            accessAdmin,
+	"POST /api/v1/events/replay":                 accessAdmin,
 	"POST /api/v1/clients/{client}/pause":        accessAdmin,
 	"POST /api/v1/clients/{client}/resume":       accessAdmin,
 	"GET /api/v1/audit":                          accessRead,

@@ -37,6 +37,8 @@ var adminActions = map[string]string{
 	"POST /api/v1/sources/:source/pause":        store.AuditSourcePause,
 	"POST /api/v1/sources/:source/resume":       store.AuditSourceResume,
 	"POST /api/v1/clients/:client/pause":        store.AuditClientPause,
+	"POST /api/v1/events/:id/replay":            store.AuditEventsReplay,
+	"POST /api/v1/events/replay":                store.AuditEventsReplay,
 	"POST /api/v1/clients/:client/resume":       store.AuditClientResume,
 }
 

@@ -71,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	s.ratingsRoutes(r)
 	s.opsRoutes(r)
 	s.sourceRoutes(r)
+	s.replayRoutes(r)
 	return r
 }
 

@@ -39,11 +39,12 @@ Commands:
   sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow
   clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
+  events       replay <event id>... | replay --source S [filters]: hand events to their flow again
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
 
-The remote commands (sources, clients, deliveries) call the admin API of the hookflow at
+The remote commands (sources, clients, deliveries, events) call the admin API of the hookflow at
 HOOKFLOW_URL (default: this machine, HTTP_ADDR's port) with ADMIN_TOKEN.
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
@@ -115,6 +116,8 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return pausesCommand(ctx, clientsKind, cfg, args, stdout)
 	case "deliveries":
 		return deliveriesCommand(ctx, cfg, args, stdout)
+	case "events":
+		return eventsCommand(ctx, cfg, args, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }

@@ -316,3 +316,90 @@ func retryByFilter(ctx context.Context, r *remote, args []string, stdout io.Writ
 	}
 	return nil
 }
+
+const eventsUsage = "usage: hookflow events replay <event id> [<event id> ...]\n" +
+	"       hookflow events replay --source S [--type T] [--entity ID] [--outcome O] [--since T] [--until T] [--dry-run] [--batch N]"
+
+// eventsCommand: `hookflow events replay <id>...` or by filter, in batches
+// with a progress line, newest first.
+func eventsCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) < 2 || args[0] != "replay" {
+		return usageError{eventsUsage}
+	}
+	r, err := newRemote(cfg)
+	if err != nil {
+		return err
+	}
+	type answer struct {
+		Matched      int     `json:"matched"`
+		More         bool    `json:"more"`
+		Replayed     []int64 `json:"replayed"`
+		NextBeforeID int64   `json:"next_before_id"`
+	}
+	if !strings.HasPrefix(args[1], "-") {
+		var failed int
+		for i, id := range args[1:] {
+			var a answer
+			if err := r.do(ctx, http.MethodPost, "/api/v1/events/"+url.PathEscape(id)+"/replay", nil, &a); err != nil {
+				failed++
+				fmt.Fprintf(stdout, "[%d/%d] event %s: not replayed: %v\n", i+1, len(args)-1, id, err)
+				continue
+			}
+			fmt.Fprintf(stdout, "[%d/%d] event %s: handed to its flow again\n", i+1, len(args)-1, id)
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d of %d events were not replayed", failed, len(args)-1)
+		}
+		return nil
+	}
+	fs := flag.NewFlagSet("events replay", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	source := fs.String("source", "", "the events' source (required)")
+	typ := fs.String("type", "", "event type")
+	entity := fs.String("entity", "", "entity id (a printer, an order, an issue, a chat)")
+	outcome := fs.String("outcome", "", "outcome (applied, stale, failed, ...)")
+	since := fs.String("since", "", "received at or after (RFC 3339)")
+	until := fs.String("until", "", "received before (RFC 3339)")
+	dryRun := fs.Bool("dry-run", false, "only count what the filters match")
+	batch := fs.Int("batch", 100, "events per call (1-1000)")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *source == "" {
+		return usageError{eventsUsage}
+	}
+	body := map[string]any{"source": *source, "max": *batch}
+	for k, v := range map[string]string{"type": *typ, "entity_id": *entity, "outcome": *outcome, "since": *since, "until": *until} {
+		if v != "" {
+			body[k] = v
+		}
+	}
+	if *dryRun {
+		// Counts page by page without replaying: the count of a filter.
+		body["dry_run"] = true
+		total := 0
+		for {
+			var a answer
+			if err := r.do(ctx, http.MethodPost, "/api/v1/events/replay", body, &a); err != nil {
+				return err
+			}
+			total += a.Matched
+			if !a.More {
+				break
+			}
+			body["before_id"] = a.NextBeforeID
+		}
+		fmt.Fprintf(stdout, "%d events match; nothing was replayed (dry run)\n", total)
+		return nil
+	}
+	total := 0
+	for {
+		var a answer
+		if err := r.do(ctx, http.MethodPost, "/api/v1/events/replay", body, &a); err != nil {
+			return fmt.Errorf("after %d replayed: %w", total, err)
+		}
+		total += len(a.Replayed)
+		fmt.Fprintf(stdout, "replayed %d\n", total)
+		if !a.More {
+			return nil
+		}
+		body["before_id"] = a.NextBeforeID
+	}
+}

@@ -85,6 +85,19 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 	if err := run(ctx, "deliveries", []string{"retry", "--failed", "--since", "2026-01-01T00:00:00Z"}, &out); err != nil || out.String() != "retried 0 of 0 matched\n" {
 		t.Fatalf("retry by filter: %v %q", err, out.String())
 	}
+	out.Reset()
+	if err := run(ctx, "events", []string{"replay", "--source", "simplyprint", "--entity", "7", "--dry-run"}, &out); err != nil ||
+		out.String() != "0 events match; nothing was replayed (dry run)\n" {
+		t.Fatalf("events replay dry run: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, "events", []string{"replay", "12345"}, &out); err == nil || !strings.Contains(out.String(), "event 12345: not replayed") ||
+		!strings.Contains(out.String(), "404") {
+		t.Fatalf("replay of an unknown event: %v %q", err, out.String())
+	}
+	if err := run(ctx, "events", []string{"replay", "--type", "job.done"}, &out); err == nil || !strings.Contains(err.Error(), "usage: hookflow events") {
+		t.Fatalf("replay without a source: %v", err)
+	}
 	for _, args := range [][]string{{"retry", "--client", "acme"}, {"retry", "--failed", "--since", "yesterday"}} {
 		if err := run(ctx, "deliveries", args, &out); err == nil || !strings.Contains(err.Error(), "usage") && !strings.Contains(err.Error(), "RFC 3339") {
 			t.Fatalf("deliveries %v: %v", args, err)
@@ -104,7 +117,8 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,delivery.retry:admin:not_found,"+
-		"client.pause:admin:ok,client.resume:admin:ok,delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok" || leaked != "" {
+		"client.pause:admin:ok,client.resume:admin:ok,delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok,"+
+		"events.replay:admin:ok,events.replay:admin:not_found" || leaked != "" {
 		t.Fatalf("audit log %q (entries holding the token: %q)", actions, leaked)
 	}
 }

@@ -1,0 +1,49 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AuditEventsReplay is the audit action of a replay (one event or a filter).
+const AuditEventsReplay = "events.replay"
+
+// ReplaySources are the sources whose events can be replayed: every webhook
+// source. A job's submission is not (the job and its callback have their
+// own retries).
+var ReplaySources = []string{SimplyPrintSource, OkdeskSource, TelegramSource, BitrixSource, BitrixBackSyncSource}
+
+// ReplayEvents hands processed events to their flow again, as actor: each is
+// made pending (processed false, outcome and error cleared) and queued in
+// relay_outbox in the same transaction, with one audit entry (target and
+// filter as given, the count replayed). The relay then signals each
+// entity's workflow with its events in id order, and the flow applies them
+// as it applied them first (a printer's newest event re-applies its state;
+// an older one is stale). Events still pending, ignored at the edge, of a
+// source that cannot be replayed, or unknown are left out; replayed says
+// which were taken. Dedup is untouched: the event keeps its dedup key, so a
+// provider's redelivery is still a duplicate.
+func (s *Store) ReplayEvents(ctx context.Context, actor, target string, filter json.RawMessage, ids []int64) (replayed []int64, err error) {
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			WITH r AS (
+				UPDATE inbound_events e SET processed = false, processed_at = NULL, outcome = NULL, error = NULL
+				WHERE e.id = ANY($1) AND e.processed AND e.outcome IS DISTINCT FROM 'ignored' AND e.source = ANY($2)
+				  AND e.workflow_id <> '' AND NOT EXISTS (SELECT 1 FROM relay_outbox o WHERE o.event_id = e.id)
+				RETURNING e.id, e.source, e.workflow_id, e.entity_id, e.traceparent, e.received_at)
+			INSERT INTO relay_outbox (event_id, source, workflow_id, entity_id, traceparent, received_at)
+			SELECT id, source, workflow_id, entity_id, traceparent, received_at FROM r ORDER BY id
+			RETURNING event_id`, ids, ReplaySources)
+		if err != nil {
+			return err
+		}
+		if replayed, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return err
+		}
+		return RecordAudit(ctx, tx, AuditEntry{Actor: actor, Action: AuditEventsReplay, Target: target, Filter: filter,
+			Count: int64(len(replayed)), Result: AuditOK, Detail: AuditDetail(map[string]any{"asked": len(ids), "replayed": replayed})})
+	})
+	return replayed, err
+}
