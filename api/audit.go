@@ -159,8 +159,11 @@ func (s *Server) listDeadLetters(c *gin.Context) {
 	out := make([]DeadLetterView, 0, len(items))
 	for _, d := range items {
 		v := DeadLetterView{DeadLetter: d, TemporalURL: ops.TemporalRunURL(s.Config.Temporal.UIURL, s.Config.Temporal.Namespace, d.WorkflowID)}
-		if d.Action == store.DeadActionRetry {
+		switch d.Action {
+		case store.DeadActionRetry:
 			v.ActionURL = "/api/v1/webhook-deliveries/" + d.ID + "/retry"
+		case store.DeadActionReplay:
+			v.ActionURL = "/api/v1/events/" + d.ID + "/replay"
 		}
 		out = append(out, v)
 	}

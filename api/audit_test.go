@@ -239,7 +239,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 				t.Errorf("callback %+v", d)
 			}
 		case store.DeadEvent:
-			if d.WorkflowID != "okdesk-issue-1" || d.Action != "replay" || d.ActionURL != "" || d.Source != store.OkdeskSource ||
+			if d.WorkflowID != "okdesk-issue-1" || d.Action != "replay" || d.ActionURL != "/api/v1/events/"+d.ID+"/replay" || d.Source != store.OkdeskSource ||
 				d.Entity != "poison-1" || !strings.Contains(d.Error, "SQLSTATE 22021") || d.TemporalURL != link {
 				t.Errorf("event %+v", d)
 			}
