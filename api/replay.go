@@ -72,8 +72,11 @@ func (s *Server) replayEvent(c *gin.Context) {
 		s.internalError(c, "replay an event", err)
 		return
 	}
-	if len(replayed) == 0 { // taken by a concurrent replay
-		failField(c, http.StatusConflict, "id", fmt.Sprintf("event %d is being replayed already", id))
+	if len(replayed) == 0 {
+		// Still in the outbox: replayed by someone else just now, or its
+		// hand-over's last step (the relay deletes the row after the
+		// signal) is not done yet.
+		failField(c, http.StatusConflict, "id", fmt.Sprintf("event %d is on its way to its workflow; retry in a moment", id))
 		return
 	}
 	s.pokeRelay()

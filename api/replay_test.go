@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/internal/integrations/bitrix/bitrixtest"
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
+	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
 
@@ -40,6 +42,7 @@ func TestReplayReappliesEvents(t *testing.T) {
 		resp.Body.Close()
 	}
 	events := waitProcessed(t, a, 3)
+	outboxDrained(t, st)
 	newest := events[0].ID
 	printerState := func() (state string, lastID int64) {
 		t.Helper()
@@ -66,6 +69,7 @@ func TestReplayReappliesEvents(t *testing.T) {
 		return nil
 	})
 	waitProcessed(t, a, 3)
+	outboxDrained(t, st)
 
 	// By filter: the dry run counts, the replay hands the three over in id
 	// order; the older two are stale now, the newest applied again.
@@ -119,4 +123,63 @@ func TestReplayReappliesEvents(t *testing.T) {
 	if want := fmt.Sprintf("%d:1:ok,simplyprint:0:ok,simplyprint:2:ok", newest); audit[:len(want)] != want {
 		t.Fatalf("audit %s, want it to start %s", audit, want)
 	}
+}
+
+// Replay of an order's events: the order and its sync state went back to
+// before the update (restored from an old backup, say: the read model and
+// sync_mapping at the first version, its content hash lost); replaying the
+// order's events by filter hands them to its workflow in id order: the
+// first applies again (same version, different content from the unknown
+// hash), then the update, and the order is paid once more.
+func TestReplayReappliesAnOrderUpdate(t *testing.T) {
+	checkContract(t) // every call() is validated against api/openapi.yaml
+	a, st := startOrders(t, nil)
+	ctx := context.Background()
+	postSite(t, a, bitrixtest.SiteEvent{Event: "order.saved", IsNew: true, Order: siteOrder(236, "N", 1)})
+	paid := siteOrder(236, "P", 2)
+	paid["PAYED"] = "Y"
+	postSite(t, a, bitrixtest.SiteEvent{Event: "order.saved", Order: paid, OldValues: map[string]any{"STATUS_ID": "N"}})
+	waitEvents(t, st, store.BitrixSource, 2)
+	outboxDrained(t, st)
+	o := listOrders(t, a)[0]
+	if o.Status != "paid" || !o.Paid {
+		t.Fatalf("before the damage: %+v", o)
+	}
+	if _, err := st.Pool.Exec(ctx, `WITH o AS (UPDATE orders SET status = 'new', bitrix_status = 'N', paid = false, bitrix_updated_at = $1
+			WHERE bitrix_id = 236 RETURNING id)
+		UPDATE sync_mapping SET applied_version = $1, applied_hash = '' WHERE crm_id = (SELECT id FROM o)`,
+		bitrixtest.SampleTime.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	var ans api.ReplayAnswer
+	if code := call(t, "POST", a.URL()+"/api/v1/events/replay", []byte(`{"source": "bitrix", "entity_id": "236"}`), admin, &ans); code != 200 ||
+		ans.Matched != 2 || len(ans.Replayed) != 2 || ans.Replayed[0] > ans.Replayed[1] {
+		t.Fatalf("replay: %d %+v", code, ans)
+	}
+	testenv.Eventually(t, 45*time.Second, func() error {
+		d := getOrder(t, a, o.ID)
+		if d.Status != "paid" || d.BitrixStatus != "P" || !d.Paid {
+			return fmt.Errorf("order after the replay: status %s (%s), paid %t", d.Status, d.BitrixStatus, d.Paid)
+		}
+		return nil
+	})
+	events := waitEvents(t, st, store.BitrixSource, 2)
+	if events[0].Outcome != "applied" || events[1].Outcome != "applied" {
+		t.Fatalf("the replays: %+v", events)
+	}
+}
+
+// outboxDrained waits until the relay has finished every hand-over (its
+// last step, deleting the outbox row, comes after the workflow may have
+// processed the event already): an event still in the outbox is not
+// replayed.
+func outboxDrained(t *testing.T, st *store.Store) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, func() error {
+		var n int
+		if err := st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM relay_outbox`).Scan(&n); err != nil || n != 0 {
+			return fmt.Errorf("%d events in the outbox (%v)", n, err)
+		}
+		return nil
+	})
 }

@@ -23,7 +23,10 @@ var ReplaySources = []string{SimplyPrintSource, OkdeskSource, TelegramSource, Bi
 // as it applied them first (a printer's newest event re-applies its state;
 // an older one is stale). Events still pending, ignored at the edge, of a
 // source that cannot be replayed, or unknown are left out; replayed says
-// which were taken. Dedup is untouched: the event keeps its dedup key, so a
+// which were taken; so is an event whose relay_outbox row is still there
+// (replayed already, or the relay has signalled its workflow but not yet
+// deleted the row: re-queueing it then would be deleted with it). Dedup is
+// untouched: the event keeps its dedup key, so a
 // provider's redelivery is still a duplicate.
 func (s *Store) ReplayEvents(ctx context.Context, actor, target string, filter json.RawMessage, ids []int64) (replayed []int64, err error) {
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
