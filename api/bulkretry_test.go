@@ -75,12 +75,11 @@ func TestBulkRetryOfFailedCallbacks(t *testing.T) {
 	}
 
 	// Each callback arrives once more, answered 200, with its first webhook-id.
-	ds, err := e.rcv.Wait(ctx, 2*jobs)
-	if err != nil {
+	if _, err := e.rcv.Wait(ctx, 2*jobs); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // nothing more may come
-	ds = e.rcv.Deliveries()
+	ds := e.rcv.Deliveries()
 	byID := map[string][]int{}
 	for _, d := range ds {
 		byID[d.Header.Get("webhook-id")] = append(byID[d.Header.Get("webhook-id")], d.Status)
