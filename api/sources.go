@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,46 +13,78 @@ import (
 
 	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/store"
 )
 
-// Source pauses (issue 12): a paused source still authenticates, records
-// and acks its events (the ack path does not look at pauses), but the relay
-// holds them in the outbox until the source is resumed, then hands them
-// over in id order. The state is a table (source_pauses), so it survives
-// restarts; GET /api/v1/sources, /readyz and the metric
-// hookflow_source_paused show it.
+// Pauses (issue 12).
+//
+// A paused source still authenticates, records and acks its events (the
+// ack path does not look at pauses), but the relay holds them in the
+// outbox until the source is resumed, then hands them over in id order.
+//
+// While a callback client is paused, its deliveries wait before each
+// attempt instead of sending it (the attempt is not spent), looking again
+// after CALLBACK_PAUSE_POLL, doubling up to 10 minutes; on resume they go
+// out with their schedule where it was.
+//
+// Both are rows (source_pauses, client_pauses), so they survive restarts;
+// GET /api/v1/sources and /api/v1/clients, /readyz and the metrics
+// hookflow_source_paused and hookflow_client_paused show them.
+
+// pauseKind is a kind of thing that pauses: its route parameter and list,
+// and its store calls.
+type pauseKind[T any] struct {
+	param, plural string
+	hint          string // after the list of valid names in a 404
+	names         func() []string
+	set           func(ctx context.Context, actor, name string, pause bool, reason string) (bool, error)
+	states        func(ctx context.Context, names []string) ([]T, error)
+	resumed       func() // after a resume
+}
 
 func (s *Server) sourceRoutes(r *gin.Engine) {
-	r.GET("/api/v1/sources", s.requireRead, s.listSources)
-	r.POST("/api/v1/sources/:source/pause", s.requireAdmin, s.pauseSource(true))
-	r.POST("/api/v1/sources/:source/resume", s.requireAdmin, s.pauseSource(false))
-	r.GET("/api/v1/clients", s.requireRead, s.listClients)
-	r.POST("/api/v1/clients/:client/pause", s.requireAdmin, s.pauseClient(true))
-	r.POST("/api/v1/clients/:client/resume", s.requireAdmin, s.pauseClient(false))
+	sources := pauseKind[store.SourceState]{param: "source", plural: "sources",
+		names:  func() []string { return config.EventSources },
+		set:    s.Store.SetSourcePaused,
+		states: s.Store.SourceStates,
+		// This relay hands the held events over now; others at their next poll.
+		resumed: s.pokeRelay}
+	clients := pauseKind[store.ClientState]{param: "client", plural: "clients", hint: " (JOBS_CLIENTS)",
+		names:  s.clientIDs,
+		set:    s.Store.SetClientPaused,
+		states: s.Store.ClientStates}
+	r.GET("/api/v1/sources", s.requireRead, listPauses(s, sources))
+	r.POST("/api/v1/sources/:source/pause", s.requireAdmin, togglePause(s, sources, true))
+	r.POST("/api/v1/sources/:source/resume", s.requireAdmin, togglePause(s, sources, false))
+	r.GET("/api/v1/clients", s.requireRead, listPauses(s, clients))
+	r.POST("/api/v1/clients/:client/pause", s.requireAdmin, togglePause(s, clients, true))
+	r.POST("/api/v1/clients/:client/resume", s.requireAdmin, togglePause(s, clients, false))
 }
 
-// listSources: GET /api/v1/sources, every source with its pause state and
-// the events the relay holds for it.
-func (s *Server) listSources(c *gin.Context) {
-	states, err := s.Store.SourceStates(c.Request.Context(), config.EventSources)
-	if err != nil {
-		s.internalError(c, "list sources", err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"sources": states})
-}
-
-// pauseSource: POST /api/v1/sources/{source}/pause (optional JSON body
-// {"reason": "..."}) and /resume. Both answer 200 with the source's state,
-// whether or not it changed (pausing a paused source keeps its first pause;
-// "changed" says which); the audit entry is written in the same
-// transaction, count 1 if it changed, else 0. An unknown source is a 404
-// naming the sources (audited as not_found by requireAdmin).
-func (s *Server) pauseSource(pause bool) gin.HandlerFunc {
+// listPauses: GET /api/v1/sources (each with the events the relay holds
+// for it) and GET /api/v1/clients (each with its pending deliveries).
+func listPauses[T any](s *Server, k pauseKind[T]) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		source := c.Param("source")
-		if !slices.Contains(config.EventSources, source) {
-			failField(c, http.StatusNotFound, "source", fmt.Sprintf("no source %q; sources are %s", source, strings.Join(config.EventSources, ", ")))
+		states, err := k.states(c.Request.Context(), k.names())
+		if err != nil {
+			s.internalError(c, "list "+k.plural, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{k.plural: states})
+	}
+}
+
+// togglePause: POST .../{name}/pause (optional JSON body {"reason": "..."})
+// and .../resume. Both answer 200 with the state, whether or not it
+// changed (pausing a paused one keeps its first pause; "changed" says
+// which); the audit entry is written in the same transaction, count 1 if it
+// changed, else 0. An unknown name is a 404 naming the valid ones (audited
+// as not_found by requireAdmin).
+func togglePause[T any](s *Server, k pauseKind[T], pause bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		name := c.Param(k.param)
+		if names := k.names(); !slices.Contains(names, name) {
+			failField(c, http.StatusNotFound, k.param, fmt.Sprintf("no %s %q; %s are %s%s", k.param, name, k.plural, strings.Join(names, ", "), k.hint))
 			return
 		}
 		reason, ok := pauseReason(c, pause)
@@ -60,21 +93,21 @@ func (s *Server) pauseSource(pause bool) gin.HandlerFunc {
 		}
 		who, _ := auth.Who(c)
 		ctx := c.Request.Context()
-		changed, err := s.Store.SetSourcePaused(ctx, who.Name, source, pause, reason)
+		changed, err := k.set(ctx, who.Name, name, pause, reason)
 		if err != nil {
-			s.internalError(c, "pause or resume a source", err)
+			s.internalError(c, "pause or resume a "+k.param, err)
 			return
 		}
 		markAudited(c)
-		if !pause && s.Pipeline != nil && s.Pipeline.Relay != nil {
-			s.Pipeline.Relay.Poke() // this relay hands the held events over now; others at their next poll
+		if !pause && k.resumed != nil {
+			k.resumed()
 		}
-		states, err := s.Store.SourceStates(ctx, []string{source})
+		states, err := k.states(ctx, []string{name})
 		if err != nil || len(states) != 1 {
-			s.internalError(c, "read a source's state", err)
+			s.internalError(c, "read a "+k.param+"'s state", err)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"source": states[0], "changed": changed})
+		c.JSON(http.StatusOK, gin.H{k.param: states[0], "changed": changed})
 	}
 }
 
@@ -96,11 +129,6 @@ func pauseReason(c *gin.Context, pause bool) (string, bool) {
 	return body.Reason, true
 }
 
-// Client pauses (issue 12): while a callback client is paused, its
-// deliveries wait before each attempt instead of sending it (the attempt is
-// not spent), looking again after CALLBACK_PAUSE_POLL, doubling up to 10
-// minutes; on resume they go out with their schedule where it was.
-
 // clientIDs are the callback clients JOBS_CLIENTS (and JOBS_SHARED_SECRET)
 // define.
 func (s *Server) clientIDs() []string {
@@ -113,46 +141,4 @@ func (s *Server) clientIDs() []string {
 		ids = append(ids, cl.ID)
 	}
 	return ids
-}
-
-// listClients: GET /api/v1/clients, every callback client with its pause
-// state and pending deliveries.
-func (s *Server) listClients(c *gin.Context) {
-	states, err := s.Store.ClientStates(c.Request.Context(), s.clientIDs())
-	if err != nil {
-		s.internalError(c, "list clients", err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"clients": states})
-}
-
-// pauseClient: POST /api/v1/clients/{client}/pause (optional body
-// {"reason": "..."}) and /resume, answered and audited as a source's.
-func (s *Server) pauseClient(pause bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id := c.Param("client")
-		ids := s.clientIDs()
-		if !slices.Contains(ids, id) {
-			failField(c, http.StatusNotFound, "client", fmt.Sprintf("no client %q; clients are %s (JOBS_CLIENTS)", id, strings.Join(ids, ", ")))
-			return
-		}
-		reason, ok := pauseReason(c, pause)
-		if !ok {
-			return
-		}
-		who, _ := auth.Who(c)
-		ctx := c.Request.Context()
-		changed, err := s.Store.SetClientPaused(ctx, who.Name, id, pause, reason)
-		if err != nil {
-			s.internalError(c, "pause or resume a client", err)
-			return
-		}
-		markAudited(c)
-		states, err := s.Store.ClientStates(ctx, []string{id})
-		if err != nil || len(states) != 1 {
-			s.internalError(c, "read a client's state", err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"client": states[0], "changed": changed})
-	}
 }
