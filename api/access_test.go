@@ -92,6 +92,7 @@ var routeAccess = map[string]string{
 	"GET /ops/dead-letters":                accessRead,
 	"POST /ops/simplyprint/test-event":     accessAdmin,
 	"POST /ops/jobs/deliveries/{id}/retry": accessAdmin,
+	"POST /ops/dead-letters/act":           accessAdmin,
 	"GET /ops/sources":                     accessRead,
 	"POST /ops/sources/{source}/pause":     accessAdmin,
 	"POST /ops/sources/{source}/resume":    accessAdmin,

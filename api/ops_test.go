@@ -323,6 +323,21 @@ func TestOpsConsoleDeadLetters(t *testing.T) {
 	if rows := b.Text("#dead-letters"); strings.Contains(rows, acc.JobID) || !strings.Contains(rows, "SQLSTATE 22P05") {
 		t.Fatalf("after the retry: %q", rows)
 	}
+	// The event's checkbox, then "Replay selected events": replayed
+	// through the API under the session's token.
+	b.Click(`#dead-letters tr.event input[type=checkbox]`)
+	b.Click("#replay-selected")
+	b.WaitVisible("#acted")
+	if msg := b.Text("#acted"); msg != "Replayed 1" {
+		t.Fatalf("after replay selected: %q", msg)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		var n int
+		if err := e.st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'events.replay' AND actor = 'admin' AND count = 1`).Scan(&n); err != nil || n != 1 {
+			return fmt.Errorf("%d replay entries (%v)", n, err)
+		}
+		return nil
+	})
 	b.Do("open the audit log", chromedp.Navigate(e.api.URL()+"/ops/audit"))
 	if rows := b.Text("#audit"); !strings.Contains(rows, "admin") || !strings.Contains(rows, "delivery.retry") || !strings.Contains(rows, "ok") {
 		t.Fatalf("audit log: %q", rows)

@@ -122,6 +122,7 @@ func (c *Console) Register(r *gin.Engine) {
 	g.GET("/ratings", c.ratings)
 	g.POST("/jobs/deliveries/:id/retry", c.requireAdmin, c.retryDelivery)
 	g.GET("/dead-letters", c.deadLetters)
+	g.POST("/dead-letters/act", c.requireAdmin, c.actOnDeadLetters)
 	g.GET("/audit", c.audit)
 	g.GET("/sources", c.sources)
 	g.POST("/sources/:source/pause", c.requireAdmin, c.toggleSource("pause"))
@@ -416,11 +417,67 @@ func (c *Console) deadLetters(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	data := gin.H{"Items": items, "Retried": g.Query("retried"), "RetryError": g.Query("error")}
+	data := gin.H{"Items": items, "Retried": g.Query("retried"), "RetryError": g.Query("error"), "Done": g.Query("done")}
 	if more {
 		data["Next"] = encodeDeadCursor(items[len(items)-1].Cursor())
 	}
 	c.render(g, "deadletters", data)
+}
+
+// actOnDeadLetters replays the selected events and back syncs ("replay")
+// or retries the selected callbacks ("retry"), each through the API as the
+// session's token (so each is audited under its name), and says how many.
+func (c *Console) actOnDeadLetters(g *gin.Context) {
+	do := g.PostForm("do")
+	who, _ := auth.Who(g)
+	token, _ := c.Tokens.Token(who.Name)
+	var done, skipped int
+	var lastErr string
+	for _, sel := range g.PostFormArray("sel") {
+		kind, id, _ := strings.Cut(sel, ":")
+		var path string
+		switch {
+		case do == "replay" && (kind == store.DeadEvent || kind == store.DeadBackSync):
+			path = "/api/v1/events/" + url.PathEscape(id) + "/replay"
+		case do == "retry" && kind == store.DeadCallback:
+			path = "/api/v1/webhook-deliveries/" + url.PathEscape(id) + "/retry"
+		default:
+			skipped++ // a callback under "replay", an event under "retry"
+			continue
+		}
+		status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, path, "", map[string]string{"Authorization": "Bearer " + token})
+		switch {
+		case err != nil:
+			lastErr = err.Error()
+		case status != http.StatusAccepted:
+			lastErr = msg
+		default:
+			done++
+		}
+	}
+	verb := map[string]string{"replay": "Replayed", "retry": "Retried"}[do]
+	if done == 0 && lastErr == "" {
+		// Nothing reached the API (nothing selected, or nothing the action
+		// applies to): the click is audited here instead.
+		if err := c.Store.RecordAudit(g.Request.Context(), store.AuditEntry{Actor: who.Name, Action: "dead_letters." + do, Target: "ops",
+			Result: "nothing_selected", Detail: store.AuditDetail(map[string]any{"skipped": skipped})}); err != nil && c.Log != nil {
+			c.Log.Error("audit: cannot record a dead-letters action", "token", who.Name, "error", err)
+		}
+	}
+	if verb == "" {
+		g.Redirect(http.StatusSeeOther, "/ops/dead-letters?error="+url.QueryEscape("choose replay or retry"))
+		return
+	}
+	msg := fmt.Sprintf("%s %d", verb, done)
+	if skipped > 0 {
+		msg += fmt.Sprintf("; %d selected did not apply (%s applies to %s)", skipped, do,
+			map[string]string{"replay": "events and back syncs", "retry": "callbacks"}[do])
+	}
+	q := "?done=" + url.QueryEscape(msg)
+	if lastErr != "" {
+		q += "&error=" + url.QueryEscape(lastErr)
+	}
+	g.Redirect(http.StatusSeeOther, "/ops/dead-letters"+q)
 }
 
 // audit lists the audit log newest first, optionally by action or actor.
