@@ -93,6 +93,8 @@ var routeAccess = map[string]string{
 	"POST /ops/simplyprint/test-event":     accessAdmin,
 	"POST /ops/jobs/deliveries/{id}/retry": accessAdmin,
 	"POST /ops/dead-letters/act":           accessAdmin,
+	"POST /ops/clients/{client}/pause":     accessAdmin,
+	"POST /ops/clients/{client}/resume":    accessAdmin,
 	"GET /ops/sources":                     accessRead,
 	"POST /ops/sources/{source}/pause":     accessAdmin,
 	"POST /ops/sources/{source}/resume":    accessAdmin,

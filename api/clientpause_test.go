@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -100,5 +102,37 @@ func TestClientPauseHoldsCallbacks(t *testing.T) {
 	}
 	if want := "client.pause:acme:ok:1,client.pause:initech:not_found:0,client.pause:acme:forbidden:0,client.resume:acme:ok:1"; audit != want {
 		t.Fatalf("audit %s, want %s", audit, want)
+	}
+}
+
+// The console's client toggles, clicked in a browser: Pause on acme's row,
+// then Resume; the API's state follows and both are audited under the
+// session's token.
+func TestOpsConsoleClientToggle(t *testing.T) {
+	e := startJobs(t, app.Roles{API: true}, nil)
+	b := testenv.NewBrowser(t)
+	b.Open(e.api.URL() + "/ops/sources")
+	b.Do("log in", chromedp.SendKeys(`input[name=token]`, adminToken), chromedp.Submit(`#login`))
+	b.WaitVisible(`#clients tr[data-client="acme"] button.pause`)
+	b.Do("give a reason", chromedp.SendKeys(`#clients tr[data-client="acme"] input[name=reason]`, "receiver migration"))
+	b.Click(`#clients tr[data-client="acme"] button.pause`)
+	b.WaitVisible("#source-done")
+	if msg := b.Text("#source-done"); msg != "paused acme." {
+		t.Fatalf("after Pause: %q", msg)
+	}
+	if row := b.Text(`#clients tr[data-client="acme"]`); !strings.Contains(row, "paused") || !strings.Contains(row, "receiver migration") {
+		t.Fatalf("acme's row after Pause: %q", row)
+	}
+	b.Screenshot("ops-clients-paused")
+	var paused bool
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM client_pauses WHERE client_id = 'acme' AND paused_by = 'admin')`).Scan(&paused); err != nil || !paused {
+		t.Fatalf("acme is not paused by admin: %v", err)
+	}
+	b.Click(`#clients tr[data-client="acme"] button.resume`)
+	b.WaitVisible(`#clients tr[data-client="acme"] button.pause`)
+	var audit string
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT string_agg(action || ':' || actor || ':' || result, ',' ORDER BY id) FROM audit_log WHERE action LIKE 'client.%'`).Scan(&audit); err != nil ||
+		audit != "client.pause:admin:ok,client.resume:admin:ok" {
+		t.Fatalf("audit %q (%v)", audit, err)
 	}
 }

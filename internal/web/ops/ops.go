@@ -43,8 +43,9 @@ type Console struct {
 	TemporalUI string    // TEMPORAL_UI_URL
 	Namespace  string
 	Log        *slog.Logger
-	SelfURL    func() string // the API's own base URL, for "send test event"
-	SPSecret   string        // SIMPLYPRINT_WEBHOOK_SECRET, sent by the test-event button
+	SelfURL    func() string   // the API's own base URL, for "send test event"
+	SPSecret   string          // SIMPLYPRINT_WEBHOOK_SECRET, sent by the test-event button
+	ClientIDs  func() []string // the callback clients of JOBS_CLIENTS (nil: none)
 	HTTPClient *http.Client
 	pages      map[string]*template.Template
 }
@@ -127,6 +128,8 @@ func (c *Console) Register(r *gin.Engine) {
 	g.GET("/sources", c.sources)
 	g.POST("/sources/:source/pause", c.requireAdmin, c.toggleSource("pause"))
 	g.POST("/sources/:source/resume", c.requireAdmin, c.toggleSource("resume"))
+	g.POST("/clients/:client/pause", c.requireAdmin, c.toggleClient("pause"))
+	g.POST("/clients/:client/resume", c.requireAdmin, c.toggleClient("resume"))
 }
 
 func (c *Console) temporalURL(workflowID string) string {
@@ -551,15 +554,33 @@ func (c *Console) sources(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	c.render(g, "sources", gin.H{"Sources": states, "Done": g.Query("done"), "ActError": g.Query("error")})
+	var ids []string
+	if c.ClientIDs != nil {
+		ids = c.ClientIDs()
+	}
+	clients, err := c.Store.ClientStates(g.Request.Context(), ids)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.render(g, "sources", gin.H{"Sources": states, "Clients": clients, "Done": g.Query("done"), "ActError": g.Query("error")})
 }
 
 // toggleSource calls POST /api/v1/sources/{source}/pause or /resume over
 // HTTP as the session's token, as the retry button does: the API audits it
 // under the same name.
 func (c *Console) toggleSource(action string) gin.HandlerFunc {
+	return c.toggle("sources", "source", action)
+}
+
+// toggleClient does the same for a callback client.
+func (c *Console) toggleClient(action string) gin.HandlerFunc {
+	return c.toggle("clients", "client", action)
+}
+
+func (c *Console) toggle(plural, param, action string) gin.HandlerFunc {
 	return func(g *gin.Context) {
-		source := g.Param("source")
+		name := g.Param(param)
 		who, _ := auth.Who(g)
 		token, _ := c.Tokens.Token(who.Name)
 		body := ""
@@ -567,7 +588,7 @@ func (c *Console) toggleSource(action string) gin.HandlerFunc {
 			raw, _ := json.Marshal(map[string]string{"reason": reason})
 			body = string(raw)
 		}
-		status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/sources/"+url.PathEscape(source)+"/"+action,
+		status, msg, err := c.callSelf(g.Request.Context(), http.MethodPost, "/api/v1/"+plural+"/"+url.PathEscape(name)+"/"+action,
 			body, map[string]string{"Authorization": "Bearer " + token})
 		switch {
 		case err != nil:
@@ -575,7 +596,7 @@ func (c *Console) toggleSource(action string) gin.HandlerFunc {
 		case status != http.StatusOK:
 			g.Redirect(http.StatusSeeOther, "/ops/sources?error="+url.QueryEscape(msg))
 		default:
-			g.Redirect(http.StatusSeeOther, "/ops/sources?done="+url.QueryEscape(action+"d "+source))
+			g.Redirect(http.StatusSeeOther, "/ops/sources?done="+url.QueryEscape(action+"d "+name))
 		}
 	}
 }
