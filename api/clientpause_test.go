@@ -105,9 +105,9 @@ func TestClientPauseHoldsCallbacks(t *testing.T) {
 	}
 }
 
-// The console's client toggles, clicked in a browser: Pause on acme's row,
-// then Resume; the API's state follows and both are audited under the
-// session's token.
+// The console's pause toggles, clicked in a browser: Pause on client
+// acme's row, then Resume, then a source's; the API's state follows and
+// each is audited under the session's token.
 func TestOpsConsoleClientToggle(t *testing.T) {
 	e := startJobs(t, app.Roles{API: true}, nil)
 	b := testenv.NewBrowser(t)
@@ -130,9 +130,18 @@ func TestOpsConsoleClientToggle(t *testing.T) {
 	}
 	b.Click(`#clients tr[data-client="acme"] button.resume`)
 	b.WaitVisible(`#clients tr[data-client="acme"] button.pause`)
+	// A source's toggle on the same page.
+	b.Click(`#sources tr[data-source="okdesk"] button.pause`)
+	b.WaitVisible(`#sources tr[data-source="okdesk"] button.resume`)
+	if msg := b.Text("#source-done"); msg != "paused okdesk." {
+		t.Fatalf("after a source's Pause: %q", msg)
+	}
+	b.Click(`#sources tr[data-source="okdesk"] button.resume`)
+	b.WaitVisible(`#sources tr[data-source="okdesk"] button.pause`)
 	var audit string
-	if err := e.st.Pool.QueryRow(context.Background(), `SELECT string_agg(action || ':' || actor || ':' || result, ',' ORDER BY id) FROM audit_log WHERE action LIKE 'client.%'`).Scan(&audit); err != nil ||
-		audit != "client.pause:admin:ok,client.resume:admin:ok" {
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT string_agg(action || ':' || actor || ':' || result, ',' ORDER BY id) FROM audit_log
+		WHERE action LIKE 'client.%' OR action LIKE 'source.%'`).Scan(&audit); err != nil ||
+		audit != "client.pause:admin:ok,client.resume:admin:ok,source.pause:admin:ok,source.resume:admin:ok" {
 		t.Fatalf("audit %q (%v)", audit, err)
 	}
 }
