@@ -72,7 +72,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // Last, a job of BENCH_JOBS_BIG lots (10,000): it must complete with every
 // run of its workflow under Temporal's 10,240-event history warning (the job
 // continues as new after each page of lots), and the status endpoint, polled
-// while it runs, must show its completed count moving.
+// while it runs, must show its completed and failed counts moving.
 //
 // BENCH_JOBS_BURST (400), BENCH_JOBS_RATE (20/s), BENCH_JOBS_STEADY (30s),
 // BENCH_JOBS_LOTS (2000), BENCH_JOBS_BIG (10000) and BENCH_JOBS_BASELINE (as
@@ -190,7 +190,7 @@ func (b *jobsBench) printBig(r bigJobResult) {
 	fmt.Printf("  very large job: %d lots in %s                %8.1f lots/s; %d completed, %d failed\n", r.lots, r.span.Round(time.Millisecond),
 		float64(r.lots)/r.span.Seconds(), r.completed, r.failed)
 	fmt.Printf("         history: %s\n", r)
-	fmt.Printf("         status endpoint: %d distinct completed counts while it ran (%d between 0 and %d)\n", len(r.progress), r.intermediate(), r.lots)
+	fmt.Printf("         status endpoint: %d distinct finished counts (completed + failed) while it ran (%d between 0 and %d)\n", len(r.progress), r.intermediate(), r.lots)
 }
 
 // measureBaseline runs n workflows of one trivial activity each on their

@@ -4,13 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/callback/callbacktest"
+	"github.com/hookflow/hookflow/internal/integrations/generator/generatortest"
+	"github.com/hookflow/hookflow/internal/testenv"
 )
 
 // historyWarnEvents is Temporal's history-length warning (the hard limit is
@@ -22,7 +32,7 @@ type bigJobResult struct {
 	lots      int
 	span      time.Duration
 	runs      []int // events of each run, first run first
-	progress  []int // distinct completed counts the status endpoint showed, in order
+	progress  []int // distinct finished (completed + failed) counts the status endpoint showed, in order
 	completed int
 	failed    int
 }
@@ -35,8 +45,9 @@ func (r bigJobResult) maxEvents() int {
 	return m
 }
 
-// intermediate counts the distinct completed counts strictly between 0 and
-// the number of lots: proof the status endpoint showed live progress.
+// intermediate counts the distinct finished counts (completed + failed)
+// strictly between 0 and the number of lots: proof the status endpoint
+// showed live progress.
 func (r bigJobResult) intermediate() int {
 	n := 0
 	for _, c := range r.progress {
@@ -85,9 +96,9 @@ func (b *jobsBench) bigJob(c client.Client, apiURL string, n int, timeout time.D
 				continue
 			}
 			mu.Lock()
-			if st.CompletedLots != last {
-				res.progress = append(res.progress, st.CompletedLots)
-				last = st.CompletedLots
+			if done := st.CompletedLots + st.FailedLots; done != last {
+				res.progress = append(res.progress, done)
+				last = done
 			}
 			res.completed, res.failed = st.CompletedLots, st.FailedLots
 			mu.Unlock()
@@ -120,7 +131,7 @@ func (b *jobsBench) bigJob(c client.Client, apiURL string, n int, timeout time.D
 		b.t.Errorf("large job: %d completed + %d failed of %d lots", res.completed, res.failed, n)
 	}
 	if k := res.intermediate(); k < 2 {
-		b.t.Errorf("large job: the status endpoint showed %d intermediate completed counts (%v), want at least 2", k, res.progress)
+		b.t.Errorf("large job: the status endpoint showed %d intermediate finished counts (%v), want at least 2", k, res.progress)
 	}
 	return res
 }
@@ -148,4 +159,54 @@ func (r bigJobResult) String() string {
 		runs = append(runs, fmt.Sprint(n))
 	}
 	return fmt.Sprintf("%d runs, events per run %s (max %d, warning at %d)", len(r.runs), strings.Join(runs, " "), r.maxEvents(), historyWarnEvents)
+}
+
+// TestBenchJobsGeneratorDown is the worst case of docs/jobs.md ("Large
+// jobs") measured: the generator answers 500 to everything, so every lot's
+// first attempt (in its batch) is handed back, waits for its retry, fails
+// it and is recorded failed. GENERATOR_RETRY_BASE is 1 ms and
+// GENERATOR_MAX_ATTEMPTS 2 so it takes seconds. A job of
+// BENCH_JOBS_DOWN (600: two runs) lots must finish with every lot failed, and every
+// run's history must stay under 10,240 events; it prints the events per
+// lot.
+func TestBenchJobsGeneratorDown(t *testing.T) {
+	if os.Getenv("HOOKFLOW_BENCH") != "1" {
+		t.Skip("load benchmark: run with `make bench-jobs`")
+	}
+	n := envInt("BENCH_JOBS_DOWN", 600)
+	gen := generatortest.New(benchKey, benchModel)
+	t.Cleanup(gen.Close)
+	gen.FailNext(4*n, http.StatusInternalServerError)
+	rcv := callbacktest.New(benchSecret)
+	t.Cleanup(rcv.Close)
+	dbURL, st := testenv.Database(t)
+	tmp := testenv.Temporal(t)
+	cfg := testenv.Config(t, dbURL, tmp, map[string]string{
+		"JOBS_CLIENTS":                    "bench:" + benchSecret,
+		"JOBS_MAX_LOTS":                   "0",
+		"BODY_LIMIT_BYTES":                strconv.Itoa(64 << 20),
+		"GENERATOR_URL":                   gen.URL(),
+		"GENERATOR_API_KEY":               benchKey,
+		"GENERATOR_MODEL":                 benchModel,
+		"GENERATOR_RETRY_BASE":            "1ms",
+		"GENERATOR_MAX_ATTEMPTS":          "2",
+		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true",
+	})
+	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	b := &jobsBench{t: t, url: a.URL() + "/api/v1/generate-descriptions", hook: rcv.URL(), rcv: rcv,
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, submitted: map[string]time.Time{}, st: st}
+	r := b.bigJob(a.Temporal, a.URL(), n, 30*time.Minute)
+	if r.failed != n {
+		t.Errorf("%d of %d lots failed, want all (the generator answers 500)", r.failed, n)
+	}
+	total := 0
+	for _, e := range r.runs {
+		total += e
+	}
+	fmt.Printf("\nGenerator down (every lot retried once and failed), one job of %d lots\n", n)
+	b.printBig(r)
+	fmt.Printf("         %.2f history events a lot; the largest run: %d events\n\n", float64(total)/float64(n), r.maxEvents())
+	if b.check() > 0 {
+		t.Fail()
+	}
 }
