@@ -463,10 +463,14 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // lot); they must keep replaying. job-paced.json is a job run with
 // GENERATOR_MAX_RPS (versionJobGeneratorQueue: one JobGenerateLotPaced
 // activity per lot on the generator queue), its first lot retried after a
-// 429. A change that breaks determinism fails here.
+// 429. job-v2.json was recorded before versionJobPagedRuns (the plan held
+// every pending lot); job.json is a job in one page, job-continued.json
+// the last run of a job in pages of two lots (TestJobsInPages: it pages
+// with JobPendingLots, finishes the job and starts the callback). A change
+// that breaks determinism fails here.
 func TestJobReplay(t *testing.T) {
 	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
-		"testdata/job-paced.json"} {
+		"testdata/job-paced.json", "testdata/job-v2.json", "testdata/job-continued.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
