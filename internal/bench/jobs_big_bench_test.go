@@ -173,6 +173,9 @@ func TestBenchJobsGeneratorDown(t *testing.T) {
 	if os.Getenv("HOOKFLOW_BENCH") != "1" {
 		t.Skip("load benchmark: run with `make bench-jobs`")
 	}
+	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
+		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
+	}
 	n := envInt("BENCH_JOBS_DOWN", 600)
 	gen := generatortest.New(benchKey, benchModel)
 	t.Cleanup(gen.Close)

@@ -65,6 +65,9 @@ func TestBenchJobsParkedCallbacks(t *testing.T) {
 	if os.Getenv("HOOKFLOW_BENCH") != "1" {
 		t.Skip("load benchmark: run with `make bench-jobs`")
 	}
+	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
+		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
+	}
 	n := envInt("BENCH_JOBS_PARKED", 10000)
 	cacheSize := envInt("BENCH_JOBS_CACHE", 10000) // WORKER_WORKFLOW_CACHE_SIZE
 	gen := generatortest.New(benchKey, benchModel)
