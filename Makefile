@@ -23,7 +23,9 @@ help:
 	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
 	@echo "              10 thousand and BENCH_SCALE_N (default 10 million) seeded events (20-40 min, ~25 GB)"
 	@echo "make bench-jobs  description jobs end to end on the dev server: one-lot jobs/s against a same-run"
-	@echo "              baseline of one-activity workflows, latency at a steady rate, lots/s of one large job"
+	@echo "              baseline of one-activity workflows, latency at a steady rate, lots/s of one large job,"
+	@echo "              a 10,000-lot job (history per run, live status), the generator-down worst case and"
+	@echo "              worker memory with 10,000 callbacks on their retry timers (BENCH_JOBS_ONLY=big: 10,000 lots only)"
 	@echo "make chaos    faults under load on the cluster: kills and restarts while all four flows run;"
 	@echo "              fails on any lost, duplicated or double-processed event (minutes)"
 	@echo "make fuzz     every parser and verifier's fuzz target, FUZZ_EXECS executions each (default 1 million)"
@@ -188,7 +190,7 @@ fuzz:
 # signed callback), a steady rate's latency and one large job's lots/s.
 # Sizes: BENCH_JOBS_BURST, BENCH_JOBS_RATE, BENCH_JOBS_STEADY, BENCH_JOBS_LOTS.
 bench-jobs: bin/temporal
-	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run 'TestBenchJobs' -v -timeout 30m ./internal/bench/
+	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run 'TestBenchJobs' -v -timeout 90m ./internal/bench/
 
 # Faults under load on the production topology (internal/chaos): not part of
 # `make test`, it takes minutes and the whole machine.

@@ -50,6 +50,9 @@ func NewJobs(cfg config.JobsConfig, st *store.Store, version string, log *slog.L
 type JobStartInput struct {
 	JobID    string  `json:"job_id"`
 	EventIDs []int64 `json:"event_ids,omitempty"`
+	// PageSize, when set (jobs run in pages, see JobPendingLots), caps the
+	// pending lots of the plan; More says whether there were more.
+	PageSize int `json:"page_size,omitempty"`
 }
 
 // LotRef names one lot of a job.
@@ -71,12 +74,20 @@ type JobPlan struct {
 	// GeneratorQueue, set when the job started with GENERATOR_MAX_RPS, is
 	// where each lot goes as one JobGenerateLotPaced activity (no batches).
 	GeneratorQueue string `json:"generator_queue,omitempty"`
+	// More is set when the plan was asked for a page (PageSize) and more
+	// lots than that were pending: the job pages the rest with
+	// JobPendingLots after the last of Pending.
+	More bool `json:"more,omitempty"`
 }
 
 // JobStart marks the job processing (and its inbound events processed) and
 // returns its plan.
 func (a *Jobs) JobStart(ctx context.Context, in JobStartInput) (JobPlan, error) {
-	status, pending, err := a.Store.StartJob(ctx, in.JobID, in.EventIDs)
+	limit := 0
+	if in.PageSize > 0 {
+		limit = in.PageSize + 1 // one more tells whether there are more
+	}
+	status, pending, err := a.Store.StartJob(ctx, in.JobID, in.EventIDs, limit)
 	if errors.Is(err, store.ErrJobNotFound) {
 		return JobPlan{}, temporal.NewNonRetryableApplicationError(err.Error(), "JobNotFound", err)
 	}
@@ -88,10 +99,46 @@ func (a *Jobs) JobStart(ctx context.Context, in JobStartInput) (JobPlan, error) 
 	if a.Config.GeneratorMaxRPS > 0 {
 		plan.GeneratorQueue = a.GeneratorQueue
 	}
+	if in.PageSize > 0 && len(pending) > in.PageSize {
+		pending, plan.More = pending[:in.PageSize], true
+	}
 	for _, l := range pending {
 		plan.Pending = append(plan.Pending, LotRef{Position: l.Position, LotID: l.LotID})
 	}
 	return plan, nil
+}
+
+// JobPendingLotsInput asks for a page of a job's pending lots.
+type JobPendingLotsInput struct {
+	JobID string `json:"job_id"`
+	After int    `json:"after"` // position of the last lot of the previous page
+	Limit int    `json:"limit"`
+}
+
+// JobLotsPage is one page of a job's pending lots, in position order; More
+// says whether lots are pending after the last of them.
+type JobLotsPage struct {
+	Lots []LotRef `json:"lots"`
+	More bool     `json:"more,omitempty"`
+}
+
+// JobPendingLots returns the job's pending lots after a position, at most
+// in.Limit of them: how a large job carries one page of lots per run
+// instead of all of them in its plan (a 10,000-lot plan can pass
+// Temporal's 2 MB payload limit).
+func (a *Jobs) JobPendingLots(ctx context.Context, in JobPendingLotsInput) (JobLotsPage, error) {
+	lots, err := a.Store.PendingLots(ctx, in.JobID, in.After, max(in.Limit, 1)+1)
+	if err != nil {
+		return JobLotsPage{}, err
+	}
+	var page JobLotsPage
+	if len(lots) > max(in.Limit, 1) {
+		lots, page.More = lots[:max(in.Limit, 1)], true
+	}
+	for _, l := range lots {
+		page.Lots = append(page.Lots, LotRef{Position: l.Position, LotID: l.LotID})
+	}
+	return page, nil
 }
 
 // LotInput names the lot to generate.

@@ -94,6 +94,9 @@ func New(c client.Client, d Deps) *Workers {
 		MinimumNumberOfPollers: 2,
 		MaximumNumberOfPollers: d.Config.Temporal.WorkerMaxPollers,
 	})
+	// Process-wide: it sizes the cache the first worker of the process
+	// creates (all its workers share it).
+	sdkworker.SetStickyWorkflowCacheSize(d.Config.Temporal.WorkflowCacheSize)
 	w := sdkworker.New(c, d.Config.Temporal.TaskQueue, sdkworker.Options{
 		WorkflowTaskPollerBehavior: pollers,
 		ActivityTaskPollerBehavior: pollers,

@@ -28,6 +28,9 @@ type EntityInput struct {
 	Source   string  `json:"source"`
 	EntityID string  `json:"entity_id"`
 	Pending  []int64 `json:"pending,omitempty"` // carried across continue-as-new
+	// Job is set on the runs of a description job after the first (the
+	// job continues as new after each page of lots, see JobRun).
+	Job *JobRun `json:"job,omitempty"`
 }
 
 // Search attributes set on every hookflow workflow, so Temporal UI can filter

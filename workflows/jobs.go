@@ -23,19 +23,97 @@ const callbackSource = "callbacks"
 func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 	var a *activities.Jobs
 	events := workflow.GetSignalChannel(ctx, SignalEvents)
+	if in.Job != nil {
+		return continueJob(ctx, in, events)
+	}
 	ids := append([]int64(nil), in.Pending...)
 	drainEvents(events, &ids)
 
 	db := jobDBSteps(ctx)
+	start := activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}
+	if workflow.GetVersion(ctx, versionJobPagedRuns, workflow.DefaultVersion, 1) >= 1 {
+		start.PageSize = JobLotsPerRun
+	}
 	var plan activities.JobPlan
-	if err := db(ctx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: ids}).Get(ctx, &plan); err != nil {
+	if err := db(ctx, a.JobStart, start).Get(ctx, &plan); err != nil {
 		return err
 	}
 	if err := generateLots(ctx, in.EntityID, plan, db); err != nil {
 		return err
 	}
+	if plan.More && len(plan.Pending) > 0 {
+		return continueJobAsNew(ctx, in, nil, plan, start.PageSize, events)
+	}
+	return finishJob(ctx, in.EntityID, db, nil, events)
+}
+
+// JobLotsPerRun is how many pending lots one run of a job works through
+// before it continues as new (the page JobStart and JobPendingLots return):
+// at about 9 history events a lot in the worst case (see docs/jobs.md,
+// "Large jobs") a run stays under Temporal's 10,240-event warning. A
+// variable so tests can make it small; a running job keeps the size it
+// started with (JobRun.PageSize).
+var JobLotsPerRun = 500
+
+// JobRun is what a job's run hands to the next one when it continues as
+// new: the plan it started with (without lots) and where the next page of
+// pending lots starts.
+type JobRun struct {
+	Plan     activities.JobPlan `json:"plan"`
+	After    int                `json:"after"` // position of the last lot handled
+	PageSize int                `json:"page_size"`
+	Run      int                `json:"run"` // 2 for the second run, and so on
+}
+
+// continueJob is a run after the first: it pages the next pending lots
+// from Postgres, generates them, and continues as new again or, when none
+// are left after them, finishes the job.
+func continueJob(ctx workflow.Context, in EntityInput, events workflow.ReceiveChannel) error {
+	var a *activities.Jobs
+	db := jobDBSteps(ctx)
+	var page activities.JobLotsPage
+	if err := db(ctx, a.JobPendingLots, activities.JobPendingLotsInput{JobID: in.EntityID, After: in.Job.After, Limit: in.Job.PageSize}).Get(ctx, &page); err != nil {
+		return err
+	}
+	plan := in.Job.Plan
+	plan.Pending, plan.More = page.Lots, page.More
+	if err := generateLots(ctx, in.EntityID, plan, db); err != nil {
+		return err
+	}
+	if plan.More && len(plan.Pending) > 0 {
+		return continueJobAsNew(ctx, in, in.Pending, plan, in.Job.PageSize, events)
+	}
+	return finishJob(ctx, in.EntityID, db, in.Pending, events)
+}
+
+// continueJobAsNew ends this run with continue-as-new after the page of
+// plan.Pending, carrying the cursor, the settings and the inbound event
+// ids signalled since the start (drained now: a signal left in the channel
+// would be lost with the run), which the last run marks processed.
+func continueJobAsNew(ctx workflow.Context, in EntityInput, late []int64, plan activities.JobPlan, pageSize int, events workflow.ReceiveChannel) error {
+	late = append([]int64(nil), late...)
+	drainEvents(events, &late)
+	after := plan.Pending[len(plan.Pending)-1].Position
+	run := 2
+	if in.Job != nil {
+		run = in.Job.Run + 1
+	}
+	plan.Pending, plan.More = nil, false
+	return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name, EntityInput{
+		Source: in.Source, EntityID: in.EntityID, Pending: late,
+		Job: &JobRun{Plan: plan, After: after, PageSize: max(pageSize, 1), Run: run},
+	})
+}
+
+// finishJob gives the job its final status and starts its callback (once:
+// only the last run of a job gets here), then marks processed the inbound
+// events signalled after the start (the relay hands over at least once),
+// carried ones from earlier runs included; JobStart does nothing else for
+// a finished job.
+func finishJob(ctx workflow.Context, jobID string, db dbStep, late []int64, events workflow.ReceiveChannel) error {
+	var a *activities.Jobs
 	var sum activities.JobSummary
-	if err := db(ctx, a.JobFinish, in.EntityID).Get(ctx, &sum); err != nil {
+	if err := db(ctx, a.JobFinish, jobID).Get(ctx, &sum); err != nil {
 		return err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(sum.Status))
@@ -44,13 +122,10 @@ func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 			return err
 		}
 	}
-	// Signals that arrived after the start (the relay hands over at least
-	// once) are marked processed too; JobStart does nothing else for a
-	// finished job.
-	var late []int64
+	late = append([]int64(nil), late...)
 	drainEvents(events, &late)
 	if len(late) > 0 {
-		return db(ctx, a.JobStart, activities.JobStartInput{JobID: in.EntityID, EventIDs: late}).Get(ctx, nil)
+		return db(ctx, a.JobStart, activities.JobStartInput{JobID: jobID, EventIDs: late}).Get(ctx, nil)
 	}
 	return nil
 }
@@ -78,6 +153,11 @@ const (
 	// (GENERATOR_MAX_RPS) sends each lot there as one JobGenerateLotPaced
 	// activity (generatePacedLots).
 	versionJobGeneratorQueue = "job-generator-queue"
+	// versionJobPagedRuns: the job's plan holds one page of its pending lots
+	// (JobLotsPerRun) and the job continues as new after each page, the
+	// next run paging on with JobPendingLots, so no run's history or payload
+	// grows with the size of the job.
+	versionJobPagedRuns = "job-paged-runs"
 )
 
 // dbStep runs one short, idempotent Postgres step of a workflow.

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
@@ -461,10 +463,14 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // lot); they must keep replaying. job-paced.json is a job run with
 // GENERATOR_MAX_RPS (versionJobGeneratorQueue: one JobGenerateLotPaced
 // activity per lot on the generator queue), its first lot retried after a
-// 429. A change that breaks determinism fails here.
+// 429. job-v2.json was recorded before versionJobPagedRuns (the plan held
+// every pending lot); job.json is a job in one page, job-continued.json
+// the last run of a job in pages of two lots (TestJobsInPages: it pages
+// with JobPendingLots, finishes the job and starts the callback). A change
+// that breaks determinism fails here.
 func TestJobReplay(t *testing.T) {
 	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
-		"testdata/job-paced.json"} {
+		"testdata/job-paced.json", "testdata/job-v2.json", "testdata/job-continued.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
@@ -620,5 +626,163 @@ func TestCallbackWaitsWhileClientPaused(t *testing.T) {
 	}
 	if !slices.Equal(attempts, []int{1, 2}) || len(records) != 2 || records[0].Attempt != 1 || records[1].Attempt != 2 {
 		t.Fatalf("attempts %v, records %+v", attempts, records)
+	}
+}
+
+// TestDescriptionJobLargeContinuesAsNew: a job of 1,200 lots with runs of
+// 400 lots (JobLotsPerRun made small) works through its lots in three runs,
+// continuing as new twice with the cursor; the plan of the first run holds
+// one page, never all lots. Every lot ends completed or failed exactly once
+// (a lot handed back for a retry completes on it), an event id signalled
+// during the first run is carried to the last one and marked processed
+// there, and the callback is started once, by the last run.
+func TestDescriptionJobLargeContinuesAsNew(t *testing.T) {
+	const total, perRun = 1200, 400
+	defer func(n int) { workflows.JobLotsPerRun = n }(workflows.JobLotsPerRun)
+	workflows.JobLotsPerRun = perRun
+
+	var mu sync.Mutex
+	state := make([]string, total) // "", completed, failed
+	finishes := make([]int, total)
+	finish := func(pos int, st string) {
+		mu.Lock()
+		defer mu.Unlock()
+		finishes[pos]++
+		if state[pos] == "" {
+			state[pos] = st
+		}
+	}
+	pending := func(after, limit int) ([]activities.LotRef, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []activities.LotRef
+		for pos := after + 1; pos < total; pos++ {
+			if state[pos] != "" {
+				continue
+			}
+			if len(out) == limit {
+				return out, true
+			}
+			out = append(out, activities.LotRef{Position: pos, LotID: fmt.Sprintf("lot-%05d", pos)})
+		}
+		return out, false
+	}
+	var startInputs []activities.JobStartInput
+	var pageInputs []activities.JobPendingLotsInput
+	var planSizes []int
+	callbacks := 0
+	const jobID = "5d1c2b0e-8c53-4f0e-9d0e-1a2b3c4d5e6f"
+
+	in := workflows.EntityInput{Source: "jobs", EntityID: jobID, Pending: []int64{10}}
+	runs := 0
+	for {
+		runs++
+		if runs > 10 {
+			t.Fatal("more than 10 runs")
+		}
+		env := newJobsEnv(t)
+		env.OnActivity(jobActs.JobStart, mockAny, mockAny).Return(func(_ context.Context, in activities.JobStartInput) (activities.JobPlan, error) {
+			startInputs = append(startInputs, in)
+			plan := activities.JobPlan{Status: "processing", Concurrency: 4, LotAttempts: 3, LotRetryBase: time.Second, LotTimeout: time.Minute}
+			if in.PageSize > 0 {
+				plan.Pending, plan.More = pending(-1, in.PageSize)
+				planSizes = append(planSizes, len(plan.Pending))
+			}
+			return plan, nil
+		})
+		env.OnActivity(jobActs.JobPendingLots, mockAny, mockAny).Return(func(_ context.Context, in activities.JobPendingLotsInput) (activities.JobLotsPage, error) {
+			pageInputs = append(pageInputs, in)
+			var p activities.JobLotsPage
+			p.Lots, p.More = pending(in.After, in.Limit)
+			return p, nil
+		})
+		env.OnActivity(jobActs.JobGenerateLots, mockAny, mockAny).Return(func(_ context.Context, in activities.LotsInput) (activities.LotsResult, error) {
+			var res activities.LotsResult
+			for _, l := range in.Lots {
+				switch {
+				case l.Position%97 == 0: // refused for good
+					res.Failed = append(res.Failed, activities.LotFailure{JobID: in.JobID, Position: l.Position, Error: "image unreadable"})
+				case l.Position%89 == 0: // handed back, completes on its retry
+					res.Retry = append(res.Retry, activities.LotRetry{Position: l.Position, LotID: l.LotID, Error: "overloaded"})
+				default:
+					finish(l.Position, "completed")
+					res.Completed++
+				}
+			}
+			return res, nil
+		})
+		env.OnActivity(jobActs.JobGenerateLot, mockAny, mockAny).Return(func(_ context.Context, in activities.LotInput) error {
+			finish(in.Position, "completed")
+			return nil
+		})
+		env.OnActivity(jobActs.JobFailLot, mockAny, mockAny).Return(func(_ context.Context, f activities.LotFailure) error {
+			finish(f.Position, "failed")
+			return nil
+		})
+		env.OnActivity(jobActs.JobFinish, mockAny, mockAny).Return(activities.JobSummary{Status: "partially_completed", TotalLots: total,
+			Callback: &activities.CallbackInput{DeliveryID: "d-big", JobID: jobID, Series: 1, FirstAttempt: 1, Schedule: callback.DefaultSchedule(), Timeout: 30 * time.Second}}, nil)
+		env.OnWorkflow("CallbackDelivery", mockAny, mockAny).Return(func(_ workflow.Context, in workflows.CallbackInput) (workflows.CallbackResult, error) {
+			callbacks++
+			return workflows.CallbackResult{Status: "delivered", Attempts: 1}, nil
+		})
+		if runs == 1 {
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{77}})
+			}, time.Second)
+		}
+		env.ExecuteWorkflow("DescriptionJob", in)
+		if !env.IsWorkflowCompleted() {
+			t.Fatalf("run %d did not complete", runs)
+		}
+		err := env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			var next workflows.EntityInput
+			if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+				t.Fatal(err)
+			}
+			if next.Job == nil || next.Job.Run != runs+1 || len(next.Job.Plan.Pending) != 0 || next.Job.PageSize != perRun {
+				t.Fatalf("run %d continues as new with %+v", runs, next.Job)
+			}
+			in = next
+			continue
+		}
+		if err != nil {
+			t.Fatalf("run %d: %v", runs, err)
+		}
+		break
+	}
+	if runs != 3 {
+		t.Errorf("%d runs, want 3 (continued as new twice)", runs)
+	}
+	if len(planSizes) != 1 || planSizes[0] != perRun {
+		t.Errorf("plans of %v lots, want one of %d", planSizes, perRun)
+	}
+	if len(pageInputs) != 2 || pageInputs[0].After != perRun-1 || pageInputs[1].After != 2*perRun-1 {
+		t.Errorf("pages asked for %+v, want after %d and %d", pageInputs, perRun-1, 2*perRun-1)
+	}
+	completed, failed := 0, 0
+	for pos, n := range finishes {
+		if n != 1 {
+			t.Errorf("lot %d finished %d times", pos, n)
+		}
+		switch state[pos] {
+		case "completed":
+			completed++
+		case "failed":
+			failed++
+		}
+	}
+	if wantFailed := (total + 96) / 97; completed+failed != total || failed != wantFailed {
+		t.Errorf("%d completed, %d failed, want %d and %d", completed, failed, total-wantFailed, wantFailed)
+	}
+	if callbacks != 1 {
+		t.Errorf("callback started %d times, want once", callbacks)
+	}
+	// JobStart: the first run's (events 10, a page), then the last run's
+	// for the event signalled during the first run.
+	if len(startInputs) != 2 || !slices.Equal(startInputs[0].EventIDs, []int64{10}) || startInputs[0].PageSize != perRun ||
+		!slices.Equal(startInputs[1].EventIDs, []int64{77}) {
+		t.Errorf("JobStart calls %+v", startInputs)
 	}
 }

@@ -69,9 +69,14 @@ func envDuration(name string, def time.Duration) time.Duration {
 // verifies both signatures. It fails only when a callback is lost,
 // duplicated or badly signed.
 //
+// Last, a job of BENCH_JOBS_BIG lots (10,000): it must complete with every
+// run of its workflow under Temporal's 10,240-event history warning (the job
+// continues as new after each page of lots), and the status endpoint, polled
+// while it runs, must show its completed and failed counts moving.
+//
 // BENCH_JOBS_BURST (400), BENCH_JOBS_RATE (20/s), BENCH_JOBS_STEADY (30s),
-// BENCH_JOBS_LOTS (2000) and BENCH_JOBS_BASELINE (as the burst) change the
-// sizes.
+// BENCH_JOBS_LOTS (2000), BENCH_JOBS_BIG (10000) and BENCH_JOBS_BASELINE (as
+// the burst) change the sizes; BENCH_JOBS_ONLY=big runs only the last phase.
 func TestBenchJobs(t *testing.T) {
 	if os.Getenv("HOOKFLOW_BENCH") != "1" {
 		t.Skip("load benchmark: run with `make bench-jobs`")
@@ -81,6 +86,7 @@ func TestBenchJobs(t *testing.T) {
 	rate := envInt("BENCH_JOBS_RATE", 20)
 	steady := envDuration("BENCH_JOBS_STEADY", 30*time.Second)
 	bigLots := envInt("BENCH_JOBS_LOTS", 2000)
+	hugeLots := envInt("BENCH_JOBS_BIG", 10000)
 
 	gen := generatortest.New(benchKey, benchModel)
 	t.Cleanup(gen.Close)
@@ -112,6 +118,15 @@ func TestBenchJobs(t *testing.T) {
 	b := &jobsBench{t: t, url: a.URL() + "/api/v1/generate-descriptions", hook: rcv.URL(), rcv: rcv,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, submitted: map[string]time.Time{}, st: st}
 
+	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
+		huge := b.bigJob(a.Temporal, a.URL(), hugeLots, 60*time.Minute)
+		b.printBig(huge)
+		if b.check() > 0 {
+			t.Fail()
+		}
+		return
+	}
+
 	// Warm up: a few jobs through every path.
 	b.run(b.submitMany(10, 1), 2*time.Minute)
 
@@ -125,6 +140,7 @@ func TestBenchJobs(t *testing.T) {
 	fmt.Printf("steady: p50 %s p99 %s\n", steadyRes.pct(0.5), steadyRes.pct(0.99))
 	bigRes := b.run(b.submitMany(1, bigLots), 15*time.Minute)
 	fmt.Printf("large job: %d lots in %s\n", bigLots, bigRes.span.Round(time.Millisecond))
+	huge := b.bigJob(a.Temporal, a.URL(), hugeLots, 60*time.Minute)
 	dupes := b.check()
 
 	burstRate := float64(burst) / burstRes.span.Seconds()
@@ -147,6 +163,7 @@ func TestBenchJobs(t *testing.T) {
 		p99.Round(time.Millisecond), targetP99, verdict(p99 <= targetP99))
 	fmt.Printf("  large job: %d lots in %s                   %8.1f lots/s (target >= %.0f: %s)\n", bigLots, bigRes.span.Round(time.Millisecond),
 		lotsRate, targetLotsPerSec, verdict(lotsRate >= targetLotsPerSec))
+	b.printBig(huge)
 	fmt.Printf("  callbacks: %d jobs, %d callbacks, all signed (X-Signature and webhook-signature), duplicates %d\n",
 		len(b.submitted), len(rcv.Deliveries()), dupes)
 	// Attempts that did not deliver (each costs the job CALLBACK_RETRY_BASE).
@@ -167,6 +184,13 @@ func TestBenchJobs(t *testing.T) {
 		fmt.Printf("  FAIL: duplicate callbacks\n\n")
 		t.Fail()
 	}
+}
+
+func (b *jobsBench) printBig(r bigJobResult) {
+	fmt.Printf("  very large job: %d lots in %s                %8.1f lots/s; %d completed, %d failed\n", r.lots, r.span.Round(time.Millisecond),
+		float64(r.lots)/r.span.Seconds(), r.completed, r.failed)
+	fmt.Printf("         history: %s\n", r)
+	fmt.Printf("         status endpoint: %d distinct finished counts (completed + failed) while it ran (%d between 0 and %d)\n", len(r.progress), r.intermediate(), r.lots)
 }
 
 // measureBaseline runs n workflows of one trivial activity each on their

@@ -61,6 +61,10 @@ type TemporalConfig struct {
 	// one worker then takes a few workflow tasks a second while the backlog
 	// grows (make chaos showed it); autoscaling pollers follow the backlog.
 	WorkerMaxPollers int `env:"WORKER_MAX_POLLERS" envDefault:"20" desc:"most pollers a worker opens per task type (workflow, activity); the worker scales them with the task queue's backlog"`
+	// A workflow waiting on a timer (a callback on its retry schedule) stays
+	// in the worker's sticky cache, about 45 KB and a goroutine each, until
+	// the cache is full (make bench-jobs: TestBenchJobsParkedCallbacks).
+	WorkflowCacheSize int `env:"WORKER_WORKFLOW_CACHE_SIZE" envDefault:"10000" desc:"workflow executions a worker process keeps in memory between tasks (the SDK's sticky cache; about 45 KB each); evicted ones replay their history on their next task"`
 }
 
 // RelayConfig tunes the relay that hands recorded events to Temporal.
@@ -123,6 +127,9 @@ func (c Config) validate() error {
 	}
 	if c.Temporal.WorkerMaxPollers < 2 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_POLLERS: must be at least 2 (one for the sticky queue, one for the shared one), got %d", c.Temporal.WorkerMaxPollers))
+	}
+	if c.Temporal.WorkflowCacheSize < 1 {
+		errs = append(errs, fmt.Errorf("WORKER_WORKFLOW_CACHE_SIZE: must be at least 1, got %d", c.Temporal.WorkflowCacheSize))
 	}
 	if c.Temporal.TaskQueue == "" {
 		errs = append(errs, errors.New("TEMPORAL_TASK_QUEUE: must not be empty"))

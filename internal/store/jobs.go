@@ -163,8 +163,9 @@ type LotRef struct {
 
 // StartJob marks the job's inbound events processed (exactly once), moves a
 // queued job to processing and returns its status and the lots still
-// pending (all of them on a first start; the rest after a resumed run).
-func (s *Store) StartJob(ctx context.Context, jobID string, eventIDs []int64) (status string, pending []LotRef, err error) {
+// pending (all of them on a first start; the rest after a resumed run), the
+// first limit of them when limit > 0.
+func (s *Store) StartJob(ctx context.Context, jobID string, eventIDs []int64, limit int) (status string, pending []LotRef, err error) {
 	if len(eventIDs) > 0 {
 		if _, err := s.ProcessEvents(ctx, eventIDs, "", PerEvent(func(context.Context, pgx.Tx, InboundEvent) (EventOutcome, error) {
 			return EventOutcome{Outcome: "started"}, nil
@@ -185,15 +186,28 @@ func (s *Store) StartJob(ctx context.Context, jobID string, eventIDs []int64) (s
 		return "", nil, fmt.Errorf("%w: %s", ErrJobNotFound, jobID)
 	}
 	status = *st
-	rows, err := s.Pool.Query(ctx, `SELECT position, lot_id FROM job_lots WHERE job_id = $1 AND status = 'pending' ORDER BY position`, jobID)
-	if err != nil {
-		return "", nil, err
+	pending, err = s.PendingLots(ctx, jobID, -1, limit)
+	return status, pending, err
+}
+
+// PendingLots returns the job's pending lots after position after, in
+// position order, at most limit of them (all when limit <= 0): the page a
+// large job's run works through.
+func (s *Store) PendingLots(ctx context.Context, jobID string, after, limit int) ([]LotRef, error) {
+	q := `SELECT position, lot_id FROM job_lots WHERE job_id = $1 AND status = 'pending' AND position > $2 ORDER BY position`
+	args := []any{jobID, after}
+	if limit > 0 {
+		q += ` LIMIT $3`
+		args = append(args, limit)
 	}
-	pending, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (LotRef, error) {
+	rows, err := s.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LotRef, error) {
 		var l LotRef
 		return l, r.Scan(&l.Position, &l.LotID)
 	})
-	return status, pending, err
 }
 
 // LotWork is what generating one lot needs.
