@@ -32,39 +32,56 @@ type SourceState struct {
 // counting it by source is a scan of a small table (no index on source:
 // that would cost every ack an index insert).
 func (s *Store) SourceStates(ctx context.Context, sources []string) ([]SourceState, error) {
+	rows, err := s.pauseStates(ctx, sourcePauses, sources, `SELECT count(*) FROM relay_outbox o WHERE o.source = n.name`)
+	out := make([]SourceState, len(rows))
+	for i, r := range rows {
+		out[i] = SourceState{Source: r.name, Paused: r.pausedAt != nil, PausedAt: r.pausedAt, PausedBy: r.by, Reason: r.reason, Held: r.n}
+	}
+	return out, err
+}
+
+// pauseRow is a name's pause state and the count of what waits for it.
+type pauseRow struct {
+	name, by, reason string
+	pausedAt         *time.Time
+	n                int64
+}
+
+// pauseStates reads the given names' pause rows from t, in that order,
+// with count (a scalar subquery on n.name) for each.
+func (s *Store) pauseStates(ctx context.Context, t pauseTable, names []string, count string) ([]pauseRow, error) {
 	rows, err := s.Pool.Query(ctx, `
-		SELECT s.source, p.paused_at, coalesce(p.paused_by, ''), coalesce(p.reason, ''),
-		       coalesce((SELECT n FROM (SELECT source, count(*) AS n FROM relay_outbox GROUP BY source) o WHERE o.source = s.source), 0)
-		FROM unnest($1::text[]) WITH ORDINALITY AS s(source, ord)
-		LEFT JOIN source_pauses p ON p.source = s.source
-		ORDER BY s.ord`, sources)
+		SELECT n.name, p.paused_at, coalesce(p.paused_by, ''), coalesce(p.reason, ''), (`+count+`)
+		FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
+		LEFT JOIN `+t.table+` p ON p.`+t.key+` = n.name
+		ORDER BY n.ord`, names)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SourceState, error) {
-		var st SourceState
-		err := r.Scan(&st.Source, &st.PausedAt, &st.PausedBy, &st.Reason, &st.Held)
-		st.Paused = st.PausedAt != nil
-		return st, err
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (pauseRow, error) {
+		var p pauseRow
+		err := r.Scan(&p.name, &p.pausedAt, &p.by, &p.reason, &p.n)
+		return p, err
 	})
+}
+
+// paused lists the paused names of t, sorted.
+func (s *Store) paused(ctx context.Context, t pauseTable) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+t.key+` FROM `+t.table+` ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // PausedClients lists the paused callback clients (for /readyz).
 func (s *Store) PausedClients(ctx context.Context) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT client_id FROM client_pauses ORDER BY client_id`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return s.paused(ctx, clientPauses)
 }
 
 // PausedSources lists the paused sources (for /readyz).
 func (s *Store) PausedSources(ctx context.Context) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT source FROM source_pauses ORDER BY source`)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return s.paused(ctx, sourcePauses)
 }
 
 // SetSourcePaused pauses (paused true) or resumes a source as actor, and
@@ -74,14 +91,14 @@ func (s *Store) PausedSources(ctx context.Context) ([]string, error) {
 // entry records it (count 0, detail unchanged). The source must be one of
 // the known sources: the caller checks.
 func (s *Store) SetSourcePaused(ctx context.Context, actor, source string, paused bool, reason string) (changed bool, err error) {
-	return s.setPaused(ctx, pauseTable{"source_pauses", "source", AuditSourcePause, AuditSourceResume}, actor, source, paused, reason)
+	return s.setPaused(ctx, sourcePauses, actor, source, paused, reason)
 }
 
 // SetClientPaused pauses or resumes a callback client as SetSourcePaused
 // does a source: while paused, the client's deliveries wait before each
 // attempt (CallbackDelivery), with their schedule intact.
 func (s *Store) SetClientPaused(ctx context.Context, actor, clientID string, paused bool, reason string) (changed bool, err error) {
-	return s.setPaused(ctx, pauseTable{"client_pauses", "client_id", AuditClientPause, AuditClientResume}, actor, clientID, paused, reason)
+	return s.setPaused(ctx, clientPauses, actor, clientID, paused, reason)
 }
 
 // pauseTable is where a kind of pause is kept and how it is audited
@@ -90,6 +107,11 @@ type pauseTable struct {
 	table, key          string
 	pauseAct, resumeAct string
 }
+
+var (
+	sourcePauses = pauseTable{"source_pauses", "source", AuditSourcePause, AuditSourceResume}
+	clientPauses = pauseTable{"client_pauses", "client_id", AuditClientPause, AuditClientResume}
+)
 
 func (s *Store) setPaused(ctx context.Context, t pauseTable, actor, name string, paused bool, reason string) (changed bool, err error) {
 	if actor == "" || name == "" {
@@ -141,21 +163,13 @@ type ClientState struct {
 // ClientStates lists the given clients, in that order, with their pause
 // state and pending deliveries (through callback_deliveries_pending).
 func (s *Store) ClientStates(ctx context.Context, clients []string) ([]ClientState, error) {
-	rows, err := s.Pool.Query(ctx, `
-		SELECT c.client_id, p.paused_at, coalesce(p.paused_by, ''), coalesce(p.reason, ''),
-		       (SELECT count(*) FROM callback_deliveries d WHERE d.status = 'pending' AND d.client_id = c.client_id)
-		FROM unnest($1::text[]) WITH ORDINALITY AS c(client_id, ord)
-		LEFT JOIN client_pauses p ON p.client_id = c.client_id
-		ORDER BY c.ord`, clients)
-	if err != nil {
-		return nil, err
+	rows, err := s.pauseStates(ctx, clientPauses, clients,
+		`SELECT count(*) FROM callback_deliveries d WHERE d.status = 'pending' AND d.client_id = n.name`)
+	out := make([]ClientState, len(rows))
+	for i, r := range rows {
+		out[i] = ClientState{ClientID: r.name, Paused: r.pausedAt != nil, PausedAt: r.pausedAt, PausedBy: r.by, Reason: r.reason, Pending: r.n}
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClientState, error) {
-		var st ClientState
-		err := r.Scan(&st.ClientID, &st.PausedAt, &st.PausedBy, &st.Reason, &st.Pending)
-		st.Paused = st.PausedAt != nil
-		return st, err
-	})
+	return out, err
 }
 
 // ClientPaused tells whether a callback client is paused.
