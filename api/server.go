@@ -62,7 +62,7 @@ func (s *Server) Handler() http.Handler {
 	(&ops.Console{
 		Store: s.Store, Tokens: s.tokens, Log: s.Log,
 		TemporalUI: s.Config.Temporal.UIURL, Namespace: s.Config.Temporal.Namespace,
-		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret, ClientIDs: s.clientIDs,
+		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret, ClientIDs: s.Config.Jobs.ClientIDs,
 	}).Register(r)
 	s.logRotations()
 	s.simplyPrintRoutes(r)

@@ -50,7 +50,7 @@ func (s *Server) sourceRoutes(r *gin.Engine) {
 		// This relay hands the held events over now; others at their next poll.
 		resumed: s.pokeRelay}
 	clients := pauseKind[store.ClientState]{param: "client", plural: "clients", hint: " (JOBS_CLIENTS)",
-		names:  s.clientIDs,
+		names:  s.Config.Jobs.ClientIDs,
 		set:    s.Store.SetClientPaused,
 		states: s.Store.ClientStates}
 	r.GET("/api/v1/sources", s.requireRead, listPauses(s, sources))
@@ -127,18 +127,4 @@ func pauseReason(c *gin.Context, pause bool) (string, bool) {
 		}
 	}
 	return body.Reason, true
-}
-
-// clientIDs are the callback clients JOBS_CLIENTS (and JOBS_SHARED_SECRET)
-// define.
-func (s *Server) clientIDs() []string {
-	clients, err := s.Config.Jobs.ClientSet()
-	if err != nil {
-		return nil // checked at load
-	}
-	ids := make([]string, 0, len(clients))
-	for _, cl := range clients {
-		ids = append(ids, cl.ID)
-	}
-	return ids
 }

@@ -147,11 +147,7 @@ func (a *App) Start(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		clients, _ := a.Config.Jobs.ClientSet() // checked at load
-		ids := make([]string, 0, len(clients))
-		for _, c := range clients {
-			ids = append(ids, c.ID)
-		}
+		ids := a.Config.Jobs.ClientIDs()
 		if a.clientGauge, err = telemetry.ObserveClients(func(ctx context.Context, observe func(string, bool, int64)) error {
 			states, err := a.Store.ClientStates(ctx, ids)
 			for _, s := range states {

@@ -45,6 +45,20 @@ func (c JobsConfig) ClientSet() (jobs.ClientSet, error) {
 	return jobs.ParseClientsWithPrevious(c.Clients, c.SharedSecret, c.ClientsPrevious)
 }
 
+// ClientIDs are the callback clients' ids, in JOBS_CLIENTS' order (none
+// when the setting does not parse: Load refuses that).
+func (c JobsConfig) ClientIDs() []string {
+	clients, err := c.ClientSet()
+	if err != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(clients))
+	for _, cl := range clients {
+		ids = append(ids, cl.ID)
+	}
+	return ids
+}
+
 // Limits are the submission limits.
 func (c JobsConfig) Limits() jobs.Limits {
 	return jobs.Limits{MaxLots: c.MaxLots, MaxImagesPerLot: c.MaxImagesPerLot}
