@@ -264,19 +264,8 @@ func (s *jsonScan) object(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return errSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			s.path = s.path[:len(s.path)-1]
-			return nil
-		default:
-			return errSyntax
+		if end, err := s.next('}'); end || err != nil {
+			return err
 		}
 	}
 }
@@ -323,21 +312,29 @@ func (s *jsonScan) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return errSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			s.path = s.path[:len(s.path)-1]
-			return nil
-		default:
-			return errSyntax
+		if end, err := s.next(']'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows a member or an element: a comma (more to come)
+// or the container's closing byte (end: its path step is dropped).
+func (s *jsonScan) next(closing byte) (end bool, err error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, errSyntax
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		s.path = s.path[:len(s.path)-1]
+		return true, nil
+	}
+	return false, errSyntax
 }
 
 func isHex(c byte) bool {
