@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -34,6 +35,10 @@ type Jobs struct {
 	// GeneratorQueue is the task queue of JobGenerateLotPaced, put in the
 	// plans of jobs started while GENERATOR_MAX_RPS is set.
 	GeneratorQueue string
+	// StartCallback starts a delivery's attempt series (the workflow
+	// callback-<delivery id>) through the Temporal client; the worker sets
+	// it. JobStartCallback calls it.
+	StartCallback func(context.Context, CallbackInput) error
 }
 
 // NewJobs builds the activities from configuration: a generator client on a
@@ -449,6 +454,24 @@ func (a *Jobs) JobFinish(ctx context.Context, jobID string) (JobSummary, error) 
 			Schedule: a.Config.Schedule(), Timeout: a.Config.CallbackTimeout, PausePoll: a.Config.CallbackPausePoll}
 	}
 	return s, nil
+}
+
+// JobStartCallback starts the job's callback series, once: a second start
+// of the same workflow ID is refused by Temporal and taken as done. The
+// job's run calls it as a local activity right after JobFinish, so the
+// run ends in the same workflow task and the callback's first attempt does
+// not wait for the run's next one (a child workflow costs the parent two
+// more history events and a workflow task to learn it started).
+func (a *Jobs) JobStartCallback(ctx context.Context, in CallbackInput) error {
+	if a.StartCallback == nil {
+		return temporal.NewNonRetryableApplicationError("the worker has no Temporal client to start callbacks with", "JobNoTemporalClient", nil)
+	}
+	err := a.StartCallback(ctx, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
 }
 
 // DeliverInput is one attempt.

@@ -309,6 +309,57 @@ func TestJobsPartialFailure(t *testing.T) {
 	writeHistoryAs(t, e.api, "job-"+acc.JobID, "job.json")
 }
 
+// TestJobsSmallJobRunsWithoutActivityTasks: a job whose lots fit in one
+// round (one lot here) makes its first attempts as local activities and
+// starts its callback series through the client, and the series makes its
+// first attempt as a local activity: neither run schedules an activity task
+// or a child workflow (each would cost a round trip through the server),
+// and every step still shows in the histories as a marker. The job's
+// and callback's histories are recorded as job-small.json and
+// callback-small.json (UPDATE_HISTORY=1) for the replay test.
+func TestJobsSmallJobRunsWithoutActivityTasks(t *testing.T) {
+	e := startJobs(t, app.Roles{API: true, Worker: true}, nil)
+	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot("car_001", 2)), nil)
+	st := waitStatus(t, e.api, acc.JobID, callbackIs("delivered", 1))
+	if st.Status != "completed" || len(e.rcv.Deliveries()) != 1 || !e.rcv.Deliveries()[0].Verified() {
+		t.Fatalf("status %+v, %d callbacks", st, len(e.rcv.Deliveries()))
+	}
+	const localActivity = enums.EventType(-1) // markers of local activities (the others are versions)
+	shape := func(workflowID string) map[enums.EventType]int {
+		n := map[enums.EventType]int{}
+		testenv.Eventually(t, 30*time.Second, func() error {
+			n = map[enums.EventType]int{}
+			iter := e.tmp.Client().GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for iter.HasNext() {
+				ev, err := iter.Next()
+				if err != nil {
+					return err
+				}
+				n[ev.GetEventType()]++
+				if ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
+					n[localActivity]++
+				}
+			}
+			if n[enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED] != 1 {
+				return fmt.Errorf("%s has not completed: %v", workflowID, n)
+			}
+			return nil
+		})
+		return n
+	}
+	job, cb := shape("job-"+acc.JobID), shape("callback-"+st.Callback.DeliveryID)
+	// JobStart, JobGenerateLots, JobFinish, JobStartCallback; CallbackDeliver.
+	if job[enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED] != 0 || job[enums.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED] != 0 ||
+		job[localActivity] != 4 {
+		t.Errorf("job history %v: want 4 local activities, no activity task, no child", job)
+	}
+	if cb[enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED] != 0 || cb[localActivity] != 1 {
+		t.Errorf("callback history %v: want the attempt as one marker, no activity task", cb)
+	}
+	writeHistoryAs(t, e.api, "job-"+acc.JobID, "job-small.json")
+	writeHistoryAs(t, e.api, "callback-"+st.Callback.DeliveryID, "callback-small.json")
+}
+
 // TestJobsCallbackSurvivesWorkerRestart: API and worker run in separate
 // processes (Apps). The receiver fails the first attempt; the worker is
 // stopped while the retry waits on its timer, a retry request meanwhile is

@@ -3,9 +3,11 @@
 package worker
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -24,6 +26,9 @@ type Deps struct {
 	HTTPClient *http.Client // traced transport for third-party calls
 	Log        *slog.Logger
 	Version    string // app.Version, for User-Agent headers
+	// Temporal starts the workflows activities start themselves (a job's
+	// callback series). New sets it to the worker's client.
+	Temporal client.Client
 }
 
 // Register adds every workflow and activity to r (a worker, or a test
@@ -36,6 +41,9 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: WorkflowCallbackDelivery})
 	jobs := activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log)
 	jobs.GeneratorQueue = config.GeneratorQueue(d.Config.Temporal.TaskQueue)
+	if d.Temporal != nil {
+		jobs.StartCallback = callbackStarter(d.Temporal, d.Config.Temporal.TaskQueue)
+	}
 	r.RegisterActivity(jobs)
 	r.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: WorkflowBitrixOrder})
 	r.RegisterWorkflowWithOptions(workflows.OrderBackSync{Retry: workflows.BackSyncRetry{Base: d.Config.Orders.BackSyncRetryBase,
@@ -101,6 +109,7 @@ func New(c client.Client, d Deps) *Workers {
 		WorkflowTaskPollerBehavior: pollers,
 		ActivityTaskPollerBehavior: pollers,
 	})
+	d.Temporal = c
 	Register(w, d)
 	return &Workers{Main: w, Generator: NewGenerator(c, d)}
 }
@@ -125,6 +134,24 @@ func NewGenerator(c client.Client, d Deps) sdkworker.Worker {
 	jobs := activities.NewJobs(d.Config.Jobs, d.Store, d.Version, d.Log)
 	w.RegisterActivityWithOptions(jobs.JobGenerateLotPaced, activity.RegisterOptions{Name: ActivityJobGenerateLotPaced})
 	return w
+}
+
+// callbackStarter starts a delivery's attempt series on the task queue, as
+// the API's manual retry does, asking for an eager start: when this
+// process's worker polls the queue (it does: the job's run calls this from
+// a local activity), the server hands the new run's first workflow task
+// straight back in the start's answer instead of through matching.
+func callbackStarter(c client.Client, taskQueue string) func(context.Context, activities.CallbackInput) error {
+	return func(ctx context.Context, in activities.CallbackInput) error {
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:                    activities.CallbackWorkflowID(in.DeliveryID, in.Series),
+			TaskQueue:             taskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			TypedSearchAttributes: workflows.CallbackSearchAttributes(in.ClientID),
+			EnableEagerStart:      true,
+		}, WorkflowCallbackDelivery, in)
+		return err
+	}
 }
 
 // ActivityJobGenerateLotPaced is the generator queue's only activity.

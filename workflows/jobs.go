@@ -18,8 +18,10 @@ const callbackSource = "callbacks"
 // DescriptionJob processes one job (workflow ID job-<uuid>, started by the
 // relay with SignalWithStart like every inbound flow): it generates the
 // lots with bounded concurrency, recording each result as it finishes, gives
-// the job its final status and starts the callback as a child workflow
-// (callback-<delivery id>) that outlives this run.
+// the job its final status and starts the callback's workflow
+// (callback-<delivery id>), which outlives this run. A job whose lots fit in
+// one round runs in one workflow task when the generator answers (see
+// versionJobLocalFirstRound).
 func DescriptionJob(ctx workflow.Context, in EntityInput) error {
 	var a *activities.Jobs
 	events := workflow.GetSignalChannel(ctx, SignalEvents)
@@ -118,7 +120,14 @@ func finishJob(ctx workflow.Context, jobID string, db dbStep, late []int64, even
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchOutcome.ValueSet(sum.Status))
 	if sum.Callback != nil {
-		if err := startCallback(ctx, *sum.Callback); err != nil {
+		if workflow.GetVersion(ctx, versionJobCallbackByActivity, workflow.DefaultVersion, 1) >= 1 {
+			// Started by a local activity through the client: this run
+			// ends in this workflow task instead of waiting for a child's
+			// start to be recorded.
+			if err := workflow.ExecuteLocalActivity(entityLocalActivityOptions(ctx), a.JobStartCallback, *sum.Callback).Get(ctx, nil); err != nil {
+				return err
+			}
+		} else if err := startCallback(ctx, *sum.Callback); err != nil {
 			return err
 		}
 	}
@@ -158,6 +167,20 @@ const (
 	// next run paging on with JobPendingLots, so no run's history or payload
 	// grows with the size of the job.
 	versionJobPagedRuns = "job-paged-runs"
+	// versionJobCallbackByActivity: the job starts its callback series
+	// with the local activity JobStartCallback (a workflow of its own,
+	// started through the client) instead of as an abandoned child.
+	versionJobCallbackByActivity = "job-callback-by-activity"
+	// versionJobLocalFirstRound: a job whose pending lots all fit in one
+	// round (no more lots than GENERATOR_CONCURRENCY) makes their first
+	// attempts as local activities, one lot each, so a small job runs in
+	// one workflow task when the generator answers.
+	versionJobLocalFirstRound = "job-local-first-round"
+	// versionCallbackLocalFirstAttempt: a series' first attempt runs as a
+	// local activity in the run's first workflow task; later attempts
+	// (after a timer) are activities, visible in Temporal UI while they
+	// run.
+	versionCallbackLocalFirstAttempt = "callback-local-first-attempt"
 )
 
 // dbStep runs one short, idempotent Postgres step of a workflow.
@@ -297,6 +320,10 @@ func generateLotBatches(ctx workflow.Context, jobID string, plan activities.JobP
 	concurrency := max(plan.Concurrency, 1)
 	batches := lotBatches(plan.Pending, concurrency)
 	retry := entityApplyRetry
+	// All lots in one round: first attempts as local activities (one lot
+	// each, bounded by the lot's timeout), no activity task round trips.
+	local := len(plan.Pending) <= concurrency &&
+		workflow.GetVersion(ctx, versionJobLocalFirstRound, workflow.DefaultVersion, 1) >= 1
 	sem := workflow.NewSemaphore(ctx, int64(concurrency))
 	wg := workflow.NewWaitGroup(ctx)
 	for _, batch := range batches {
@@ -312,9 +339,18 @@ func generateLotBatches(ctx workflow.Context, jobID string, plan activities.JobP
 				HeartbeatTimeout:    plan.LotTimeout + 30*time.Second, // a dead worker shows after one lot's time
 				RetryPolicy:         &retry,                           // idempotent: finished lots are skipped
 			})
+			in := activities.LotsInput{JobID: jobID, Lots: batch, LotTimeout: plan.LotTimeout}
+			var f workflow.Future
+			if local {
+				f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+					StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
+					RetryPolicy:         &retry, // idempotent: finished lots are skipped
+				}), a.JobGenerateLots, in)
+			} else {
+				f = workflow.ExecuteActivity(batchCtx, a.JobGenerateLots, in)
+			}
 			var res activities.LotsResult
-			if err := workflow.ExecuteActivity(batchCtx, a.JobGenerateLots,
-				activities.LotsInput{JobID: jobID, Lots: batch, LotTimeout: plan.LotTimeout}).Get(ctx, &res); err != nil {
+			if err := f.Get(ctx, &res); err != nil {
 				return // cancelled: the job ends with ctx.Err()
 			}
 			for _, f := range res.Failed {
@@ -365,7 +401,8 @@ func lotFailureReason(err error, timeout time.Duration) string {
 
 // startCallback starts the delivery's attempt series as a child that
 // outlives this run (ABANDON), and only once: a second start of the same
-// workflow ID is refused by Temporal and ignored here.
+// workflow ID is refused by Temporal and ignored here. Runs from
+// versionJobCallbackByActivity on use JobStartCallback instead.
 func startCallback(ctx workflow.Context, in activities.CallbackInput) error {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            activities.CallbackWorkflowID(in.DeliveryID, in.Series),
@@ -414,8 +451,9 @@ const (
 // Schedule.NextDelay (1, 2, 4, 8, 16 min by default, longer when the
 // receiver's Retry-After asks), attempt again, until a 2xx, a permanent
 // answer (4xx but 408/429, 410 Gone) or the last attempt. Each attempt is
-// one activity without retries of its own, then one (retried) local
-// activity that records it, unless the attempt was a 2xx the activity
+// one activity without retries of its own (the first a local activity, see
+// versionCallbackLocalFirstAttempt), then one (retried) local activity that
+// records it, unless the attempt was a 2xx the activity
 // recorded itself (runs from before versionCallbackLocalRecord record every
 // attempt with an activity).
 func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, error) {
@@ -440,11 +478,23 @@ func CallbackDelivery(ctx workflow.Context, in CallbackInput) (CallbackResult, e
 	}
 	wait := pausePoll
 	first := max(in.FirstAttempt, 1)
+	// The first attempt in the run's first workflow task (a local activity),
+	// the others as activities.
+	localFirst := workflow.GetVersion(ctx, versionCallbackLocalFirstAttempt, workflow.DefaultVersion, 1) >= 1
 	for n := 1; ; n++ {
 		attempt := first + n - 1
 		var res activities.DeliverResult
-		err := workflow.ExecuteActivity(deliverCtx, a.CallbackDeliver,
-			activities.DeliverInput{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Timeout: in.Timeout, PauseAware: pauseAware}).Get(ctx, &res)
+		deliver := activities.DeliverInput{DeliveryID: in.DeliveryID, Series: in.Series, Attempt: attempt, Timeout: in.Timeout, PauseAware: pauseAware}
+		var err error
+		if localFirst {
+			localFirst = false
+			err = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: in.Timeout + 15*time.Second,
+				RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+			}), a.CallbackDeliver, deliver).Get(ctx, &res)
+		} else {
+			err = workflow.ExecuteActivity(deliverCtx, a.CallbackDeliver, deliver).Get(ctx, &res)
+		}
 		if err == nil && res.Paused {
 			// The client is paused: the same attempt waits and looks again,
 			// longer each time (a long pause stays a short history), and

@@ -339,9 +339,9 @@ func TestDescriptionJob(t *testing.T) {
 		return activities.JobSummary{Status: "partially_completed", TotalLots: 6, CompletedLots: 4, FailedLots: 2,
 			Callback: &activities.CallbackInput{DeliveryID: "d9", JobID: jobID, Series: 1, FirstAttempt: 1, Schedule: callback.DefaultSchedule(), Timeout: 30 * time.Second}}, nil
 	})
-	env.OnWorkflow("CallbackDelivery", mockAny, mockAny).Return(func(_ workflow.Context, in workflows.CallbackInput) (workflows.CallbackResult, error) {
+	env.OnActivity(jobActs.JobStartCallback, mockAny, mockAny).Return(func(_ context.Context, in activities.CallbackInput) error {
 		child = &in
-		return workflows.CallbackResult{Status: "delivered", Attempts: 1}, nil
+		return nil
 	})
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{11}})
@@ -387,7 +387,7 @@ func TestDescriptionJob(t *testing.T) {
 		t.Errorf("failed lots %+v", failed)
 	}
 	if child == nil || child.DeliveryID != "d9" || child.Series != 1 {
-		t.Errorf("callback child started with %+v", child)
+		t.Errorf("callback series started with %+v", child)
 	}
 }
 
@@ -456,7 +456,7 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 
 // TestJobReplay replays histories recorded from real runs (api tests write
 // job.json and callback.json with UPDATE_HISTORY=1): a job with a retried
-// and failed lot and its child callback, and a callback series that waited
+// and failed lot, and a callback series that waited
 // on a timer across a worker restart. The -v0 files were recorded before
 // versionJobLocalDBSteps and versionCallbackLocalRecord (every step an
 // activity), job-v1.json before versionJobLotBatches (one activity per
@@ -464,13 +464,19 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // GENERATOR_MAX_RPS (versionJobGeneratorQueue: one JobGenerateLotPaced
 // activity per lot on the generator queue), its first lot retried after a
 // 429. job-v2.json was recorded before versionJobPagedRuns (the plan held
-// every pending lot); job.json is a job in one page, job-continued.json
-// the last run of a job in pages of two lots (TestJobsInPages: it pages
-// with JobPendingLots, finishes the job and starts the callback). A change
-// that breaks determinism fails here.
+// every pending lot); job-continued.json the last run of a job in pages of
+// two lots (TestJobsInPages: it pages with JobPendingLots, finishes the job
+// and starts the callback). job-v3.json and callback-v1.json were recorded
+// before versionJobCallbackByActivity and versionCallbackLocalFirstAttempt
+// (the callback a child, its first attempt an activity); job.json starts
+// its callback with JobStartCallback, and job-small.json and
+// callback-small.json are a one-lot job and its callback run with local
+// activities only (versionJobLocalFirstRound). A change that breaks
+// determinism fails here.
 func TestJobReplay(t *testing.T) {
 	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
-		"testdata/job-paced.json", "testdata/job-v2.json", "testdata/job-continued.json"} {
+		"testdata/job-paced.json", "testdata/job-v2.json", "testdata/job-continued.json", "testdata/job-v3.json", "testdata/callback-v1.json",
+		"testdata/job-small.json", "testdata/callback-small.json"} {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
 		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
@@ -721,9 +727,9 @@ func TestDescriptionJobLargeContinuesAsNew(t *testing.T) {
 		})
 		env.OnActivity(jobActs.JobFinish, mockAny, mockAny).Return(activities.JobSummary{Status: "partially_completed", TotalLots: total,
 			Callback: &activities.CallbackInput{DeliveryID: "d-big", JobID: jobID, Series: 1, FirstAttempt: 1, Schedule: callback.DefaultSchedule(), Timeout: 30 * time.Second}}, nil)
-		env.OnWorkflow("CallbackDelivery", mockAny, mockAny).Return(func(_ workflow.Context, in workflows.CallbackInput) (workflows.CallbackResult, error) {
+		env.OnActivity(jobActs.JobStartCallback, mockAny, mockAny).Return(func(_ context.Context, in activities.CallbackInput) error {
 			callbacks++
-			return workflows.CallbackResult{Status: "delivered", Attempts: 1}, nil
+			return nil
 		})
 		if runs == 1 {
 			env.RegisterDelayedCallback(func() {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/integrations/generator/generatortest"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -56,11 +57,13 @@ func (m memSample) String() string {
 // whose receiver answers 503 to everything, so every callback, after its
 // first attempt, waits on its retry timer (CALLBACK_RETRY_BASE 1h: they
 // stay parked). It prints the in-process worker's RSS, Go heap and
-// goroutines before the jobs and once every callback is parked. The timers
-// live in Temporal; what the worker keeps is its sticky cache of workflow
-// executions (WORKER_WORKFLOW_CACHE_SIZE, BENCH_JOBS_CACHE here, 10,000 by
-// default as the SDK's): a parked callback costs memory only while it is
-// cached. It fails only when a callback never gets its first attempt.
+// goroutines before the jobs, once a fifth of them are parked and once all
+// are. The timers live in Temporal; what the worker keeps is its sticky
+// cache of workflow executions (WORKER_WORKFLOW_CACHE_SIZE, its default
+// unless BENCH_JOBS_CACHE says otherwise): a parked callback costs memory
+// only while it is cached, so from a cache's worth of parked callbacks on,
+// more of them add nothing. It fails when a callback never gets its first
+// attempt.
 func TestBenchJobsParkedCallbacks(t *testing.T) {
 	if os.Getenv("HOOKFLOW_BENCH") != "1" {
 		t.Skip("load benchmark: run with `make bench-jobs`")
@@ -69,7 +72,11 @@ func TestBenchJobsParkedCallbacks(t *testing.T) {
 		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
 	}
 	n := envInt("BENCH_JOBS_PARKED", 10000)
-	cacheSize := envInt("BENCH_JOBS_CACHE", 10000) // WORKER_WORKFLOW_CACHE_SIZE
+	defaults, err := config.LoadFrom(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cacheSize := envInt("BENCH_JOBS_CACHE", defaults.Temporal.WorkflowCacheSize) // WORKER_WORKFLOW_CACHE_SIZE
 	gen := generatortest.New(benchKey, benchModel)
 	t.Cleanup(gen.Close)
 	var hits atomic.Int64
@@ -110,22 +117,36 @@ func TestBenchJobsParkedCallbacks(t *testing.T) {
 	})
 	before := sampleMem()
 	t0 := time.Now()
-	b.submitMany(n, 1)
-	submitted := time.Since(t0)
-	testenv.Eventually(t, 60*time.Minute, func() error {
-		if k, err := parked(); err != nil || k < n+10 {
-			return fmt.Errorf("%d of %d callbacks parked on their retry timer (%v)", k, n+10, err)
-		}
-		return nil
-	})
+	park := func(k int) {
+		b.submitMany(k, 1)
+		want := len(b.submitted)
+		testenv.Eventually(t, 60*time.Minute, func() error {
+			if k, err := parked(); err != nil || k < want {
+				return fmt.Errorf("%d of %d callbacks parked on their retry timer (%v)", k, want, err)
+			}
+			return nil
+		})
+	}
+	first := max(n/5, 1)
+	park(first)
+	some := sampleMem()
+	park(n - first)
 	allParked := time.Since(t0)
 	after := sampleMem()
 	time.Sleep(30 * time.Second)
 	later := sampleMem()
+	var lost int
+	if err := st.Pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM callback_attempts WHERE error LIKE 'the attempt did not complete%'`).Scan(&lost); err != nil {
+		t.Fatal(err)
+	}
 	fmt.Printf("\n%d callbacks parked on their retry timers (receiver answering 503, CALLBACK_RETRY_BASE 1h, WORKER_WORKFLOW_CACHE_SIZE %d)\n", n, cacheSize)
-	fmt.Printf("  submitted in %s, all parked after %s (%.1f jobs/s), %d attempts received\n", submitted.Round(time.Millisecond),
-		allParked.Round(time.Millisecond), float64(n)/allParked.Seconds(), hits.Load())
-	fmt.Printf("  worker process before: %s\n", before)
-	fmt.Printf("  worker process after:  %s\n", after)
+	fmt.Printf("  all parked after %s (%.1f jobs/s), %d attempts received, %d first attempts that did not complete\n",
+		allParked.Round(time.Millisecond), float64(n)/allParked.Seconds(), hits.Load(), lost)
+	fmt.Printf("  worker process before:   %s\n", before)
+	fmt.Printf("  %6d parked:            %s\n", first+10, some)
+	fmt.Printf("  %6d parked:            %s\n", n+10, after)
+	growth := float64(after.rss-some.rss) / (1 << 20)
+	fmt.Printf("  RSS from %d to %d parked: %+.1f MiB (%.1f KB per callback parked on top)\n", first+10, n+10, growth, growth*1024/float64(n-first))
 	fmt.Printf("  30 s later:            %s\n\n", later)
 }

@@ -63,8 +63,12 @@ type TemporalConfig struct {
 	WorkerMaxPollers int `env:"WORKER_MAX_POLLERS" envDefault:"20" desc:"most pollers a worker opens per task type (workflow, activity); the worker scales them with the task queue's backlog"`
 	// A workflow waiting on a timer (a callback on its retry schedule) stays
 	// in the worker's sticky cache, about 45 KB and a goroutine each, until
-	// the cache is full (make bench-jobs: TestBenchJobsParkedCallbacks).
-	WorkflowCacheSize int `env:"WORKER_WORKFLOW_CACHE_SIZE" envDefault:"10000" desc:"workflow executions a worker process keeps in memory between tasks (the SDK's sticky cache; about 45 KB each); evicted ones replay their history on their next task"`
+	// the cache is full (make bench-jobs: TestBenchJobsParkedCallbacks). The
+	// SDK's default of 10,000 lets 10,000 parked callbacks grow a worker by
+	// about 450 MB; 1,000 bounds it at about 45 MB, and the hot path does not
+	// need the cache: a job or callback that completes in its first workflow
+	// task leaves it at once.
+	WorkflowCacheSize int `env:"WORKER_WORKFLOW_CACHE_SIZE" envDefault:"1000" desc:"workflow executions a worker process keeps in memory between tasks (the SDK's sticky cache; about 45 KB each); evicted ones replay their history on their next task"`
 }
 
 // RelayConfig tunes the relay that hands recorded events to Temporal.
