@@ -125,6 +125,6 @@ func TestTraceOfJob(t *testing.T) {
 		}
 		return requireSpans(spans, "INSERT", "relay jobs events", "RunActivity:JobGenerateLots", "RunActivity:CallbackDeliver",
 			"SignalWithStartWorkflow:DescriptionJob", "RunWorkflow:DescriptionJob",
-			"StartChildWorkflow:CallbackDelivery", "RunWorkflow:CallbackDelivery", "HTTP POST")
+			"StartWorkflow:CallbackDelivery", "RunWorkflow:CallbackDelivery", "HTTP POST")
 	})
 }
