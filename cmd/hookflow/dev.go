@@ -95,7 +95,8 @@ Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: applicati
 		log.Warn("cannot write the dev file: other terminals will need the variables set", "error", err)
 	} else {
 		defer removeDevFile()
-		fmt.Fprintf(stdout, "Other terminals: hookflow commands run in this directory find this run through %s\n", devPath)
+		fmt.Fprintf(stdout, "Other terminals: hookflow commands run in this directory find this run through %s\n"+
+			"(try: go run ./cmd/hookflow trigger --list)\n", devPath)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")

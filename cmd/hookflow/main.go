@@ -40,13 +40,14 @@ Commands:
   clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
   events       replay <event id>... | replay --source S [filters]: hand events to their flow again
+  trigger      <source> <event> [flags] | --list: send a sample event to the running hookflow
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
 
 The remote commands (sources, clients, deliveries, events) call the admin API of the hookflow at
 HOOKFLOW_URL (default: this machine, HTTP_ADDR's port) with ADMIN_TOKEN.
-The client commands (those and okdesk, telegram, simplyprint) take what their environment
+The client commands (those and okdesk, telegram, simplyprint, trigger) take what their environment
 leaves unset from .data/hookflow-dev.json, which a running 'hookflow dev' writes (mode 0600).
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
@@ -120,6 +121,8 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return deliveriesCommand(ctx, cfg, args, stdout)
 	case "events":
 		return eventsCommand(ctx, cfg, args, stdout)
+	case "trigger":
+		return triggerCommand(ctx, cfg, args, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }
