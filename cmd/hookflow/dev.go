@@ -96,7 +96,7 @@ Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: applicati
 	} else {
 		defer removeDevFile()
 		fmt.Fprintf(stdout, "Other terminals: hookflow commands run in this directory find this run through %s\n"+
-			"(try: go run ./cmd/hookflow trigger --list)\n", devPath)
+			"(try: bin/hookflow trigger --list)\n", devPath)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
