@@ -68,7 +68,8 @@ func TestDevFileLetsASecondTerminalFindTheRunningSystem(t *testing.T) {
 	dev := exec.CommandContext(ctx, bin, "dev")
 	dev.Dir = dir
 	dev.Env = bareEnv("DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+tmp.HostPort, "HTTP_ADDR="+addr,
-		"TEMPORAL_TASK_QUEUE=devfile-test", "TELEGRAM_BOT_USERNAME=hookflow_test_bot", "LOG_LEVEL=warn")
+		"TEMPORAL_TASK_QUEUE=devfile-test", "TELEGRAM_BOT_USERNAME=hookflow_test_bot", "LOG_LEVEL=warn",
+		"CALLBACK_ALLOW_PRIVATE_NETWORKS=true")
 	var devOut, devErr testenv.SyncBuffer
 	dev.Stdout, dev.Stderr = &devOut, &devErr
 	if err := dev.Start(); err != nil {
@@ -141,6 +142,20 @@ func TestDevFileLetsASecondTerminalFindTheRunningSystem(t *testing.T) {
 	if strings.Contains(out+errOut, token) {
 		t.Fatal("the CLI printed the admin token")
 	}
+	// hookflow trigger signs with the secrets dev made for the run, which
+	// only the file holds: the API accepts each event.
+	for _, args := range [][]string{
+		{"trigger", "telegram", "rating", "--chat", "42", "--stars", "4"},
+		{"trigger", "bitrix", "order-saved", "--order", "236"},
+		{"trigger", "job", "--lots", "2", "--image-base", "http://127.0.0.1:9/img"},
+		{"trigger", "simplyprint", "job.started", "--printer", "5"},
+	} {
+		out, errOut, err := runIn(t, bin, dir, bareEnv(), args...)
+		if err != nil || !strings.Contains(out, "→ 20") || !strings.Contains(out, "/namespaces/default/workflows/") {
+			t.Fatalf("%v with an empty environment: %v\n%s%s", args, err, out, errOut)
+		}
+	}
+
 	// An explicit variable wins over the file.
 	_, errOut, err = runIn(t, bin, dir, bareEnv("DATABASE_URL=postgres://postgres@127.0.0.1:1/nowhere?connect_timeout=2"),
 		"okdesk", "link-contact", "21")
