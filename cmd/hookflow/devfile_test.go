@@ -143,12 +143,14 @@ func TestDevFileLetsASecondTerminalFindTheRunningSystem(t *testing.T) {
 		t.Fatal("the CLI printed the admin token")
 	}
 	// hookflow trigger signs with the secrets dev made for the run, which
-	// only the file holds: the API accepts each event.
+	// only the file holds: the API accepts each event. (Entities of their
+	// own: the runs stay on dev's task queue of the shared dev server after
+	// dev stops, and TestTriggerEveryKind's must not be signalled there.)
 	for _, args := range [][]string{
-		{"trigger", "telegram", "rating", "--chat", "42", "--stars", "4"},
-		{"trigger", "bitrix", "order-saved", "--order", "236"},
+		{"trigger", "telegram", "rating", "--chat", "990042", "--stars", "4"},
+		{"trigger", "bitrix", "order-saved", "--order", "990236"},
 		{"trigger", "job", "--lots", "2", "--image-base", "http://127.0.0.1:9/img"},
-		{"trigger", "simplyprint", "job.started", "--printer", "5"},
+		{"trigger", "simplyprint", "job.started", "--printer", "99005"},
 	} {
 		out, errOut, err := runIn(t, bin, dir, bareEnv(), args...)
 		if err != nil || !strings.Contains(out, "→ 20") || !strings.Contains(out, "/namespaces/default/workflows/") {
