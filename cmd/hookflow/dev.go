@@ -44,7 +44,7 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	if made := fillDevSecrets(&cfg); len(made) > 0 {
 		log.Info("inbound secrets made for this run (in the dev file, for hookflow trigger)", "variables", made)
 	}
-	if cfg.Temporal.UIURL == "" {
+	if os.Getenv("TEMPORAL_UI_URL") == "" { // its default names port 8233, whatever --ui-port says
 		cfg.Temporal.UIURL = env.TemporalUI
 	}
 	if _, err := store.Migrate(ctx, cfg.DatabaseURL, log); err != nil {

@@ -65,7 +65,7 @@ func TestDevFileLetsASecondTerminalFindTheRunningSystem(t *testing.T) {
 	// makes one) and no inbound secrets.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dev := exec.CommandContext(ctx, bin, "dev")
+	dev := exec.CommandContext(ctx, bin, "dev", "--ui-port", "18299")
 	dev.Dir = dir
 	dev.Env = bareEnv("DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+tmp.HostPort, "HTTP_ADDR="+addr,
 		"TEMPORAL_TASK_QUEUE=devfile-test", "TELEGRAM_BOT_USERNAME=hookflow_test_bot", "LOG_LEVEL=warn",
@@ -111,7 +111,7 @@ func TestDevFileLetsASecondTerminalFindTheRunningSystem(t *testing.T) {
 	}
 	token := f.Env["ADMIN_TOKEN"]
 	if f.PID != dev.Process.Pid || f.Env["DATABASE_URL"] != dbURL || f.Env["HOOKFLOW_URL"] != "http://"+addr ||
-		f.Env["TEMPORAL_ADDRESS"] != tmp.HostPort || len(token) < 16 || f.Env["TELEGRAM_WEBHOOK_SECRET"] == "" ||
+		f.Env["TEMPORAL_ADDRESS"] != tmp.HostPort || f.Env["TEMPORAL_UI_URL"] != "http://localhost:18299" || len(token) < 16 || f.Env["TELEGRAM_WEBHOOK_SECRET"] == "" ||
 		f.Env["BITRIX_WEBHOOK_TOKEN"] == "" || f.Env["JOBS_SHARED_SECRET"] == "" {
 		t.Fatalf("dev file %+v (pid %d)", f, dev.Process.Pid)
 	}
