@@ -3,9 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -24,6 +21,7 @@ import (
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/integrations/generator/generatortest"
 	"github.com/hookflow/hookflow/internal/jobs"
+	"github.com/hookflow/hookflow/internal/samples"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -112,29 +110,16 @@ func startJobs(t *testing.T, roles app.Roles, vars map[string]string) *jobsEnv {
 	return e
 }
 
-func hmacHex(secret string, data []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(data)
-	return hex.EncodeToString(m.Sum(nil))
-}
+func hmacHex(secret string, data []byte) string { return samples.HMACHex(secret, data) }
 
-// jobBody builds a submission the seed's way: "signature" is the HMAC of the
-// lots value exactly as it appears in the body.
+// jobBody builds a submission the seed's way (samples.JobSubmission, which
+// hookflow trigger job sends too): "signature" is the HMAC of the lots
+// value exactly as it appears in the body.
 func jobBody(secret, webhookURL string, languages []string, lots ...jobs.Lot) []byte {
-	rawLots, _ := json.Marshal(lots)
-	langs, _ := json.Marshal(languages)
-	hook, _ := json.Marshal(webhookURL)
-	return []byte(fmt.Sprintf(`{"signature": %q, "version": "1.0.0", "languages": %s, "webhook_url": %s, "lots": %s}`,
-		hmacHex(secret, rawLots), langs, hook, rawLots))
+	return samples.JobSubmission(secret, webhookURL, languages, lots...)
 }
 
-func lot(id string, n int) jobs.Lot {
-	l := jobs.Lot{LotID: id}
-	for i := range n {
-		l.Images = append(l.Images, fmt.Sprintf("https://img.example/%s/%d.jpg", id, i))
-	}
-	return l
-}
+func lot(id string, n int) jobs.Lot { return samples.JobLot("https://img.example", id, n) }
 
 func submit(t *testing.T, a *app.App, body []byte, headers map[string]string) api.JobAccepted {
 	t.Helper()

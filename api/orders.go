@@ -452,6 +452,7 @@ func (s *Server) crmSyncPage(c *gin.Context) {
 	var buf bytes.Buffer
 	if err := crmsync.Render(&buf, crmsync.PageData{GeneratedAt: time.Now(), RefreshSeconds: 10,
 		SyncEnabled: s.Config.Orders.SyncEnabled, Status: st, Orders: orders, Log: log,
+		Who: id.Name, Level: id.Level.String(),
 		TemporalURL: func(id string) string {
 			return ops.TemporalRunURL(s.Config.Temporal.UIURL, s.Config.Temporal.Namespace, id)
 		},
@@ -460,7 +461,7 @@ func (s *Server) crmSyncPage(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'") // 'self': the console header's log-out form
 	c.Header("Referrer-Policy", "no-referrer")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", buf.Bytes())
 }

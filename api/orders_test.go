@@ -820,6 +820,13 @@ func TestOrdersSyncPage(t *testing.T) {
 		strings.Contains(string(html), "https://") || strings.Contains(string(html), "//cdn") {
 		t.Fatalf("page: %d\n%s", resp.StatusCode, html)
 	}
+	// It is a console page: the console's stylesheet, header and navigation.
+	for _, want := range []string{`href="/ops/assets/style.css"`, `<a href="/ops/simplyprint">Print farm</a>`,
+		`<a href="/crm/sync" aria-current="page">Order sync</a>`, `<a href="/ops/jobs">`, `action="/ops/logout"`} {
+		if !strings.Contains(string(html), want) {
+			t.Fatalf("the page lacks the console's %s:\n%s", want, html)
+		}
+	}
 
 	b := testenv.NewBrowser(t)
 	b.Open(a.URL() + "/crm/sync?token=" + bxAdmin)
@@ -827,6 +834,12 @@ func TestOrdersSyncPage(t *testing.T) {
 		t.Fatalf("the token must leave the address bar: %s", loc)
 	}
 	b.WaitVisible("#orders")
+	if nav := b.Text("header nav"); !strings.Contains(nav, "Print farm") || !strings.Contains(nav, "Order sync") || !strings.Contains(nav, "Audit log") {
+		t.Errorf("the console's navigation shows %q", nav)
+	}
+	if who := b.Text("#who"); !strings.Contains(who, "admin") {
+		t.Errorf("the header names %q", who)
+	}
 	orders := b.Text("#orders")
 	for _, want := range []string{"610", "611", "Айгерим Сапарова", "Данияр Ахметов", "42000.5 KZT", "paid", "new", "synced"} {
 		if !strings.Contains(orders, want) {

@@ -41,7 +41,10 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	cfg.DatabaseURL = env.DatabaseURL
 	var generatedToken bool
 	cfg.AdminToken, generatedToken = adminTokenForRun(cfg.AdminToken)
-	if cfg.Temporal.UIURL == "" {
+	if made := fillDevSecrets(&cfg); len(made) > 0 {
+		log.Info("inbound secrets made for this run (in the dev file, for hookflow trigger)", "variables", made)
+	}
+	if os.Getenv("TEMPORAL_UI_URL") == "" { // its default names port 8233, whatever --ui-port says
 		cfg.Temporal.UIURL = env.TemporalUI
 	}
 	if _, err := store.Migrate(ctx, cfg.DatabaseURL, log); err != nil {
@@ -87,12 +90,32 @@ Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: applicati
       curl -H "Authorization: Bearer %[7]s" %[1]s/api/v1/simpleprint/events
 `, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL), adminHint(cfg.AdminToken, generatedToken), cfg.Ratings.WebhookPath,
 		bearerForRun(cfg.AdminToken, generatedToken))
+	devPath, removeDevFile, err := writeDevFile(*dataDir, devFileEnv(cfg, loopbackURL(a.Addr())))
+	if err != nil {
+		log.Warn("cannot write the dev file: other terminals will need the variables set", "error", err)
+	} else {
+		defer removeDevFile()
+		fmt.Fprintf(stdout, "Other terminals: hookflow commands run in this directory find this run through %s\n"+
+			"(try: bin/hookflow trigger --list)\n", devPath)
+	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping...")
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancelStop()
 	a.Stop(stopCtx)
 	return nil
+}
+
+// loopbackURL is how a CLI on this machine reaches a listener on addr.
+func loopbackURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func portOf(addr string) string {

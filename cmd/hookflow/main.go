@@ -40,12 +40,15 @@ Commands:
   clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
   events       replay <event id>... | replay --source S [filters]: hand events to their flow again
+  trigger      <source> <event> [flags] | --list: send a sample event to the running hookflow
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
 
 The remote commands (sources, clients, deliveries, events) call the admin API of the hookflow at
 HOOKFLOW_URL (default: this machine, HTTP_ADDR's port) with ADMIN_TOKEN.
+The client commands (those and okdesk, telegram, simplyprint, trigger) take what their environment
+leaves unset from .data/hookflow-dev.json, which a running 'hookflow dev' writes (mode 0600).
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
 `
@@ -84,7 +87,7 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 	case "config":
 		return printConfig(stdout)
 	}
-	cfg, err := config.Load()
+	cfg, err := loadConfig(cmd)
 	if err != nil {
 		return err
 	}
@@ -118,8 +121,19 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return deliveriesCommand(ctx, cfg, args, stdout)
 	case "events":
 		return eventsCommand(ctx, cfg, args, stdout)
+	case "trigger":
+		return triggerCommand(ctx, cfg, args, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// loadConfig reads the environment; the client commands also read the
+// running `hookflow dev`'s file for what the environment leaves unset.
+func loadConfig(cmd string) (config.Config, error) {
+	if devFileCommands[cmd] {
+		return loadConfigWithDevFile(devDataDir, os.Stderr)
+	}
+	return config.Load()
 }
 
 func newLogger(cfg config.Config) *slog.Logger {
@@ -130,7 +144,8 @@ func newLogger(cfg config.Config) *slog.Logger {
 
 func requireDatabase(cfg config.Config) error {
 	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/hookflow); 'hookflow dev' picks one for you")
+		return errors.New("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/hookflow); 'hookflow dev' picks one for you, " +
+			"and the client commands read it from .data/hookflow-dev.json while hookflow dev runs in this directory")
 	}
 	return nil
 }

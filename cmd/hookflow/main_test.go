@@ -9,7 +9,10 @@ import (
 
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint"
 	"github.com/hookflow/hookflow/internal/integrations/simplyprint/simplyprinttest"
+	"github.com/hookflow/hookflow/internal/testenv"
 )
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestRegisterWebhooksIsIdempotent(t *testing.T) {
 	sp := simplyprinttest.NewServer(t)

@@ -30,21 +30,31 @@ type remote struct {
 }
 
 func newRemote(cfg config.Config) (*remote, error) {
-	base := cfg.HookflowURL
-	if base == "" {
-		_, port, err := net.SplitHostPort(cfg.HTTPAddr)
-		if err != nil {
-			return nil, fmt.Errorf("HTTP_ADDR %q: %w (or set HOOKFLOW_URL)", cfg.HTTPAddr, err)
-		}
-		base = "http://127.0.0.1:" + port
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("HOOKFLOW_URL %q is not an http(s) URL", base)
+	base, err := hookflowBase(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.AdminToken == "" {
 		return nil, errors.New("ADMIN_TOKEN is not set: the remote commands call hookflow's admin API with it")
 	}
-	return &remote{base: strings.TrimRight(base, "/"), token: cfg.AdminToken, http: &http.Client{Timeout: 30 * time.Second}}, nil
+	return &remote{base: base, token: cfg.AdminToken, http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// hookflowBase is the running hookflow's base URL, without a trailing
+// slash: HOOKFLOW_URL, else this machine at HTTP_ADDR's port.
+func hookflowBase(cfg config.Config) (string, error) {
+	base := cfg.HookflowURL
+	if base == "" {
+		_, port, err := net.SplitHostPort(cfg.HTTPAddr)
+		if err != nil {
+			return "", fmt.Errorf("HTTP_ADDR %q: %w (or set HOOKFLOW_URL)", cfg.HTTPAddr, err)
+		}
+		base = "http://127.0.0.1:" + port
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("HOOKFLOW_URL %q is not an http(s) URL", base)
+	}
+	return strings.TrimRight(base, "/"), nil
 }
 
 // do sends a request and decodes a 2xx JSON answer into out; any other

@@ -22,7 +22,7 @@ import (
 type Config struct {
 	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080" desc:"address the API listens on"`
 	PublicBaseURL string        `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080" desc:"URL third parties use to reach the API (webhook registration, deep links)"`
-	HookflowURL   string        `env:"HOOKFLOW_URL" desc:"the running hookflow the CLI's remote commands talk to (hookflow sources, hookflow deliveries), with ADMIN_TOKEN; unset: this machine at HTTP_ADDR's port"`
+	HookflowURL   string        `env:"HOOKFLOW_URL" desc:"the running hookflow the CLI talks to (hookflow sources and deliveries with ADMIN_TOKEN, hookflow trigger); unset: the one a running hookflow dev wrote to .data/hookflow-dev.json, else this machine at HTTP_ADDR's port"`
 	LogLevel      string        `env:"LOG_LEVEL" envDefault:"info" desc:"debug, info, warn or error"`
 	BodyLimit     int64         `env:"BODY_LIMIT_BYTES" envDefault:"1048576" desc:"largest accepted request body; larger ones get 413"`
 	AdminToken    string        `env:"ADMIN_TOKEN" desc:"an admin token, named admin in logs and traces: Bearer token for every endpoint, admin actions included, and the ops console (see Access)"`

@@ -1,6 +1,7 @@
 // Package crmsync renders the order-sync monitoring page GET /crm/sync:
-// server-side HTML from an embedded template, with its stylesheet embedded
-// too (no CDN), refreshing itself with a meta refresh.
+// server-side HTML from an embedded template inside the ops console's
+// layout (its header, navigation and stylesheet), with its own stylesheet
+// embedded too (no CDN), refreshing itself with a meta refresh.
 package crmsync
 
 import (
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/web/ops"
 )
 
 //go:embed templates/*.html
@@ -35,9 +37,15 @@ type PageData struct {
 	Log            []store.SyncLogEntry // the operation log, newest first
 	// TemporalURL links a workflow ID to its runs in Temporal UI (nil: no links).
 	TemporalURL func(workflowID string) string
+	// Who and Level name the signed-in token in the console's header.
+	Who, Level string
+
+	// Set by Render for the console's layout.
+	Page, Current string
+	Nav           []ops.Page
 }
 
-var page = template.Must(template.New("sync.html").Funcs(template.FuncMap{
+var page = ops.WithLayout(template.FuncMap{
 	"when": func(t *time.Time) string {
 		if t == nil || t.IsZero() {
 			return "—"
@@ -55,13 +63,14 @@ var page = template.Must(template.New("sync.html").Funcs(template.FuncMap{
 	"count": func(m map[string]int64, k string) int64 {
 		return m[k]
 	},
-}).ParseFS(templateFS, "templates/sync.html"))
+}, templateFS, "templates/sync.html")
 
 // Render writes the page.
 func Render(w io.Writer, d PageData) error {
 	if d.RefreshSeconds <= 0 {
 		d.RefreshSeconds = 10
 	}
+	d.Page, d.Current, d.Nav = "crmsync", "/crm/sync", ops.Nav()
 	if err := page.Execute(w, d); err != nil {
 		return fmt.Errorf("render /crm/sync: %w", err)
 	}

@@ -235,6 +235,7 @@ func (c *Console) logout(g *gin.Context) {
 func (c *Console) render(g *gin.Context, page string, data gin.H) {
 	data["Page"] = page
 	data["Nav"] = nav
+	data["Current"] = g.Request.URL.Path
 	if id, ok := auth.Who(g); ok && page != "login" {
 		data["Who"] = id.Name
 		data["Level"] = id.Level.String()
@@ -248,6 +249,21 @@ func (c *Console) render(g *gin.Context, page string, data gin.H) {
 	}
 	g.Data(g.Writer.Status(), "text/html; charset=utf-8", buf.Bytes()) // 200 unless a handler set another
 
+}
+
+// Nav is the console's navigation, for a console page another package
+// serves (the order sync page, /crm/sync).
+func Nav() []Page { return append([]Page(nil), nav...) }
+
+// WithLayout parses the console's layout together with a page's templates
+// from fsys, which define "title", "head" (extra elements of <head>) and
+// "content": a page another package serves (/crm/sync) then has the
+// console's header, navigation and stylesheet. Its data must have the
+// fields the layout reads: Page (not "login"), Nav, Current (the page's
+// path), Who and Level (the signed-in token's name and level).
+func WithLayout(funcs template.FuncMap, fsys fs.FS, patterns ...string) *template.Template {
+	t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	return template.Must(t.ParseFS(fsys, patterns...))
 }
 
 var nav = []Page{

@@ -3,11 +3,13 @@ package bitrixtest
 import (
 	"fmt"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/samples"
 )
 
 // SampleTime is the dateInsert of sample orders; dateUpdate is one minute
 // later.
-var SampleTime = time.Date(2025, 1, 9, 12, 0, 0, 0, PortalZone)
+var SampleTime = samples.BitrixSampleTime
 
 // NewOrder returns a sale.order.get order (camelCase, shaped like the
 // vendor's documented answer) with the given id and status: one basket
@@ -50,21 +52,7 @@ func NewOrder(id int64, statusID string) map[string]any {
 
 // NewSiteOrder returns a site-shaped order (upper-case b_sale_order fields,
 // BASKET, PROPERTIES by CODE) as contrib/bitrix/webhook_integration.php
-// serialises it, with the given id and status.
+// serialises it, with the given id and status (samples.BitrixSiteOrder).
 func NewSiteOrder(id int64, statusID string) map[string]any {
-	zone := time.FixedZone("ALMT", 5*3600)
-	ins := SampleTime.In(zone).Format(time.RFC3339)
-	upd := SampleTime.Add(time.Minute).In(zone).Format(time.RFC3339)
-	return map[string]any{
-		"ID": id, "ACCOUNT_NUMBER": fmt.Sprint(id), "USER_ID": 5817, "STATUS_ID": statusID,
-		"DATE_STATUS": ins, "PAYED": "N", "CANCELED": "N", "PRICE": 17500, "PRICE_DELIVERY": 2000,
-		"CURRENCY": "KZT", "USER_DESCRIPTION": "Позвонить за час", "COMMENTS": "",
-		"DATE_INSERT": ins, "DATE_UPDATE": upd, "TRACKING_NUMBER": "",
-		"BASKET": []any{map[string]any{
-			"ID": id*10 + 1, "PRODUCT_ID": 3921, "NAME": "Букет из 25 роз", "PRICE": 15500, "CURRENCY": "KZT", "QUANTITY": 1,
-		}},
-		"PROPERTIES": map[string]any{
-			"FIO": "Айгерим Сапарова", "EMAIL": "aigerim@example.kz", "PHONE": "+77015551234", "ADDRESS": "Алматы, ул. Абая 150",
-		},
-	}
+	return samples.BitrixSiteOrder(id, statusID)
 }

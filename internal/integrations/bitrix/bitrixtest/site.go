@@ -12,10 +12,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/samples"
 )
 
 // SiteZone is the zone the Site fake writes dates in (the shop's, UTC+5).
-var SiteZone = time.FixedZone("ALMT", 5*3600)
+var SiteZone = samples.BitrixSiteZone
 
 // SiteCall is one request the Site fake received.
 type SiteCall struct {
@@ -266,49 +268,13 @@ func (s *Site) route(r *http.Request, call SiteCall) (int, []byte, []SiteEvent) 
 }
 
 // SiteEvent is the JSON envelope contrib/bitrix/webhook_integration.php
-// posts (see contrib/bitrix/README.md).
-type SiteEvent struct {
-	Event     string         // "order.saved" or "order.status_changed"
-	IsNew     bool           // IS_NEW of OnSaleOrderSaved
-	Order     map[string]any // site-shaped order, see NewSiteOrder
-	OldValues map[string]any // changed fields' previous values; nil -> {}
-	SentAt    time.Time      // zero -> now
-	Origin    string         // "backsync" for echoes of hookflow's calls, else ""
-}
-
-// JSON renders the envelope as the PHP handler does.
-func (e SiteEvent) JSON() []byte {
-	old := e.OldValues
-	if old == nil {
-		old = map[string]any{}
-	}
-	sent := e.SentAt
-	if sent.IsZero() {
-		sent = time.Now()
-	}
-	m := map[string]any{
-		"event": e.Event, "is_new": e.IsNew, "order": e.Order, "old_values": old,
-		"sent_at": sent.In(SiteZone).Format(time.RFC3339),
-	}
-	if e.Origin != "" {
-		m["origin"] = e.Origin
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("bitrixtest: site event is not JSON-encodable: %v", err))
-	}
-	return b
-}
+// posts (built by internal/samples, the one source of these bodies).
+type SiteEvent = samples.BitrixSiteEvent
 
 // SitePath is where the PHP handler posts an event, relative to the base:
 // /api/webhooks/bitrix/status for order.status_changed, else
 // /api/webhooks/bitrix/order.
-func SitePath(event string) string {
-	if event == "order.status_changed" {
-		return "/api/webhooks/bitrix/status"
-	}
-	return "/api/webhooks/bitrix/order"
-}
+func SitePath(event string) string { return samples.BitrixSitePath(event) }
 
 // PostSiteEvent posts e like the PHP handler: JSON to hookflowURL +
 // SitePath(e.Event) with X-Webhook-Token. It returns the response status.

@@ -3,34 +3,26 @@ package okdesktest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/hookflow/hookflow/internal/integrations/okdesk"
+	"github.com/hookflow/hookflow/internal/samples"
 )
 
 // Format selects a webhook wire format.
-type Format int
+type Format = samples.OkdeskFormat
 
 const (
 	// FormatSeed is the seed document's format: event.event_type
 	// "issue.status_changed", integer ids, new status in issue.status and
 	// old in issue.old_status.
-	FormatSeed Format = iota
+	FormatSeed = samples.OkdeskFormatSeed
 	// FormatVendor is Okdesk's own: event_type "new_ticket_status",
 	// event.author, event.old_status/new_status, string ids.
-	FormatVendor
+	FormatVendor = samples.OkdeskFormatVendor
 )
-
-func (f Format) String() string {
-	if f == FormatVendor {
-		return "vendor"
-	}
-	return "seed"
-}
 
 // Snapshot is the issue data a status change payload carries.
 type Snapshot struct {
@@ -41,56 +33,19 @@ type Snapshot struct {
 	Author  okdesk.Author // vendor format only; zero means employee 1
 }
 
-// StatusChangePayload renders a status change webhook body in format f.
+// StatusChangePayload renders a status change webhook body in format f
+// (built by internal/samples, the one source of Okdesk sample bodies).
 func StatusChangePayload(f Format, snap Snapshot) ([]byte, error) {
-	st := func(s okdesk.Status) map[string]any { return map[string]any{"code": s.Code, "name": s.Name} }
 	is := snap.Issue
-	if f == FormatVendor {
-		id := func(v int64) string { return strconv.FormatInt(v, 10) }
-		author := snap.Author
-		if author.ID == 0 {
-			author = okdesk.Author{ID: 1, Type: okdesk.AuthorEmployee}
-		}
-		client := map[string]any{}
-		if is.CompanyID != 0 {
-			client["company"] = map[string]any{"id": id(is.CompanyID)}
-		}
-		if is.ContactID != 0 {
-			contact := map[string]any{"id": id(is.ContactID)}
-			if c := snap.Contact; c != nil {
-				contact["first_name"], contact["last_name"] = c.FirstName, c.LastName
-			}
-			client["contact"] = contact
-		}
-		issue := map[string]any{"id": id(is.ID), "title": is.Title, "status": st(snap.New), "client": client}
-		if is.AssigneeID != 0 {
-			issue["assignee"] = map[string]any{"id": id(is.AssigneeID), "name": is.AssigneeName}
-		}
-		return json.Marshal(map[string]any{
-			"event": map[string]any{
-				"event_type": okdesk.EventNewTicketStatus,
-				"author":     map[string]any{"id": id(author.ID), "type": author.Type},
-				"old_status": st(snap.Old),
-				"new_status": st(snap.New),
-			},
-			"issue": issue,
-		})
+	ch := samples.OkdeskStatusChange{
+		Issue: samples.OkdeskIssue{ID: is.ID, Title: is.Title, ContactID: is.ContactID, CompanyID: is.CompanyID,
+			AssigneeID: is.AssigneeID, AssigneeName: is.AssigneeName},
+		Old: snap.Old, New: snap.New, Author: snap.Author,
 	}
-	client := map[string]any{}
-	if is.ContactID != 0 {
-		client["contact"] = map[string]any{"id": is.ContactID}
+	if c := snap.Contact; c != nil {
+		ch.Contact = &samples.OkdeskContactName{FirstName: c.FirstName, LastName: c.LastName}
 	}
-	if is.CompanyID != 0 {
-		client["company"] = map[string]any{"id": is.CompanyID}
-	}
-	return json.Marshal(map[string]any{
-		"event": map[string]any{"event_type": okdesk.EventStatusChanged},
-		"issue": map[string]any{
-			"id": is.ID, "title": is.Title,
-			"status": st(snap.New), "old_status": st(snap.Old),
-			"client": client,
-		},
-	})
+	return samples.OkdeskStatusChangePayload(f, ch), nil
 }
 
 // SendOption adjusts SendStatusChange / PostWebhook.

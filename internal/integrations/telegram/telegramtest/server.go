@@ -28,6 +28,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
+
+	"github.com/hookflow/hookflow/internal/samples"
 )
 
 // Call is one Bot API call the fake received.
@@ -542,12 +544,7 @@ func (s *Server) messageJSON(m *Message, date int64) map[string]any {
 	return out
 }
 
-func chatType(id int64) string {
-	if id < 0 {
-		return "supergroup"
-	}
-	return "private"
-}
+func chatType(id int64) string { return samples.TelegramChatType(id) }
 
 func (s *Server) sendMessage(p map[string]string) reply {
 	id, bad := chatID(p)
