@@ -36,7 +36,8 @@ Commands:
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
   telegram     set-webhook [--url URL]: point the rating bot at this service
   okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
-  sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow
+  sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow;
+               check [--no-env] FILE: validate a SOURCES_FILE offline
   clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
   events       replay <event id>... | replay --source S [filters]: hand events to their flow again
@@ -83,6 +84,11 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return nil
 	case "config":
 		return printConfig(stdout)
+	case "sources":
+		// Offline: needs no configuration beyond the secrets' variables.
+		if len(args) > 0 && args[0] == "check" {
+			return sourcesCheck(args[1:], stdout)
+		}
 	}
 	cfg, err := config.Load()
 	if err != nil {
