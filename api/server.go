@@ -71,6 +71,8 @@ func (s *Server) Handler() http.Handler {
 	s.ratingsRoutes(r)
 	s.opsRoutes(r)
 	s.sourceRoutes(r)
+	s.hookRoutes(r)
+	s.eventRoutes(r)
 	s.replayRoutes(r)
 	return r
 }

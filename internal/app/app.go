@@ -85,6 +85,9 @@ func Assemble(cfg config.Config, log *slog.Logger, st *store.Store, tc client.Cl
 		for source, workflowType := range worker.Routes() {
 			a.Relay.Handle(source, inbound.Route{WorkflowType: workflowType})
 		}
+		for _, src := range cfg.Sources {
+			a.Relay.Handle(src.Name, inbound.Route{Declared: src})
+		}
 		a.Server = &api.Server{
 			Config: cfg, Store: st, Temporal: tc, Log: log,
 			Pipeline:          &inbound.Pipeline{Store: st, Relay: a.Relay},

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/sources"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
 	"github.com/hookflow/hookflow/workflows"
@@ -28,6 +29,9 @@ import (
 // Route says which workflow type receives a source's events.
 type Route struct {
 	WorkflowType string
+	// Declared is set for a source of SOURCES_FILE: its events go to the
+	// user's workflow on the user's task queue (see handOver).
+	Declared *sources.Source
 }
 
 // Relay hands recorded events from the outbox to Temporal: it groups them per
@@ -307,6 +311,13 @@ func (r *Relay) signal(ctx context.Context, g *group) error {
 	ctx, span := tracer.Start(ctx, "relay "+g.source+" events", trace.WithLinks(links...),
 		trace.WithAttributes(attribute.String("hookflow.workflow_id", g.workflowID), attribute.Int("hookflow.events", len(g.ids))))
 	defer span.End()
+	if route.Declared != nil {
+		err := r.handOver(ctx, g, route.Declared)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := r.temporal.SignalWithStartWorkflow(cctx, g.workflowID, workflows.SignalEvents,

@@ -76,15 +76,20 @@ func (s *Source) Extract(h http.Header, body []byte) (Fields, error) {
 			return f, err
 		}
 	}
+	// An event the accept list leaves out is only recorded as ignored: it
+	// need not carry a key (GitHub's ping has no issue), and without its
+	// dedup value the body's hash stands in.
+	ignored := !s.Accepts(f.EventType)
 	if s.Dedup != nil {
-		if f.Dedup, err = read("dedup", s.Dedup); err != nil {
+		if f.Dedup, err = read("dedup", s.Dedup); err != nil && !ignored {
 			return f, err
 		}
-	} else {
+	}
+	if f.Dedup == "" {
 		sum := sha256.Sum256(body)
 		f.Dedup = hex.EncodeToString(sum[:])
 	}
-	if s.Key != nil {
+	if s.Key != nil && !ignored {
 		if f.Key, err = read("key", s.Key); err != nil {
 			return f, err
 		}

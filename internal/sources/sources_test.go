@@ -159,6 +159,10 @@ func TestExtract(t *testing.T) {
 	if _, err := s.Extract(h, []byte(`{"zen":"x"}`)); err == nil || err.Error() != "key: the body has nothing at /issue/number" {
 		t.Fatalf("missing key: %v", err)
 	}
+	ping := http.Header{"X-Github-Event": {"ping"}}
+	if f, err := s.Extract(ping, []byte(`{"zen":"x"}`)); err != nil || f.Key != "" || len(f.Dedup) != 64 {
+		t.Fatalf("an event outside accept needs no key or dedup header: %+v %v", f, err)
+	}
 	h.Del("X-GitHub-Delivery")
 	var fe *FieldError
 	if _, err := s.Extract(h, []byte(`{}`)); !errors.As(err, &fe) || fe.Field != "dedup" {

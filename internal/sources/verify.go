@@ -27,17 +27,18 @@ const (
 // VerifyError says why a request is not from the sender (answered 401).
 type VerifyError struct {
 	Reason string // Unsigned, Forged or Stale
+	Field  string // the header or query parameter at fault
 	Detail string
 }
 
 func (e *VerifyError) Error() string { return e.Reason + ": " + e.Detail }
 
-func unsigned(format string, args ...any) error {
-	return &VerifyError{Reason: Unsigned, Detail: fmt.Sprintf(format, args...)}
+func unsigned(field, format string, args ...any) error {
+	return &VerifyError{Reason: Unsigned, Field: field, Detail: fmt.Sprintf(format, args...)}
 }
 
-func forged(format string, args ...any) error {
-	return &VerifyError{Reason: Forged, Detail: fmt.Sprintf(format, args...)}
+func forged(field, format string, args ...any) error {
+	return &VerifyError{Reason: Forged, Field: field, Detail: fmt.Sprintf(format, args...)}
 }
 
 // secretKey turns a secret's text into the key the mode uses:
@@ -72,21 +73,21 @@ func (v *Verify) Check(h http.Header, q url.Values, body []byte, now time.Time) 
 }
 
 func (v *Verify) checkToken(h http.Header, q url.Values) error {
-	var got, where string
+	var got, where, field string
 	if v.Header != "" {
-		got, where = h.Get(v.Header), "header "+v.Header
+		got, where, field = h.Get(v.Header), "header "+v.Header, v.Header
 	} else {
-		got, where = q.Get(v.Query), "query parameter "+v.Query
+		got, where, field = q.Get(v.Query), "query parameter "+v.Query, v.Query
 	}
 	if got == "" {
-		return unsigned("no token in %s", where)
+		return unsigned(field, "no token in %s", where)
 	}
 	ok := 0
 	for _, k := range v.keys {
 		ok |= subtle.ConstantTimeCompare([]byte(got), k)
 	}
 	if ok == 0 {
-		return forged("the token in %s is not the source's", where)
+		return forged(field, "the token in %s is not the source's", where)
 	}
 	return nil
 }
@@ -94,11 +95,11 @@ func (v *Verify) checkToken(h http.Header, q url.Values) error {
 func (v *Verify) checkHMAC(h http.Header, body []byte) error {
 	got := h.Get(v.Header)
 	if got == "" {
-		return unsigned("no signature in header %s", v.Header)
+		return unsigned(v.Header, "no signature in header %s", v.Header)
 	}
 	sig, ok := strings.CutPrefix(got, v.Prefix)
 	if !ok {
-		return forged("the signature in header %s does not start with %q", v.Header, v.Prefix)
+		return forged(v.Header, "the signature in header %s does not start with %q", v.Header, v.Prefix)
 	}
 	var mac []byte
 	var err error
@@ -108,7 +109,7 @@ func (v *Verify) checkHMAC(h http.Header, body []byte) error {
 		mac, err = hex.DecodeString(sig)
 	}
 	if err != nil {
-		return forged("the signature in header %s is not %s", v.Header, v.Encoding)
+		return forged(v.Header, "the signature in header %s is not %s", v.Header, v.Encoding)
 	}
 	newHash := sha256.New
 	if v.Algorithm == "sha1" {
@@ -119,7 +120,7 @@ func (v *Verify) checkHMAC(h http.Header, body []byte) error {
 			return nil
 		}
 	}
-	return forged("the signature in header %s matches no secret (HMAC-%s of the raw body)", v.Header, strings.ToUpper(v.Algorithm))
+	return forged(v.Header, "the signature in header %s matches no secret (HMAC-%s of the raw body)", v.Header, strings.ToUpper(v.Algorithm))
 }
 
 func sign(newHash func() hash.Hash, key []byte, parts ...[]byte) []byte {
@@ -132,10 +133,10 @@ func sign(newHash func() hash.Hash, key []byte, parts ...[]byte) []byte {
 
 // checkTime refuses a validly signed timestamp outside the tolerance
 // (either way: a clock far ahead is as suspect as a replay).
-func (v *Verify) checkTime(ts int64, now time.Time) error {
+func (v *Verify) checkTime(field string, ts int64, now time.Time) error {
 	at := time.Unix(ts, 0)
 	if d := now.Sub(at); d > v.Tolerance || -d > v.Tolerance {
-		return &VerifyError{Reason: Stale, Detail: fmt.Sprintf("the signed timestamp %s is %s from now, more than the tolerance of %s",
+		return &VerifyError{Reason: Stale, Field: field, Detail: fmt.Sprintf("the signed timestamp %s is %s from now, more than the tolerance of %s",
 			at.UTC().Format(time.RFC3339), d.Abs().Round(time.Second), v.Tolerance)}
 	}
 	return nil
@@ -146,7 +147,7 @@ func (v *Verify) checkTime(ts int64, now time.Time) error {
 func (v *Verify) checkStripe(h http.Header, body []byte, now time.Time) error {
 	header := h.Get("Stripe-Signature")
 	if header == "" {
-		return unsigned("no Stripe-Signature header")
+		return unsigned("Stripe-Signature", "no Stripe-Signature header")
 	}
 	var ts string
 	var sigs [][]byte
@@ -163,20 +164,20 @@ func (v *Verify) checkStripe(h http.Header, body []byte, now time.Time) error {
 	}
 	t, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return forged("Stripe-Signature has no timestamp t=")
+		return forged("Stripe-Signature", "Stripe-Signature has no timestamp t=")
 	}
 	if len(sigs) == 0 {
-		return forged("Stripe-Signature has no v1 signature")
+		return forged("Stripe-Signature", "Stripe-Signature has no v1 signature")
 	}
 	for _, k := range v.keys {
 		want := sign(sha256.New, k, []byte(ts), []byte("."), body)
 		for _, s := range sigs {
 			if hmac.Equal(s, want) {
-				return v.checkTime(t, now)
+				return v.checkTime("Stripe-Signature", t, now)
 			}
 		}
 	}
-	return forged("no v1 signature in Stripe-Signature matches a secret")
+	return forged("Stripe-Signature", "no v1 signature in Stripe-Signature matches a secret")
 }
 
 // checkStandard: Standard Webhooks (webhook-id, webhook-timestamp,
@@ -185,14 +186,14 @@ func (v *Verify) checkStripe(h http.Header, body []byte, now time.Time) error {
 func (v *Verify) checkStandard(h http.Header, body []byte, now time.Time) error {
 	id, ts, header := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
 	if header == "" {
-		return unsigned("no webhook-signature header")
+		return unsigned("webhook-signature", "no webhook-signature header")
 	}
 	if id == "" || ts == "" {
-		return forged("webhook-signature comes without webhook-id or webhook-timestamp")
+		return forged("webhook-signature", "webhook-signature comes without webhook-id or webhook-timestamp")
 	}
 	t, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return forged("webhook-timestamp %q is not a Unix time", ts)
+		return forged("webhook-timestamp", "webhook-timestamp %q is not a Unix time", ts)
 	}
 	var sigs [][]byte
 	for _, part := range strings.Fields(header) {
@@ -203,15 +204,15 @@ func (v *Verify) checkStandard(h http.Header, body []byte, now time.Time) error 
 		}
 	}
 	if len(sigs) == 0 {
-		return forged("webhook-signature has no v1 signature")
+		return forged("webhook-signature", "webhook-signature has no v1 signature")
 	}
 	for _, k := range v.keys {
 		want := sign(sha256.New, k, []byte(id), []byte("."), []byte(ts), []byte("."), body)
 		for _, s := range sigs {
 			if hmac.Equal(s, want) {
-				return v.checkTime(t, now)
+				return v.checkTime("webhook-timestamp", t, now)
 			}
 		}
 	}
-	return forged("no v1 signature in webhook-signature matches a secret")
+	return forged("webhook-signature", "no v1 signature in webhook-signature matches a secret")
 }
