@@ -74,13 +74,8 @@ func (r *Relay) handOver(ctx context.Context, g *group, src *sources.Source) err
 		return nil
 	}
 	start := hookflowsdk.Start{Source: g.source, Key: g.entityID}
-	for len(events) > 0 {
-		n, size := 0, 0
-		for n < len(events) && (n == 0 || size+eventSize(events[n]) <= maxSignalBytes) {
-			size += eventSize(events[n])
-			n++
-		}
-		batch := hookflowsdk.Batch{Source: g.source, Key: g.entityID, Events: events[:n]}
+	for _, part := range splitBatches(events, maxSignalBytes) {
+		batch := hookflowsdk.Batch{Source: g.source, Key: g.entityID, Events: part}
 		if err := call(func(ctx context.Context) error {
 			_, err := r.temporal.SignalWithStartWorkflow(ctx, g.workflowID, src.Target.Signal, batch, opts, src.Target.Workflow, start)
 			return err
@@ -90,9 +85,24 @@ func (r *Relay) handOver(ctx context.Context, g *group, src *sources.Source) err
 			// event's id tells it), never out of order.
 			return err
 		}
-		events = events[n:]
 	}
 	return nil
+}
+
+// splitBatches cuts events, in order, into runs of at most maxBytes each
+// (by eventSize); an event larger than that alone is a run of its own.
+func splitBatches(events []hookflowsdk.Event, maxBytes int) [][]hookflowsdk.Event {
+	var out [][]hookflowsdk.Event
+	for len(events) > 0 {
+		n, size := 0, 0
+		for n < len(events) && (n == 0 || size+eventSize(events[n]) <= maxBytes) {
+			size += eventSize(events[n])
+			n++
+		}
+		out = append(out, events[:n])
+		events = events[n:]
+	}
+	return out
 }
 
 func eventSize(ev hookflowsdk.Event) int {
