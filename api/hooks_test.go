@@ -241,6 +241,12 @@ func TestDeclaredSourceEndToEnd(t *testing.T) {
 	if ans := github("issues", run+"-big", secret, big); ans.status != 200 {
 		t.Errorf("big: %d %v", ans.status, ans.body)
 	}
+	// Declared sources are listed and paused like the built-in ones: the
+	// mode start source is paused while its events arrive.
+	admin := map[string]string{"Authorization": "Bearer " + hookAdminToken}
+	if ans := post("/api/v1/sources/each/pause", []byte(`{"reason":"test"}`), admin); ans.status != 200 {
+		t.Fatalf("pause each: %d %v", ans.status, ans.body)
+	}
 	// Mode start: each event its own run; the token in the query.
 	for i := 0; i < 3; i++ {
 		if ans := post("/hooks/in/each?token="+eachToken, []byte(fmt.Sprintf(`{"type":"t%d"}`, i)), nil); ans.status != 200 {
@@ -306,6 +312,26 @@ func TestDeclaredSourceEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Equal(got.Payload, big) {
 		t.Fatalf("GET %s: %d, payload %d bytes (want the %d sent)", bigSeen[0].Ref, resp.StatusCode, len(got.Payload), len(big))
+	}
+
+	// While gh's events went through, each's stayed in the outbox.
+	var held int
+	if err := st.Pool.QueryRow(t.Context(), `SELECT count(*) FROM relay_outbox WHERE source = 'each'`).Scan(&held); err != nil || held != 3 {
+		t.Errorf("paused source: %d events held (%v), want 3", held, err)
+	}
+	listReq, _ := http.NewRequest(http.MethodGet, a.URL()+"/api/v1/sources", nil)
+	listReq.Header.Set("Authorization", "Bearer "+testenv.ReadToken)
+	if resp, err := http.DefaultClient.Do(listReq); err != nil {
+		t.Fatal(err)
+	} else {
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(raw), `"source":"gh"`) || !strings.Contains(string(raw), `"source":"each","paused":true`) {
+			t.Errorf("GET /api/v1/sources: %s", raw)
+		}
+	}
+	if ans := post("/api/v1/sources/each/resume", nil, admin); ans.status != 200 {
+		t.Fatalf("resume each: %d %v", ans.status, ans.body)
 	}
 
 	// The workflows' reports are recorded: every handed-over event
