@@ -149,6 +149,8 @@ func samplePath(path string) string {
 			return "style.css"
 		case p == "*file":
 			return "sync.css"
+		case p == "*path": // POST /hooks/*path: testdata/access-sources.yaml's source
+			return "access"
 		case strings.Contains(path, "/orders/") || strings.Contains(path, "/contacts/"):
 			return "1"
 		}

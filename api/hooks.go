@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -12,11 +13,52 @@ import (
 	"github.com/hookflow/hookflow/internal/store"
 )
 
-// hookRoutes mounts POST /hooks/<path> for each source of SOURCES_FILE.
+// hookTable is the sources of SOURCES_FILE by path.
+type hookTable struct {
+	list   []*sources.Source
+	byPath map[string]*sources.Source
+}
+
+// hookRoutes mounts POST /hooks/* for the sources of SOURCES_FILE: one
+// route whose table SetSources swaps, so a reload neither restarts the
+// router nor drops a request (one in flight keeps the source it started with).
 func (s *Server) hookRoutes(r *gin.Engine) {
-	for _, src := range s.Config.Sources {
-		r.POST("/hooks/"+src.Path, inboundMetrics(src.Name), s.hook(src))
+	if s.hooks.Load() == nil {
+		s.SetSources(s.Config.Sources)
 	}
+	r.POST("/hooks/*path", s.hookDispatch)
+}
+
+// SetSources replaces the declared sources the API serves.
+func (s *Server) SetSources(srcs []*sources.Source) {
+	t := &hookTable{list: srcs, byPath: make(map[string]*sources.Source, len(srcs))}
+	for _, src := range srcs {
+		t.byPath[src.Path] = src
+	}
+	s.hooks.Store(t)
+}
+
+// declaredSources are the sources of SOURCES_FILE now served.
+func (s *Server) declaredSources() []*sources.Source {
+	if t := s.hooks.Load(); t != nil {
+		return t.list
+	}
+	return s.Config.Sources
+}
+
+func (s *Server) hookDispatch(c *gin.Context) {
+	path := strings.TrimPrefix(c.Param("path"), "/")
+	var src *sources.Source
+	if t := s.hooks.Load(); t != nil {
+		src = t.byPath[path]
+	}
+	if src == nil {
+		fail(c, http.StatusNotFound, "no source is declared at /hooks/"+path+" (SOURCES_FILE)")
+		return
+	}
+	start := time.Now()
+	s.hook(src)(c)
+	countInbound(c, src.Name, start)
 }
 
 // HookAck answers a declared source's webhook.

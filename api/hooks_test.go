@@ -363,3 +363,64 @@ func TestDeclaredSourceEndToEnd(t *testing.T) {
 		_ = tc.TerminateWorkflow(t.Context(), fmt.Sprintf("gh-%s-%d", run, k), "", "test over")
 	}
 }
+
+// TestDeclaredSourcesReload: a reload serves the new file from the next
+// request on (a new source, a rotated secret); a bad file changes nothing.
+func TestDeclaredSourcesReload(t *testing.T) {
+	dbURL, _ := testenv.Database(t)
+	file := filepath.Join(t.TempDir(), "sources.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const one = `sources:
+  - name: one
+    path: one
+    verify: {mode: token, header: X-Token, secrets: [RELOAD_ONE]}
+    target: {workflow: W, task_queue: reload-%[1]s}
+`
+	queue := rnd()
+	write(fmt.Sprintf(one, queue))
+	env := map[string]string{"RELOAD_ONE": "first-token", "RELOAD_TWO": "two-token"}
+	vars := map[string]string{"SOURCES_FILE": file}
+	for k, v := range env {
+		vars[k] = v
+	}
+	a := testenv.StartApp(t, testenv.Config(t, dbURL, testenv.Temporal(t), vars), app.Roles{API: true})
+	n := 0
+	status := func(path, token string) int {
+		n++
+		req, _ := http.NewRequest(http.MethodPost, a.URL()+path, strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
+		req.Header.Set("X-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := [3]int{status("/hooks/one", "first-token"), status("/hooks/two", "two-token"), status("/hooks/one", "rotated")}; got != [3]int{200, 404, 401} {
+		t.Fatalf("before the reload: %v", got)
+	}
+	env["RELOAD_ONE_NEXT"] = "rotated"
+	write(fmt.Sprintf(strings.Replace(one, "[RELOAD_ONE]", "[RELOAD_ONE, RELOAD_ONE_NEXT]", 1)+`  - name: two
+    path: two
+    verify: {mode: token, header: X-Token, secrets: [RELOAD_TWO]}
+    target: {workflow: W, task_queue: reload-%[1]s}
+`, queue))
+	getenv := func(k string) string { return env[k] }
+	if srcs, err := a.ReloadSources(getenv); err != nil || len(srcs) != 2 {
+		t.Fatalf("reload: %v", err)
+	}
+	if got := [3]int{status("/hooks/one", "first-token"), status("/hooks/two", "two-token"), status("/hooks/one", "rotated")}; got != [3]int{200, 200, 200} {
+		t.Fatalf("after the reload: %v", got)
+	}
+	write("sources:\n  - name: one\n    pth: one\n")
+	if _, err := a.ReloadSources(getenv); err == nil || !strings.Contains(err.Error(), "field pth not found") {
+		t.Fatalf("a bad file: %v", err)
+	}
+	if got := status("/hooks/two", "two-token"); got != 200 {
+		t.Fatalf("after a bad file, the sources in use stay: %d", got)
+	}
+}

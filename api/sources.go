@@ -132,7 +132,7 @@ func pauseReason(c *gin.Context, pause bool) (string, bool) {
 // sourceNames are the built-in flows' sources and those of SOURCES_FILE.
 func (s *Server) sourceNames() []string {
 	names := slices.Clone(config.EventSources)
-	for _, src := range s.Config.Sources {
+	for _, src := range s.declaredSources() {
 		names = append(names, src.Name)
 	}
 	return names

@@ -43,8 +43,10 @@ type Relay struct {
 	taskQueue string
 	cfg       config.RelayConfig
 	log       *slog.Logger
-	routes    map[string]Route
 	poke      chan struct{}
+
+	routesMu sync.RWMutex // Handle may run while the relay does (a SOURCES_FILE reload)
+	routes   map[string]Route
 
 	// lease is the relay's own connection and its shards; only Run's
 	// goroutine uses it.
@@ -64,7 +66,11 @@ func NewRelay(st *store.Store, tc client.Client, taskQueue string, cfg config.Re
 }
 
 // Handle routes a source's events to a workflow type.
-func (r *Relay) Handle(source string, route Route) { r.routes[source] = route }
+func (r *Relay) Handle(source string, route Route) {
+	r.routesMu.Lock()
+	defer r.routesMu.Unlock()
+	r.routes[source] = route
+}
 
 // Poke wakes the relay after an event was recorded. It never blocks.
 func (r *Relay) Poke() {
@@ -284,7 +290,9 @@ func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, fa
 }
 
 func (r *Relay) signal(ctx context.Context, g *group) error {
+	r.routesMu.RLock()
 	route, ok := r.routes[g.source]
+	r.routesMu.RUnlock()
 	if !ok {
 		return errors.New("no workflow handles source " + g.source)
 	}
