@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/examples/github-issues/issues"
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/testenv"
 	"github.com/hookflow/hookflow/pkg/hookflowsdk"
@@ -152,6 +153,14 @@ func start(t *testing.T) *env {
     dedup: {header: X-GitHub-Delivery}
     key: {pointer: /issue/number}
     target: {workflow: RecordEvents, task_queue: %[1]s, workflow_id: "github-%[2]s-{key}"}
+  - name: github-example
+    path: github-example
+    verify: {mode: hmac, header: X-Hub-Signature-256, prefix: "sha256=", secrets: [SIGNERTEST_GH]}
+    event_type: {header: X-GitHub-Event}
+    accept: [issues, issue_comment]
+    dedup: {header: X-GitHub-Delivery}
+    key: {pointer: /issue/number}
+    target: {workflow: GitHubIssue, task_queue: %[1]s, workflow_id: "example-%[2]s-{key}"}
   - name: stripe
     path: stripe
     verify: {mode: stripe, secrets: [SIGNERTEST_STRIPE], tolerance: 5m}
@@ -182,6 +191,7 @@ func start(t *testing.T) *env {
 	e.tc = tc
 	w := worker.New(tc, e.queue, worker.Options{})
 	w.RegisterWorkflowWithOptions(recordEvents, workflow.RegisterOptions{Name: "RecordEvents"})
+	w.RegisterWorkflowWithOptions(issues.Workflow, workflow.RegisterOptions{Name: issues.WorkflowType})
 	sdk := &hookflowsdk.Client{BaseURL: a.URL(), Token: adminToken}
 	w.RegisterActivityWithOptions(sdk.MarkProcessed, activity.RegisterOptions{Name: hookflowsdk.ActivityMarkProcessed})
 	if err := w.Start(); err != nil {
@@ -325,6 +335,53 @@ func TestGitHubOctokit(t *testing.T) {
 				t.Errorf("issue %d, event %d: seq %d issue %d key %q (%v): out of order or misrouted", k+1, i, body.Seq, body.Issue.Number, ev.Key, err)
 			}
 		}
+	}
+}
+
+// TestGitHubExample: octokit-signed issues and issue_comment events reach
+// the example's workflow (examples/github-issues), which keeps the issue's
+// state and reports every event applied.
+func TestGitHubExample(t *testing.T) {
+	e := start(t)
+	bodies := []struct{ event, body string }{
+		{"issues", `{"action":"opened","issue":{"number":42,"title":"Flaky test","state":"open","labels":[]}}`},
+		{"issue_comment", `{"action":"created","issue":{"number":42,"title":"Flaky test","state":"open","labels":[{"name":"ci"}]},"comment":{"body":"seen it"}}`},
+		{"issues", `{"action":"closed","issue":{"number":42,"title":"Flaky test","state":"closed","labels":[{"name":"ci"}]}}`},
+		{"ping", `{"zen":"Design for failure."}`},
+	}
+	var reqs []signReq
+	for _, b := range bodies {
+		reqs = append(reqs, signReq{Kind: "github", Secret: ghSecret, Payload: b.body})
+	}
+	sigs := signAll(t, e.node, reqs)
+	for i, b := range bodies {
+		h := sigs[i]
+		h["X-GitHub-Event"], h["X-GitHub-Delivery"] = b.event, fmt.Sprintf("example-%d", i)
+		want := map[bool]string{true: "ignored", false: "received"}[b.event == "ping"]
+		if a := e.post("/hooks/github-example", b.body, h); a.Status != 200 || a.Body.Status != want {
+			t.Errorf("%s: %d %+v", b.event, a.Status, a.Body)
+		}
+	}
+	id := "example-" + e.run + "-42"
+	e.mu.Lock()
+	e.runs = append(e.runs, id)
+	e.mu.Unlock()
+	var st issues.Issue
+	testenv.Eventually(t, time.Minute, func() error {
+		v, err := e.tc.QueryWorkflow(t.Context(), id, "", issues.QueryState)
+		if err != nil {
+			return err
+		}
+		if err := v.Get(&st); err != nil {
+			return err
+		}
+		if st.Events < 3 {
+			return fmt.Errorf("%d of 3 events applied", st.Events)
+		}
+		return nil
+	})
+	if st.Number != 42 || st.State != "closed" || st.Comments != 1 || len(st.Labels) != 1 || st.LastAction != "issues.closed" || st.Events != 3 {
+		t.Errorf("example state: %+v", st)
 	}
 }
 
