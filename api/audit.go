@@ -39,6 +39,7 @@ var adminActions = map[string]string{
 	"POST /api/v1/clients/:client/pause":        store.AuditClientPause,
 	"POST /api/v1/events/:id/replay":            store.AuditEventsReplay,
 	"POST /api/v1/events/replay":                store.AuditEventsReplay,
+	"POST /api/v1/events/processed":             store.AuditEventsProcessed,
 	"POST /api/v1/clients/:client/resume":       store.AuditClientResume,
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,6 +28,9 @@ type Server struct {
 	Temporal client.Client
 	Pipeline *inbound.Pipeline
 	Log      *slog.Logger
+
+	// hooks is the SOURCES_FILE table POST /hooks/* serves (SetSources).
+	hooks atomic.Pointer[hookTable]
 
 	// SimplyPrintEvents feeds the live stream of processed events.
 	SimplyPrintEvents *store.Notifier
@@ -71,6 +75,8 @@ func (s *Server) Handler() http.Handler {
 	s.ratingsRoutes(r)
 	s.opsRoutes(r)
 	s.sourceRoutes(r)
+	s.hookRoutes(r)
+	s.eventRoutes(r)
 	s.replayRoutes(r)
 	return r
 }
@@ -129,23 +135,28 @@ func inboundMetrics(source string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		m := telemetry.Metrics()
-		outcome := "accepted"
-		switch status := c.Writer.Status(); {
-		case status >= 500:
-			outcome = "error"
-		case status >= 400:
-			outcome = "rejected"
-		case c.GetBool(duplicateKey):
-			outcome = "duplicate"
-		case c.GetBool(ignoredKey):
-			outcome = "ignored"
-		}
-		ctx := c.Request.Context()
-		m.Inbound.Add(ctx, 1, telemetry.Attrs("source", source, "outcome", outcome))
-		if outcome == "accepted" || outcome == "duplicate" {
-			m.AckLatency.Record(ctx, time.Since(start).Seconds(), telemetry.Attrs("source", source))
-		}
+		countInbound(c, source, start)
+	}
+}
+
+// countInbound records one inbound request's outcome and ack latency.
+func countInbound(c *gin.Context, source string, start time.Time) {
+	m := telemetry.Metrics()
+	outcome := "accepted"
+	switch status := c.Writer.Status(); {
+	case status >= 500:
+		outcome = "error"
+	case status >= 400:
+		outcome = "rejected"
+	case c.GetBool(duplicateKey):
+		outcome = "duplicate"
+	case c.GetBool(ignoredKey):
+		outcome = "ignored"
+	}
+	ctx := c.Request.Context()
+	m.Inbound.Add(ctx, 1, telemetry.Attrs("source", source, "outcome", outcome))
+	if outcome == "accepted" || outcome == "duplicate" {
+		m.AckLatency.Record(ctx, time.Since(start).Seconds(), telemetry.Attrs("source", source))
 	}
 }
 

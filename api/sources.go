@@ -44,7 +44,7 @@ type pauseKind[T any] struct {
 
 func (s *Server) sourceRoutes(r *gin.Engine) {
 	sources := pauseKind[store.SourceState]{param: "source", plural: "sources",
-		names:  func() []string { return config.EventSources },
+		names:  s.sourceNames,
 		set:    s.Store.SetSourcePaused,
 		states: s.Store.SourceStates,
 		// This relay hands the held events over now; others at their next poll.
@@ -127,4 +127,13 @@ func pauseReason(c *gin.Context, pause bool) (string, bool) {
 		}
 	}
 	return body.Reason, true
+}
+
+// sourceNames are the built-in flows' sources and those of SOURCES_FILE.
+func (s *Server) sourceNames() []string {
+	names := slices.Clone(config.EventSources)
+	for _, src := range s.declaredSources() {
+		names = append(names, src.Name)
+	}
+	return names
 }

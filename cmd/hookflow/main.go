@@ -36,7 +36,8 @@ Commands:
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
   telegram     set-webhook [--url URL]: point the rating bot at this service
   okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
-  sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow
+  sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow;
+               check [--no-env] FILE: validate a SOURCES_FILE offline
   clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
   events       replay <event id>... | replay --source S [filters]: hand events to their flow again
@@ -86,6 +87,11 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return nil
 	case "config":
 		return printConfig(stdout)
+	case "sources":
+		// Offline: needs no configuration beyond the secrets' variables.
+		if len(args) > 0 && args[0] == "check" {
+			return sourcesCheck(args[1:], stdout)
+		}
 	}
 	cfg, err := loadConfig(cmd)
 	if err != nil {
@@ -168,12 +174,40 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, roles app.R
 	}
 	log.Info("hookflow started", "version", app.Version, "api", roles.API, "worker", roles.Worker,
 		"http_addr", a.Addr(), "temporal", cfg.Temporal.Address, "task_queue", cfg.Temporal.TaskQueue)
+	if cfg.SourcesFile != "" && roles.API {
+		go reloadOnHangup(ctx, a, log)
+	}
 	<-ctx.Done()
 	log.Info("stopping")
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	a.Stop(stopCtx)
 	return nil
+}
+
+// reloadOnHangup reloads SOURCES_FILE at each SIGHUP; a bad file is
+// logged with its problems and the sources in use stay.
+func reloadOnHangup(ctx context.Context, a *app.App, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			srcs, err := a.ReloadSources(os.Getenv)
+			if err != nil {
+				log.Error("SOURCES_FILE not reloaded: the sources in use stay", "file", a.Config.SourcesFile, "error", err)
+				continue
+			}
+			names := make([]string, len(srcs))
+			for i, s := range srcs {
+				names[i] = s.Name
+			}
+			log.Info("SOURCES_FILE reloaded", "file", a.Config.SourcesFile, "sources", names)
+		}
+	}
 }
 
 func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {

@@ -129,7 +129,11 @@ type pauseView struct {
 }
 
 func (k pausable) usage() string {
-	return fmt.Sprintf("usage: hookflow %s [list] | pause <%s> [--reason TEXT] | resume <%s>", k.plural, k.kind, k.kind)
+	u := fmt.Sprintf("usage: hookflow %s [list] | pause <%s> [--reason TEXT] | resume <%s>", k.plural, k.kind, k.kind)
+	if k.plural == sourcesKind.plural {
+		u += " | check [--no-env] FILE"
+	}
+	return u
 }
 
 // pausesCommand: `hookflow sources|clients [list]`, `pause <name>

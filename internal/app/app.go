@@ -20,6 +20,7 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/inbound"
+	"github.com/hookflow/hookflow/internal/sources"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
 	"github.com/hookflow/hookflow/internal/temporalx"
@@ -84,6 +85,9 @@ func Assemble(cfg config.Config, log *slog.Logger, st *store.Store, tc client.Cl
 		a.Relay = inbound.NewRelay(st, tc, cfg.Temporal.TaskQueue, cfg.Relay, log.With("component", "relay"))
 		for source, workflowType := range worker.Routes() {
 			a.Relay.Handle(source, inbound.Route{WorkflowType: workflowType})
+		}
+		for _, src := range cfg.Sources {
+			a.Relay.Handle(src.Name, inbound.Route{Declared: src})
 		}
 		a.Server = &api.Server{
 			Config: cfg, Store: st, Temporal: tc, Log: log,
@@ -233,4 +237,27 @@ func (a *App) Stop(ctx context.Context) {
 		a.Temporal.Close()
 		a.Store.Close()
 	}
+}
+
+// ReloadSources reads SOURCES_FILE again (secrets from getenv) and, if it
+// is valid, serves its sources from now on: requests in flight finish with
+// the sources they started with. A bad file changes nothing and its
+// problems are returned. The relay keeps the routes of sources the file no
+// longer declares, so their recorded events are still handed over.
+func (a *App) ReloadSources(getenv func(string) string) ([]*sources.Source, error) {
+	if a.Config.SourcesFile == "" {
+		return nil, errors.New("SOURCES_FILE is not set: there is nothing to reload")
+	}
+	if a.Server == nil {
+		return nil, nil // a worker alone serves no webhooks
+	}
+	srcs, err := sources.LoadFile(a.Config.SourcesFile, getenv)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range srcs {
+		a.Relay.Handle(src.Name, inbound.Route{Declared: src})
+	}
+	a.Server.SetSources(srcs)
+	return srcs, nil
 }

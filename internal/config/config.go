@@ -15,6 +15,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/hookflow/hookflow/internal/auth"
+	"github.com/hookflow/hookflow/internal/sources"
 )
 
 // Config is the whole configuration of the hookflow binary. Flow-specific
@@ -33,6 +34,11 @@ type Config struct {
 	AdminTokens      string `env:"ADMIN_TOKENS" desc:"more admin tokens, name:token,name2:token2 (each at least 16 characters; names and tokens unique, the name admin is ADMIN_TOKEN's); with ADMIN_TOKEN unset too, admin actions are disabled"`
 	ReadTokens       string `env:"READ_TOKENS" desc:"read-only tokens for dashboards and monitoring, name:token,... (each at least 16 characters): every endpoint that returns stored data and the ops pages, no actions; with no token at all those answer 403"`
 	PublicMonitoring bool   `env:"PUBLIC_MONITORING" envDefault:"false" desc:"compatibility switch for the seed's monitoring: true answers GET /api/v1/webhook-metrics, /api/v1/webhook-health and /api/v1/webhook-failures without a token (failures show client callback URLs and receiver errors); a warning is logged at start"`
+
+	SourcesFile string `env:"SOURCES_FILE" desc:"YAML file that declares your own webhook sources (received at POST /hooks/<path>, verified, recorded and handed to your Temporal workflow; see docs/sources.md); checked at start like hookflow sources check"`
+	// Sources is SOURCES_FILE as LoadFrom read and checked it (secrets
+	// resolved from the same variables).
+	Sources []*sources.Source `env:"-"`
 
 	DatabaseURL     string `env:"DATABASE_URL" desc:"Postgres connection string; hookflow dev picks or starts one when unset"`
 	DatabaseMaxConn int32  `env:"DATABASE_MAX_CONNS" envDefault:"20" desc:"pgxpool size"`
@@ -101,7 +107,17 @@ func LoadFrom(vars map[string]string) (Config, error) {
 	if err != nil {
 		return cfg, explain(err, vars)
 	}
-	return cfg, cfg.validate()
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
+	if cfg.SourcesFile != "" {
+		srcs, err := sources.LoadFile(cfg.SourcesFile, func(k string) string { return vars[k] })
+		if err != nil {
+			return cfg, fmt.Errorf("SOURCES_FILE %s:\n%w", cfg.SourcesFile, err)
+		}
+		cfg.Sources = srcs
+	}
+	return cfg, nil
 }
 
 func (c Config) validate() error {

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/sources"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
 	"github.com/hookflow/hookflow/workflows"
@@ -28,6 +29,9 @@ import (
 // Route says which workflow type receives a source's events.
 type Route struct {
 	WorkflowType string
+	// Declared is set for a source of SOURCES_FILE: its events go to the
+	// user's workflow on the user's task queue (see handOver).
+	Declared *sources.Source
 }
 
 // Relay hands recorded events from the outbox to Temporal: it groups them per
@@ -39,8 +43,10 @@ type Relay struct {
 	taskQueue string
 	cfg       config.RelayConfig
 	log       *slog.Logger
-	routes    map[string]Route
 	poke      chan struct{}
+
+	routesMu sync.RWMutex // Handle may run while the relay does (a SOURCES_FILE reload)
+	routes   map[string]Route
 
 	// lease is the relay's own connection and its shards; only Run's
 	// goroutine uses it.
@@ -60,7 +66,11 @@ func NewRelay(st *store.Store, tc client.Client, taskQueue string, cfg config.Re
 }
 
 // Handle routes a source's events to a workflow type.
-func (r *Relay) Handle(source string, route Route) { r.routes[source] = route }
+func (r *Relay) Handle(source string, route Route) {
+	r.routesMu.Lock()
+	defer r.routesMu.Unlock()
+	r.routes[source] = route
+}
 
 // Poke wakes the relay after an event was recorded. It never blocks.
 func (r *Relay) Poke() {
@@ -280,7 +290,9 @@ func (r *Relay) hand(ctx context.Context, events []store.PendingEvent) (done, fa
 }
 
 func (r *Relay) signal(ctx context.Context, g *group) error {
+	r.routesMu.RLock()
 	route, ok := r.routes[g.source]
+	r.routesMu.RUnlock()
 	if !ok {
 		return errors.New("no workflow handles source " + g.source)
 	}
@@ -307,6 +319,13 @@ func (r *Relay) signal(ctx context.Context, g *group) error {
 	ctx, span := tracer.Start(ctx, "relay "+g.source+" events", trace.WithLinks(links...),
 		trace.WithAttributes(attribute.String("hookflow.workflow_id", g.workflowID), attribute.Int("hookflow.events", len(g.ids))))
 	defer span.End()
+	if route.Declared != nil {
+		err := r.handOver(ctx, g, route.Declared)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := r.temporal.SignalWithStartWorkflow(cctx, g.workflowID, workflows.SignalEvents,

@@ -508,3 +508,32 @@ func (s *Store) ProcessedAfter(ctx context.Context, source string, afterID int64
 	}
 	return pgx.CollectRows(rows, scanEvent)
 }
+
+// ReportedOutcome is the outcome a workflow reports for one event.
+type ReportedOutcome struct {
+	ID int64
+	EventOutcome
+}
+
+// MarkProcessed records outcomes reported by the workflows of the given
+// sources (events of other sources are left alone, so the built-in flows'
+// own bookkeeping cannot be overwritten): each event once, the first
+// report wins. It returns the ids it marked.
+func (s *Store) MarkProcessed(ctx context.Context, sources []string, outcomes []ReportedOutcome) ([]int64, error) {
+	ids, kinds, errs := make([]int64, len(outcomes)), make([]string, len(outcomes)), make([]*string, len(outcomes))
+	for i, o := range outcomes {
+		ids[i], kinds[i] = o.ID, o.Outcome
+		if o.Error != "" {
+			e := Text(o.Error)
+			errs[i] = &e
+		}
+	}
+	rows, err := s.Pool.Query(ctx, `UPDATE inbound_events e SET processed = true, processed_at = now(), outcome = u.outcome, error = u.error
+		FROM (SELECT DISTINCT ON (id) * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, outcome, error) ORDER BY id) u
+		WHERE e.id = u.id AND NOT e.processed AND e.source = ANY($4)
+		RETURNING e.id`, ids, kinds, errs, sources)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}

@@ -10,6 +10,10 @@ import (
 // AuditEventsReplay is the audit action of a replay (one event or a filter).
 const AuditEventsReplay = "events.replay"
 
+// AuditEventsProcessed is the audit action of POST /api/v1/events/processed
+// (a declared source's workflow reporting outcomes).
+const AuditEventsProcessed = "events.processed"
+
 // ReplaySources are the sources whose events can be replayed: every webhook
 // source. A job's submission is not (the job and its callback have their
 // own retries).

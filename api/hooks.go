@@ -1,0 +1,139 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/internal/inbound"
+	"github.com/hookflow/hookflow/internal/sources"
+	"github.com/hookflow/hookflow/internal/store"
+)
+
+// hookTable is the sources of SOURCES_FILE by path.
+type hookTable struct {
+	list   []*sources.Source
+	byPath map[string]*sources.Source
+}
+
+// hookRoutes mounts POST /hooks/* for the sources of SOURCES_FILE: one
+// route whose table SetSources swaps, so a reload neither restarts the
+// router nor drops a request (one in flight keeps the source it started with).
+func (s *Server) hookRoutes(r *gin.Engine) {
+	if s.hooks.Load() == nil {
+		s.SetSources(s.Config.Sources)
+	}
+	r.POST("/hooks/*path", s.hookDispatch)
+}
+
+// SetSources replaces the declared sources the API serves.
+func (s *Server) SetSources(srcs []*sources.Source) {
+	t := &hookTable{list: srcs, byPath: make(map[string]*sources.Source, len(srcs))}
+	for _, src := range srcs {
+		t.byPath[src.Path] = src
+	}
+	s.hooks.Store(t)
+}
+
+// declaredSources are the sources of SOURCES_FILE now served.
+func (s *Server) declaredSources() []*sources.Source {
+	if t := s.hooks.Load(); t != nil {
+		return t.list
+	}
+	return s.Config.Sources
+}
+
+func (s *Server) hookDispatch(c *gin.Context) {
+	path := strings.TrimPrefix(c.Param("path"), "/")
+	var src *sources.Source
+	if t := s.hooks.Load(); t != nil {
+		src = t.byPath[path]
+	}
+	if src == nil {
+		fail(c, http.StatusNotFound, "no source is declared at /hooks/"+path+" (SOURCES_FILE)")
+		return
+	}
+	start := time.Now()
+	s.hook(src)(c)
+	countInbound(c, src.Name, start)
+}
+
+// HookAck answers a declared source's webhook.
+type HookAck struct {
+	Status    string `json:"status"` // received, or ignored (not in accept)
+	Source    string `json:"source"`
+	ID        int64  `json:"id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// hook receives one declared source: verify the raw body, read the
+// declared fields, record (ignored when accept leaves the type out), ack.
+func (s *Server) hook(src *sources.Source) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		body, p := s.readLimited(c)
+		if p != nil {
+			p.reply(c)
+			return
+		}
+		if err := src.Verify.Check(c.Request.Header, c.Request.URL.Query(), body, time.Now()); err != nil {
+			var ve *sources.VerifyError
+			if !errors.As(err, &ve) {
+				s.internalError(c, "verify "+src.Name, err)
+				return
+			}
+			s.Log.Warn("hooks: request refused", "source", src.Name, "reason", ve.Reason)
+			// The error shape; details.reason says why for programs:
+			// unsigned, forged or stale.
+			c.AbortWithStatusJSON(http.StatusUnauthorized, ErrorBody{Error: ve.Error(), Field: ve.Field,
+				Details: gin.H{"reason": ve.Reason}})
+			return
+		}
+		if p := checkContentType(c.GetHeader("Content-Type"), "application/json", isJSONType); p != nil {
+			p.reply(c)
+			return
+		}
+		if err := inbound.CheckJSON(body); err != nil {
+			failField(c, http.StatusBadRequest, err.Field, err.Error())
+			return
+		}
+		f, err := src.Extract(c.Request.Header, body)
+		if err != nil {
+			var fe *sources.FieldError
+			if errors.As(err, &fe) {
+				failField(c, http.StatusBadRequest, fe.Field, fe.Msg)
+				return
+			}
+			fail(c, http.StatusBadRequest, err.Error())
+			return
+		}
+		attrs := map[string]any{inbound.AttrDedup: f.Dedup}
+		if f.Key != "" {
+			attrs[inbound.AttrKey] = f.Key
+		}
+		if len(f.Headers) > 0 {
+			attrs[inbound.AttrHeaders] = f.Headers
+		}
+		eventType := f.EventType
+		if eventType == "" {
+			eventType = inbound.DeclaredNoType
+		}
+		rec := &store.InboundEvent{Source: src.Name, DedupKey: f.Dedup, WorkflowID: src.WorkflowID(f.Key, f.Dedup),
+			Event: eventType, EventType: eventType, EntityID: f.Key, Attrs: attrs, Payload: body}
+		status := "received"
+		if !src.Accepts(f.EventType) {
+			rec.Ignored("event type " + f.EventType + " is not in the source's accept list")
+			status = "ignored"
+			markIgnored(c)
+		}
+		id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
+		if err != nil {
+			s.recordFailed(c, "hooks: cannot record event", err, "source", src.Name)
+			return
+		}
+		markDuplicate(c, duplicate)
+		c.JSON(http.StatusOK, HookAck{Status: status, Source: src.Name, ID: id, Duplicate: duplicate})
+	}
+}

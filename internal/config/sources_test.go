@@ -1,0 +1,40 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// SOURCES_FILE is read and checked at load: a bad file stops the start
+// with every problem; secrets come from the same variables.
+func TestSourcesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sources.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`sources:
+  - name: shop
+    path: shopify
+    verify: {mode: hmac, header: X-Shopify-Hmac-Sha256, encoding: base64, secrets: [SHOP_SECRET]}
+    target: {workflow: Orders, task_queue: shop}
+`)
+	if _, err := LoadFrom(map[string]string{"SOURCES_FILE": path}); err == nil ||
+		!strings.Contains(err.Error(), `source "shop": verify.secrets: environment variable SHOP_SECRET is not set`) {
+		t.Fatalf("unset secret: %v", err)
+	}
+	cfg, err := LoadFrom(map[string]string{"SOURCES_FILE": path, "SHOP_SECRET": "s"})
+	if err != nil || len(cfg.Sources) != 1 || cfg.Sources[0].Name != "shop" {
+		t.Fatalf("load: %v %+v", err, cfg.Sources)
+	}
+	write("sources:\n  - name: shop\n    pth: x\n")
+	if _, err := LoadFrom(map[string]string{"SOURCES_FILE": path}); err == nil || !strings.Contains(err.Error(), "field pth not found") {
+		t.Fatalf("typo: %v", err)
+	}
+	if _, err := LoadFrom(map[string]string{"SOURCES_FILE": path + ".missing"}); err == nil || !strings.Contains(err.Error(), "SOURCES_FILE") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
