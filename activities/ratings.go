@@ -176,6 +176,18 @@ func NewRatings(cfg config.RatingsConfig, st *store.Store, hc *http.Client, log 
 
 // ---- actions of both workflows ----
 
+// applyEvents applies the entity's recorded events in id order, exactly
+// once, with apply, and returns every action of the entity's workflow not
+// done yet.
+func (a *Ratings) applyEvents(ctx context.Context, in EntityApply, apply store.EventApplier) (EntityActions, error) {
+	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(apply))
+	if err != nil {
+		return EntityActions{}, nonRetryableData(err)
+	}
+	acts, err := a.pendingActions(ctx, in.Owner)
+	return EntityActions{Processed: n, Actions: acts}, err
+}
+
 func (a *Ratings) pendingActions(ctx context.Context, owner string) ([]RatingAction, error) {
 	rows, err := a.Store.PendingActions(ctx, owner)
 	if err != nil {

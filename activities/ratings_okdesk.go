@@ -23,12 +23,7 @@ import (
 // cancellation for each transition out of them). It returns every action
 // of the issue workflow not done yet.
 func (a *Ratings) OkdeskApplyEvents(ctx context.Context, in EntityApply) (EntityActions, error) {
-	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(a.applyOkdesk))
-	if err != nil {
-		return EntityActions{}, nonRetryableData(err)
-	}
-	acts, err := a.pendingActions(ctx, in.Owner)
-	return EntityActions{Processed: n, Actions: acts}, err
+	return a.applyEvents(ctx, in, a.applyOkdesk)
 }
 
 func (a *Ratings) applyOkdesk(ctx context.Context, tx pgx.Tx, ev store.InboundEvent) (store.EventOutcome, error) {

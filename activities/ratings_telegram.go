@@ -27,12 +27,7 @@ import (
 // and rating presses. Replies and presses become actions; it returns every
 // action of the chat workflow not done yet.
 func (a *Ratings) TelegramApplyUpdates(ctx context.Context, in EntityApply) (EntityActions, error) {
-	n, err := a.Store.ProcessEvents(ctx, in.IDs, "", store.PerEvent(a.applyTelegram))
-	if err != nil {
-		return EntityActions{}, nonRetryableData(err)
-	}
-	acts, err := a.pendingActions(ctx, in.Owner)
-	return EntityActions{Processed: n, Actions: acts}, err
+	return a.applyEvents(ctx, in, a.applyTelegram)
 }
 
 // TelegramHandles says whether the chat workflow does anything with an
