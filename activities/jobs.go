@@ -197,8 +197,7 @@ func (a *Jobs) JobGenerateLotPaced(ctx context.Context, in LotInput) error {
 	if genErr == nil {
 		return nil
 	}
-	var ae *generator.APIError
-	if a.Config.GeneratorMaxRPS > 0 && errors.As(genErr, &ae) && ae.Status == http.StatusTooManyRequests && ae.Retryable {
+	if ae, ok := generator.Vendor.Of(genErr); ok && a.Config.GeneratorMaxRPS > 0 && ae.Status == http.StatusTooManyRequests && ae.Retryable {
 		hold := ae.RetryAfter
 		if hold <= 0 {
 			hold = a.Config.GeneratorRetryBase
@@ -355,35 +354,30 @@ func (a *Jobs) JobGenerateLots(ctx context.Context, in LotsInput) (LotsResult, e
 			res.Failed = append(res.Failed, LotFailure{JobID: in.JobID, Position: l.Position, Error: appErr.Message()})
 			continue
 		}
-		r := LotRetry{Position: l.Position, LotID: l.LotID, Error: appErr.Message()}
-		var ae *generator.APIError
-		if errors.As(genErr, &ae) {
-			r.RetryAfter = ae.RetryAfter
-		}
-		res.Retry = append(res.Retry, r)
+		res.Retry = append(res.Retry, LotRetry{Position: l.Position, LotID: l.LotID, Error: appErr.Message(),
+			RetryAfter: generator.Vendor.RetryAfterOf(genErr)})
 	}
 	return res, nil
 }
 
+// generatorErrors maps the generator's errors: one type, retryable or not.
+var generatorErrors = VendorErrors{Retryable: ErrTypeGenerator, Permanent: ErrTypeGenerator}
+
+// generatorError is the activity error of a failed Describe (see
+// VendorErrors.ActivityError); an unconfigured generator says what to set,
+// and a lost connection keeps the generator's URL out of the job's results.
 func generatorError(err error) error {
 	if errors.Is(err, generator.ErrNotConfigured) {
 		return temporal.NewNonRetryableApplicationError(
 			"no generator configured: set GENERATOR_URL (and GENERATOR_API_KEY, GENERATOR_MODEL)", ErrTypeGeneratorNotConfigured, nil)
 	}
-	var ae *generator.APIError
-	if errors.As(err, &ae) {
-		msg := ae.Error()
-		if ae.Status == 0 && ae.Code == "transport" {
-			// The transport's error names the generator's URL, an operator
-			// detail the job's client sees in the results: say what happened.
-			msg = "generator: no answer (connection failed or timed out; see the worker log)"
-		}
-		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeGenerator, temporal.ApplicationErrorOptions{
-			NonRetryable:   !ae.Retryable,
-			NextRetryDelay: ae.RetryAfter,
-		})
+	if ae, ok := generator.Vendor.Of(err); ok && ae.Status == 0 && ae.Code == generator.CodeTransport {
+		// The transport's error names the generator's URL, an operator
+		// detail the job's client sees in the results: say what happened.
+		err = &generator.APIError{Vendor: ae.Vendor, Code: ae.Code, Retryable: ae.Retryable, RetryAfter: ae.RetryAfter,
+			Message: "no answer (connection failed or timed out; see the worker log)"}
 	}
-	return err // context deadline and the like: retried
+	return generatorErrors.ActivityError(err) // other errors (context deadline and the like) as they are: retried
 }
 
 // LotFailure is a lot that ran out of attempts.

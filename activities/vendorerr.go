@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/internal/integrations/apierr"
+	"github.com/hookflow/hookflow/internal/integrations/telegram"
 )
 
 // VendorErrors names the ApplicationError types of one third-party API's
@@ -50,4 +51,26 @@ func (v VendorErrors) ActivityError(err error) error {
 	return temporal.NewApplicationErrorWithOptions(err.Error(), v.Retryable, temporal.ApplicationErrorOptions{
 		NextRetryDelay: after,
 	})
+}
+
+var (
+	telegramErrors = VendorErrors{Retryable: ErrTypeTelegram, Permanent: ErrTypeTelegram}
+	okdeskErrors   = VendorErrors{Retryable: ErrTypeOkdesk, Permanent: ErrTypeOkdesk}
+)
+
+// TelegramActivityError classifies a Telegram client error for Temporal:
+// 403 (blocked) is permanent with its own type, the rest as VendorErrors
+// maps them.
+func TelegramActivityError(err error) error {
+	if telegram.IsBlocked(err) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeTelegramBlocked, nil)
+	}
+	return telegramErrors.ActivityError(err)
+}
+
+// OkdeskActivityError classifies an Okdesk client error for Temporal: 429
+// and 5xx are retried (after Retry-After when given), other 4xx are
+// permanent.
+func OkdeskActivityError(err error) error {
+	return okdeskErrors.ActivityError(err)
 }

@@ -13,11 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // DefaultModel is used when New gets an empty model.
@@ -30,45 +33,43 @@ var ErrNotConfigured = errors.New("generator: not configured (no API URL)")
 // object with a non-empty description for every requested language.
 var ErrInvalidAnswer = errors.New("invalid generator answer")
 
+// Codes carried in APIError.Code besides the API's own error.code (or
+// error.type).
+const (
+	// CodeTransport: no answer (connection failed, timed out) or one cut
+	// off while reading.
+	CodeTransport = apierr.CodeTransport
+	// CodeHTTP: a non-2xx answer whose body names no error code.
+	CodeHTTP = apierr.CodeHTTP
+	// CodeBadResponse: a 2xx answer that is not a chat completion (a
+	// proxy's error page, a cut connection); retryable.
+	CodeBadResponse = apierr.CodeBadResponse
+	// CodeInvalidAnswer: a chat completion without a usable description
+	// for every language (Err is ErrInvalidAnswer); permanent.
+	CodeInvalidAnswer = "invalid_answer"
+	// CodeInvalidRequest: refused before anything was sent (no lot id,
+	// images or languages; bad API URL).
+	CodeInvalidRequest = apierr.CodeInvalidRequest
+)
+
 // APIError is a failed Describe: an HTTP error answer, a transport failure
-// (Status 0) or an unusable answer (Status 200, Code "invalid_answer").
-type APIError struct {
-	Status     int           // HTTP status; 0 when no response arrived
-	Code       string        // the API's error.code (or error.type), or ours: "transport", "invalid_answer", "invalid_input"
-	Message    string        // the API's error.message or our explanation
-	Retryable  bool          // 408, 409, 429 (except insufficient_quota), 5xx, transport errors
-	RetryAfter time.Duration // from retry-after-ms / Retry-After when the API sent one
-	Err        error         // underlying error (transport error, ErrInvalidAnswer), if any
-}
+// (Status 0) or an unusable answer (Status 200, Code CodeInvalidAnswer or
+// CodeBadResponse). It is the error type every third-party client shares;
+// Vendor is "generator". Retryable: 408, 409, 429 (except
+// insufficient_quota), 5xx, transport errors, garbled 2xx bodies;
+// RetryAfter from retry-after-ms / Retry-After when the API sent one.
+type APIError = apierr.Error
 
-func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("generator: ")
-	if e.Status != 0 {
-		fmt.Fprintf(&b, "HTTP %d ", e.Status)
-	}
-	if e.Code != "" {
-		b.WriteString(e.Code + ": ")
-	}
-	b.WriteString(e.Message)
-	if e.Retryable {
-		b.WriteString(" (retryable")
-		if e.RetryAfter > 0 {
-			b.WriteString(", retry after " + e.RetryAfter.String())
-		}
-		b.WriteString(")")
-	}
-	return b.String()
+// Vendor is the generator's apierr.Vendor: the statuses below 500 worth
+// another try; every 5xx is.
+var Vendor = apierr.Vendor{
+	Name:          "generator",
+	RetryStatuses: []int{http.StatusRequestTimeout, http.StatusConflict, http.StatusTooManyRequests},
 }
-
-func (e *APIError) Unwrap() error { return e.Err }
 
 // IsRetryable reports whether err is worth retrying: a retryable *APIError.
 // ErrNotConfigured and invalid answers are not.
-func IsRetryable(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Retryable
-}
+func IsRetryable(err error) bool { return Vendor.IsRetryable(err) }
 
 // Client talks to one OpenAI-compatible endpoint. Safe for concurrent use.
 type Client struct {
@@ -163,7 +164,7 @@ func (c *Client) Describe(ctx context.Context, lotID string, images []string, la
 		return nil, ErrNotConfigured
 	}
 	if lotID == "" || len(images) == 0 || len(languages) == 0 {
-		return nil, &APIError{Code: "invalid_input", Message: fmt.Sprintf("lot %q: need a lot id, at least one image and one language (got %d images, %d languages)", lotID, len(images), len(languages))}
+		return nil, Vendor.Invalid("", "lot %q: need a lot id, at least one image and one language (got %d images, %d languages)", lotID, len(images), len(languages))
 	}
 	parts := make([]contentPart, 0, len(images)+1)
 	parts = append(parts, contentPart{Type: "text", Text: userPrompt(lotID, languages)})
@@ -179,11 +180,15 @@ func (c *Client) Describe(ctx context.Context, lotID string, images []string, la
 		ResponseFormat: responseFormat{Type: "json_object"},
 	})
 	if err != nil {
-		return nil, &APIError{Code: "invalid_input", Message: err.Error(), Err: err}
+		e := Vendor.Invalid("", "encoding the request")
+		e.Err = err
+		return nil, e
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+"/chat/completions", bytes.NewReader(body))
 	if err != nil {
-		return nil, &APIError{Code: "invalid_input", Message: "bad API URL: " + err.Error(), Err: err}
+		e := Vendor.Invalid("", "bad API URL")
+		e.Err = err
+		return nil, e
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -193,12 +198,12 @@ func (c *Client) Describe(ctx context.Context, lotID string, images []string, la
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, &APIError{Code: "transport", Message: err.Error(), Retryable: true, Err: err}
+		return nil, transportError(0, "no answer", err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return nil, &APIError{Status: resp.StatusCode, Code: "transport", Message: "reading answer: " + err.Error(), Retryable: true, Err: err}
+		return nil, transportError(resp.StatusCode, "reading answer", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, httpError(resp, raw)
@@ -206,67 +211,90 @@ func (c *Client) Describe(ctx context.Context, lotID string, images []string, la
 	return parseAnswer(lotID, languages, raw)
 }
 
+// transportError is a failure without a (complete) answer. Unlike the other
+// clients' (apierr.Vendor.Transport), a cancelled context is retryable too:
+// the lot's next attempt may well get its answer.
+func transportError(status int, message string, err error) *APIError {
+	e := Vendor.Transport("", err)
+	e.Status, e.Message, e.Retryable = status, message, true
+	return e
+}
+
 func httpError(resp *http.Response, raw []byte) *APIError {
-	e := &APIError{Status: resp.StatusCode}
+	var message, code string
 	var eb errorBody
 	if json.Unmarshal(raw, &eb) == nil && (eb.Error.Message != "" || eb.Error.Type != "") {
-		e.Message = eb.Error.Message
-		switch code := eb.Error.Code.(type) {
+		message = eb.Error.Message
+		switch c := eb.Error.Code.(type) {
 		case string:
-			e.Code = code
+			code = c
 		case float64:
-			e.Code = strconv.FormatFloat(code, 'f', -1, 64)
+			code = strconv.FormatFloat(c, 'f', -1, 64)
 		}
-		if e.Code == "" {
-			e.Code = eb.Error.Type
+		if code == "" {
+			code = eb.Error.Type
 		}
 	} else {
-		e.Message = strings.TrimSpace(string(raw))
-		if len(e.Message) > 200 {
-			e.Message = e.Message[:200] + "…"
+		message = strings.TrimSpace(string(raw))
+		if len(message) > 200 {
+			message = message[:200] + "…"
 		}
-		if e.Message == "" {
-			e.Message = http.StatusText(resp.StatusCode)
+		if message == "" {
+			message = http.StatusText(resp.StatusCode)
 		}
 	}
-	s := resp.StatusCode
-	e.Retryable = s == http.StatusRequestTimeout || s == http.StatusConflict || s == http.StatusTooManyRequests || s >= 500
+	e := Vendor.Status("", resp.StatusCode, message, retryAfter(resp.Header))
+	if code != "" {
+		e.Code = code
+	}
 	// OpenAI answers an exhausted balance with 429 too; waiting does not refill it.
-	if s == http.StatusTooManyRequests && e.Code == "insufficient_quota" {
+	if resp.StatusCode == http.StatusTooManyRequests && code == "insufficient_quota" {
 		e.Retryable = false
 	}
-	if e.Retryable {
-		e.RetryAfter = retryAfter(resp.Header)
+	if !e.Retryable {
+		e.RetryAfter = 0
 	}
 	return e
 }
 
 // retryAfter reads OpenAI's retry-after-ms, then the standard Retry-After
-// (seconds, possibly fractional at some servers, or an HTTP date).
+// (apierr.ParseRetryAfter: seconds or an HTTP date), then Retry-After as
+// the fractional seconds some compatible servers send. 0 when none is
+// usable.
 func retryAfter(h http.Header) time.Duration {
-	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms > 0 {
-		return time.Duration(ms * float64(time.Millisecond))
+	if d, ok := floatDuration(h.Get("retry-after-ms"), time.Millisecond); ok {
+		return d
 	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
+	v := h.Get("Retry-After")
+	if d, ok := apierr.ParseRetryAfter(v, time.Now()); ok {
+		return d
 	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
+	d, _ := floatDuration(v, time.Second)
+	return d
+}
+
+// floatDuration reads v as a positive decimal number of units, capped
+// where a Duration ends; ok is false for anything else.
+func floatDuration(v string, unit time.Duration) (time.Duration, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || !(f > 0) {
+		return 0, false
 	}
-	return 0
+	if d := f * float64(unit); d < float64(math.MaxInt64) {
+		return time.Duration(d), true
+	}
+	return time.Duration(math.MaxInt64), true
 }
 
 func parseAnswer(lotID string, languages []string, raw []byte) (map[string]string, error) {
 	var cr chatResponse
 	if err := json.Unmarshal(raw, &cr); err != nil {
 		// Not even the envelope: a proxy's error page, a cut connection.
-		return nil, &APIError{Status: http.StatusOK, Code: "bad_envelope", Message: "answer is not a chat completion: " + err.Error(), Retryable: true, Err: err}
+		return nil, &APIError{Vendor: Vendor.Name, Status: http.StatusOK, Code: CodeBadResponse, Message: "answer is not a chat completion", Retryable: true, Err: err}
 	}
 	invalid := func(format string, args ...any) error {
-		return &APIError{Status: http.StatusOK, Code: "invalid_answer", Message: fmt.Sprintf("%v for lot %q: ", ErrInvalidAnswer, lotID) + fmt.Sprintf(format, args...), Err: ErrInvalidAnswer}
+		return &APIError{Vendor: Vendor.Name, Status: http.StatusOK, Code: CodeInvalidAnswer,
+			Err: fmt.Errorf("%w for lot %q: %s", ErrInvalidAnswer, lotID, fmt.Sprintf(format, args...))}
 	}
 	if len(cr.Choices) == 0 {
 		return nil, invalid("no choices")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -231,7 +232,7 @@ func TestDescribeStall(t *testing.T) {
 	}()
 	wg.Wait()
 	var ae *generator.APIError
-	if !errors.As(slowErr, &ae) || ae.Code != "transport" || !ae.Retryable || !errors.Is(slowErr, context.DeadlineExceeded) {
+	if !errors.As(slowErr, &ae) || ae.Code != generator.CodeTransport || !ae.Retryable || !errors.Is(slowErr, context.DeadlineExceeded) {
 		t.Errorf("stalled lot: %v, want a retryable transport error wrapping DeadlineExceeded", slowErr)
 	}
 	if fastErr != nil {
@@ -252,8 +253,8 @@ func TestDescribeInvalidInput(t *testing.T) {
 	} {
 		_, err := c.Describe(context.Background(), tc.lot, tc.images, tc.langs)
 		var ae *generator.APIError
-		if !errors.As(err, &ae) || ae.Code != "invalid_input" || ae.Retryable {
-			t.Errorf("Describe(%q, %v, %v) = %v, want permanent invalid_input", tc.lot, tc.images, tc.langs, err)
+		if !errors.As(err, &ae) || ae.Code != generator.CodeInvalidRequest || ae.Retryable {
+			t.Errorf("Describe(%q, %v, %v) = %v, want permanent invalid_request", tc.lot, tc.images, tc.langs, err)
 		}
 	}
 }
@@ -308,12 +309,16 @@ func TestDescribeAnswers(t *testing.T) {
 		{"cut off", envelope(`{"en": "A ca`, "length"), nil, 200, nil, `finish_reason "length"`, false, 0},
 		{"refusal", `{"choices":[{"message":{"role":"assistant","content":null,"refusal":"I can't help with that."},"finish_reason":"stop"}]}`, nil, 200, nil, "the model refused: I can't help with that.", false, 0},
 		{"no choices", `{"choices":[]}`, nil, 200, nil, "no choices", false, 0},
-		{"not an envelope", `<html>Bad gateway</html>`, nil, 200, nil, "answer is not a chat completion", true, 0},
+		{"not an envelope", `<html>Bad gateway</html>`, nil, 200, nil, "HTTP 200: bad_response: answer is not a chat completion", true, 0},
 		{"retry-after-ms wins", `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`, map[string]string{"retry-after-ms": "1500", "Retry-After": "2"}, 429, nil, "Rate limit reached", true, 1500 * time.Millisecond},
-		{"non-JSON error body", `upstream connect error`, nil, 502, nil, "HTTP 502", true, 0},
+		{"fractional Retry-After", `{"error":{"message":"slow down","code":"rate_limit_exceeded"}}`, map[string]string{"Retry-After": "1.5"}, 429, nil, "HTTP 429: rate_limit_exceeded: slow down (retryable, retry after 1.5s)", true, 1500 * time.Millisecond},
+		{"malformed Retry-After", `{"error":{"message":"busy","code":"server_error"}}`, map[string]string{"Retry-After": "soon"}, 503, nil, "busy (retryable)", true, 0},
+		{"retry-after-ms beyond a Duration", `{"error":{"message":"busy","code":"server_error"}}`, map[string]string{"retry-after-ms": "1e300"}, 503, nil, "busy", true, time.Duration(math.MaxInt64)},
+		{"no hint on a permanent answer", `{"error":{"message":"no","code":"invalid_api_key"}}`, map[string]string{"Retry-After": "5"}, 401, nil, "HTTP 401: invalid_api_key: no (permanent)", false, 0},
+		{"non-JSON error body", `upstream connect error`, nil, 502, nil, "generator: HTTP 502: http_status: upstream connect error (retryable)", true, 0},
 		{"numeric error code", `{"error":{"message":"busy","code":503}}`, nil, 503, nil, "503: busy", true, 0},
 		{"409 is retryable", `{"error":{"message":"conflict","type":"conflict"}}`, nil, 409, nil, "conflict", true, 0},
-		{"422 is permanent", `{"error":{"message":"bad image","type":"invalid_request_error","code":"invalid_image_url"}}`, nil, 422, nil, "invalid_image_url: bad image", false, 0},
+		{"422 is permanent", `{"error":{"message":"bad image","type":"invalid_request_error","code":"invalid_image_url"}}`, nil, 422, nil, "invalid_image_url: bad image (permanent)", false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
