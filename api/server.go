@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/demo"
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
@@ -33,6 +34,9 @@ type Server struct {
 	// SelfURL is this API's own base URL (the ops console's test button
 	// calls the real webhook endpoint through it).
 	SelfURL func() string
+	// Demo is set in demo mode (hookflow dev --demo): the console shows
+	// the fakes hookflow is wired to. Set it before the handler is built.
+	Demo *demo.Fakes
 
 	tokens *auth.Set // ADMIN_TOKEN, ADMIN_TOKENS, READ_TOKENS; set by Handler
 }
