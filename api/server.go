@@ -67,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 		Store: s.Store, Tokens: s.tokens, Log: s.Log,
 		TemporalUI: s.Config.Temporal.UIURL, Namespace: s.Config.Temporal.Namespace,
 		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret, ClientIDs: s.Config.Jobs.ClientIDs,
+		Demo: s.Demo,
 	}).Register(r)
 	s.logRotations()
 	s.simplyPrintRoutes(r)
