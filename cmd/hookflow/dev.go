@@ -85,7 +85,7 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	demoNote := ""
 	if fakes != nil {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := fakes.Connect(cctx, "http://127.0.0.1"+portOf(a.Addr()), cfg.Ratings.Path())
+		err := fakes.Connect(cctx, localURL(a.Addr()), cfg.Ratings.Path())
 		cancel()
 		if err != nil {
 			stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -142,6 +142,19 @@ func demoConfig(fakes *demo.Fakes) (config.Config, error) {
 		return cfg, fmt.Errorf("demo configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// localURL is how the fakes, in this process, reach the API listening on
+// addr: its own host, or loopback when it listens on every interface.
+func localURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func portOf(addr string) string {
