@@ -208,11 +208,35 @@ func (f *Fakes) Connect(ctx context.Context, hookflowURL, okdeskPath string) err
 		return fmt.Errorf("demo: register the webhook at the fake SimplyPrint: %w", err)
 	}
 	if len(f.Telegram.Messages(ChatID)) == 0 {
+		// Each step waits for the bot's answer: a rating request made
+		// before the link is stored would find no chat.
 		if err := expect200(f.Telegram.SendText(ctx, ChatID, "/start")); err != nil {
 			return fmt.Errorf("demo: /start in the demo chat: %w", err)
 		}
+		if err := f.waitAnswer(ctx, 0, "the greeting"); err != nil {
+			return err
+		}
+		n := len(f.Telegram.Messages(ChatID))
 		if err := expect200(f.Telegram.ShareContact(ctx, ChatID, okdesktest.Digits(phone), firstName)); err != nil {
 			return fmt.Errorf("demo: sharing the demo customer's phone: %w", err)
+		}
+		if err := f.waitAnswer(ctx, n, "the answer to the shared phone number"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitAnswer waits until the bot has sent more than n messages to the demo
+// chat.
+func (f *Fakes) waitAnswer(ctx context.Context, n int, what string) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for len(f.Telegram.Messages(ChatID)) <= n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("demo: the bot did not send %s to the demo chat: %w", what, ctx.Err())
+		case <-tick.C:
 		}
 	}
 	return nil

@@ -144,6 +144,9 @@ func TestDemoEveryFlow(t *testing.T) {
 		}
 		return nil
 	})
+	waitMessage(t, fakes, func(m telegramtest.Message) bool {
+		return m.ID == ask.ID && m.Edited && strings.Contains(m.Text, "Спасибо за оценку")
+	})
 	if n := len(fakes.Telegram.CallsTo("answerCallbackQuery")); n != 1 {
 		t.Fatalf("%d answerCallbackQuery calls, want the press answered once", n)
 	}
