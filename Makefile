@@ -11,10 +11,12 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run build test test-short lint lint-openapi bench bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
+.PHONY: run demo build test test-short lint lint-openapi bench bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
+	@echo "make demo     the same, wired to in-process fakes of every vendor and a callback receiver:"
+	@echo "              every flow works without an account; the console's /ops/demo shows the fakes"
 	@echo "make cluster  the production topology: Temporal server on Postgres, its UI server (:8233),"
 	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
 	@echo "make test     build what tests need, then run vet, the OpenAPI lint and every test with -race"
@@ -78,6 +80,9 @@ bin/temporal-ui-server: bin/.pin.TEMPORAL_UI_VERSION
 
 run: bin/hookflow bin/temporal
 	TEMPORAL_CLI=$(GOBIN_DIR)/temporal ./bin/hookflow dev
+
+demo: bin/hookflow bin/temporal
+	TEMPORAL_CLI=$(GOBIN_DIR)/temporal ./bin/hookflow dev --demo
 
 cluster: bin/hookflow bin/temporal cluster-tools
 	./bin/hookflow cluster

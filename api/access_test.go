@@ -101,6 +101,8 @@ var routeAccess = map[string]string{
 	"GET /ops/sources":                     accessRead,
 	"POST /ops/sources/{source}/pause":     accessAdmin,
 	"POST /ops/sources/{source}/resume":    accessAdmin,
+	"GET /ops/demo":                        accessRead,
+	"POST /ops/demo/act":                   accessAdmin,
 	"GET /ops/login":                       accessOpen,
 	"POST /ops/login":                      accessOpen,
 	"POST /ops/logout":                     accessOpen,

@@ -452,7 +452,7 @@ func (s *Server) crmSyncPage(c *gin.Context) {
 	var buf bytes.Buffer
 	if err := crmsync.Render(&buf, crmsync.PageData{GeneratedAt: time.Now(), RefreshSeconds: 10,
 		SyncEnabled: s.Config.Orders.SyncEnabled, Status: st, Orders: orders, Log: log,
-		Who: id.Name, Level: id.Level.String(),
+		Who: id.Name, Level: id.Level.String(), Demo: s.Demo != nil,
 		TemporalURL: func(id string) string {
 			return ops.TemporalRunURL(s.Config.Temporal.UIURL, s.Config.Temporal.Namespace, id)
 		},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/demo"
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
@@ -37,6 +38,9 @@ type Server struct {
 	// SelfURL is this API's own base URL (the ops console's test button
 	// calls the real webhook endpoint through it).
 	SelfURL func() string
+	// Demo is set in demo mode (hookflow dev --demo): the console shows
+	// the fakes hookflow is wired to. Set it before the handler is built.
+	Demo *demo.Fakes
 
 	tokens *auth.Set // ADMIN_TOKEN, ADMIN_TOKENS, READ_TOKENS; set by Handler
 }
@@ -67,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 		Store: s.Store, Tokens: s.tokens, Log: s.Log,
 		TemporalUI: s.Config.Temporal.UIURL, Namespace: s.Config.Temporal.Namespace,
 		SelfURL: s.SelfURL, SPSecret: s.Config.SimplyPrint.WebhookSecret, ClientIDs: s.Config.Jobs.ClientIDs,
+		Demo: s.Demo,
 	}).Register(r)
 	s.logRotations()
 	s.simplyPrintRoutes(r)

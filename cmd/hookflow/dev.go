@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/demo"
 	"github.com/hookflow/hookflow/internal/devenv"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/telemetry"
@@ -27,8 +29,18 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	dataDir := fs.String("data", ".data", "where the dev server and a private Postgres keep their files")
 	uiPort := fs.Int("ui-port", 8233, "Temporal Web UI port")
 	pg := fs.String("postgres", "auto", "without DATABASE_URL: auto (127.0.0.1:5432, else a private cluster), local, or private")
+	demoMode := fs.Bool("demo", false, "also start fakes of every vendor and a callback receiver, wire hookflow to them, and show them on /ops/demo")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	var fakes *demo.Fakes
+	if *demoMode {
+		fakes = demo.Start()
+		defer fakes.Close()
+		var err error
+		if cfg, err = demoConfig(fakes); err != nil {
+			return err
+		}
 	}
 	env, err := devenv.Start(ctx, devenv.Options{
 		DataDir: *dataDir, TemporalAddress: cfg.Temporal.Address, TemporalUIPort: *uiPort,
@@ -59,6 +71,9 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 	if err != nil {
 		return err
 	}
+	if fakes != nil {
+		a.Server.Demo = fakes
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = temporalx.EnsureSearchAttributes(sctx, a.Temporal, cfg.Temporal.Namespace)
 	cancel()
@@ -70,6 +85,23 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 		return err
 	}
 	api := "http://localhost" + portOf(a.Addr())
+	demoNote := ""
+	if fakes != nil {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := fakes.Connect(cctx, localURL(a.Addr()), cfg.Ratings.Path())
+		cancel()
+		if err != nil {
+			stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+			defer cancelStop()
+			a.Stop(stopCtx)
+			return err
+		}
+		demoNote = fmt.Sprintf(`
+DEMO MODE: SimplyPrint, Okdesk, Telegram, Bitrix24 REST and the description generator are
+in-process fakes, and job callbacks go to a local receiver; nothing reaches a real account.
+  demo page      %s/ops/demo   (the fakes' state; press the rating buttons of the fake Telegram chat)
+`, api)
+	}
 	fmt.Fprintf(stdout, `
 hookflow is running (Ctrl-C stops everything it started)
 
@@ -88,9 +120,9 @@ hookflow is running (Ctrl-C stops everything it started)
 
 Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: application/json' -d '{"test": true}'
       curl -H "Authorization: Bearer %[7]s" %[1]s/api/v1/simpleprint/events
-`, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL), adminHint(cfg.AdminToken, generatedToken), cfg.Ratings.WebhookPath,
-		bearerForRun(cfg.AdminToken, generatedToken))
-	devPath, removeDevFile, err := writeDevFile(*dataDir, devFileEnv(cfg, loopbackURL(a.Addr())))
+%[8]s`, api, env.TemporalUI, cfg.Temporal.Namespace, redactURL(cfg.DatabaseURL), adminHint(cfg.AdminToken, generatedToken), cfg.Ratings.WebhookPath,
+		bearerForRun(cfg.AdminToken, generatedToken), demoNote)
+	devPath, removeDevFile, err := writeDevFile(*dataDir, devFileEnv(cfg, localURL(a.Addr())))
 	if err != nil {
 		log.Warn("cannot write the dev file: other terminals will need the variables set", "error", err)
 	} else {
@@ -106,13 +138,32 @@ Try:  curl -X POST %[1]s/api/v1/simpleprint/webhook/ -H 'Content-Type: applicati
 	return nil
 }
 
-// loopbackURL is how a CLI on this machine reaches a listener on addr.
-func loopbackURL(addr string) string {
+// demoConfig is the configuration of the environment with the demo's
+// variables (the fakes' URLs and credentials) set over it, read as
+// hookflow reads any configuration.
+func demoConfig(fakes *demo.Fakes) (config.Config, error) {
+	vars := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	cfg, err := config.LoadFrom(fakes.Apply(vars))
+	if err != nil {
+		return cfg, fmt.Errorf("demo configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// localURL is how the fakes in this process, and a CLI on this machine
+// (the dev file), reach the API listening on addr: its own host, or
+// loopback when it listens on every interface.
+func localURL(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return ""
+		return "http://" + addr
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	return "http://" + net.JoinHostPort(host, port)

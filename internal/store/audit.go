@@ -17,6 +17,7 @@ const (
 	AuditOrderUpdate       = "order.update"           // PATCH /api/orders/{id}
 	AuditContactLink       = "okdesk.contact.link"    // POST /api/v1/okdesk/contacts/{id}/link
 	AuditTestEvent         = "simplyprint.test_event" // POST /ops/simplyprint/test-event
+	AuditDemoAction        = "demo.action"            // POST /ops/demo/act: a fake's user acting (demo mode only)
 )
 
 // Audit results besides an HTTP-derived one.

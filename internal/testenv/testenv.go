@@ -277,10 +277,21 @@ func StartApp(t testing.TB, cfg config.Config, roles app.Roles) *app.App {
 // benchmark logs as hookflow serve does).
 func StartAppWithLogger(t testing.TB, cfg config.Config, roles app.Roles, log *slog.Logger) *app.App {
 	t.Helper()
+	return StartAppPrepared(t, cfg, roles, log, nil)
+}
+
+// StartAppPrepared is StartAppWithLogger with prepare (when not nil) called
+// between app.New and Start, as hookflow dev --demo sets the console's
+// fakes there.
+func StartAppPrepared(t testing.TB, cfg config.Config, roles app.Roles, log *slog.Logger, prepare func(*app.App)) *app.App {
+	t.Helper()
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, log, roles)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(a)
 	}
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)

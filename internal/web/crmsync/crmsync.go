@@ -40,6 +40,9 @@ type PageData struct {
 	// Who and Level name the signed-in token in the console's header.
 	Who, Level string
 
+	// Demo: hookflow dev --demo runs against fakes (the console's banner).
+	Demo bool
+
 	// Set by Render for the console's layout.
 	Page, Current string
 	Nav           []ops.Page
@@ -70,7 +73,7 @@ func Render(w io.Writer, d PageData) error {
 	if d.RefreshSeconds <= 0 {
 		d.RefreshSeconds = 10
 	}
-	d.Page, d.Current, d.Nav = "crmsync", "/crm/sync", ops.Nav()
+	d.Page, d.Current, d.Nav = "crmsync", "/crm/sync", ops.Nav(d.Demo)
 	if err := page.Execute(w, d); err != nil {
 		return fmt.Errorf("render /crm/sync: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/demo"
 	"github.com/hookflow/hookflow/internal/store"
 )
 
@@ -47,7 +48,10 @@ type Console struct {
 	SPSecret   string          // SIMPLYPRINT_WEBHOOK_SECRET, sent by the test-event button
 	ClientIDs  func() []string // the callback clients of JOBS_CLIENTS (nil: none)
 	HTTPClient *http.Client
-	pages      map[string]*template.Template
+	// Demo is the demo mode's fakes (hookflow dev --demo); nil otherwise.
+	// When set, every page says so and /ops/demo shows the fakes' state.
+	Demo  *demo.Fakes
+	pages map[string]*template.Template
 }
 
 // Page is a console section in the navigation.
@@ -103,7 +107,7 @@ func (c *Console) Register(r *gin.Engine) {
 		}
 		return string(b)
 	}
-	for _, name := range []string{"login", "simplyprint", "jobs", "ratings", "deadletters", "audit", "sources"} {
+	for _, name := range []string{"login", "simplyprint", "jobs", "ratings", "deadletters", "audit", "sources", "demo"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	sub, _ := fs.Sub(assetFS, "assets")
@@ -130,6 +134,8 @@ func (c *Console) Register(r *gin.Engine) {
 	g.POST("/sources/:source/resume", c.requireAdmin, c.toggleSource("resume"))
 	g.POST("/clients/:client/pause", c.requireAdmin, c.toggleClient("pause"))
 	g.POST("/clients/:client/resume", c.requireAdmin, c.toggleClient("resume"))
+	g.GET("/demo", c.demoPage)
+	g.POST("/demo/act", c.requireAdmin, c.demoAct)
 }
 
 func (c *Console) temporalURL(workflowID string) string {
@@ -195,6 +201,8 @@ func consoleAction(g *gin.Context) string {
 		return store.AuditSourcePause
 	case "/ops/sources/:source/resume":
 		return store.AuditSourceResume
+	case "/ops/demo/act":
+		return store.AuditDemoAction
 	}
 	return g.Request.Method + " " + g.FullPath()
 }
@@ -236,6 +244,10 @@ func (c *Console) render(g *gin.Context, page string, data gin.H) {
 	data["Page"] = page
 	data["Nav"] = nav
 	data["Current"] = g.Request.URL.Path
+	if c.Demo != nil {
+		data["Demo"] = true
+		data["Nav"] = Nav(true)
+	}
 	if id, ok := auth.Who(g); ok && page != "login" {
 		data["Who"] = id.Name
 		data["Level"] = id.Level.String()
@@ -251,9 +263,15 @@ func (c *Console) render(g *gin.Context, page string, data gin.H) {
 
 }
 
-// Nav is the console's navigation, for a console page another package
-// serves (the order sync page, /crm/sync).
-func Nav() []Page { return append([]Page(nil), nav...) }
+// Nav is the console's navigation (with the demo page in demo mode), for a
+// console page another package serves (the order sync page, /crm/sync).
+func Nav(demo bool) []Page {
+	pages := append([]Page(nil), nav...)
+	if demo {
+		pages = append(pages, Page{"/ops/demo", "Demo (fakes)"})
+	}
+	return pages
+}
 
 // WithLayout parses the console's layout together with a page's templates
 // from fsys, which define "title", "head" (extra elements of <head>) and

@@ -151,6 +151,22 @@ func (r *REST) Order(id int64) (map[string]any, bool) {
 	return clone(o), true
 }
 
+// Orders returns copies of every stored order, by ascending id.
+func (r *REST) Orders() []map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]int64, 0, len(r.orders))
+	for id := range r.orders {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	out := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, clone(r.orders[id]))
+	}
+	return out
+}
+
 // Calls returns the calls received so far, in order.
 func (r *REST) Calls() []Call {
 	r.mu.Lock()

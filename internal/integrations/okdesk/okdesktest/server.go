@@ -146,6 +146,18 @@ func (s *Server) Issue(id int64) (Issue, bool) {
 	return *is, true
 }
 
+// Issues returns every stored issue, by ascending id.
+func (s *Server) Issues() []Issue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Issue, 0, len(s.issues))
+	for _, is := range s.issues {
+		out = append(out, *is)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 // SetStatus changes a stored issue's status and returns the old one.
 func (s *Server) SetStatus(id int64, st okdesk.Status) (okdesk.Status, error) {
 	s.mu.Lock()

@@ -150,6 +150,8 @@ type Server struct {
 	blocked  map[int64]bool
 	webhook  WebhookInfo
 	now      func() time.Time
+	// lastUpdate is the last update_id NextUpdateID handed out.
+	lastUpdate int64
 }
 
 // New starts a fake Bot API for the bot with token ("123456:ABC..."; the

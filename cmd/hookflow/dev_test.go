@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/internal/demo"
+	"github.com/hookflow/hookflow/internal/testenv"
+)
+
+// The demo's variables win over the environment's (the fakes accept only
+// their own credentials); every other variable is read as usual.
+func TestDemoConfig(t *testing.T) {
+	t.Setenv("OKDESK_API_URL", "https://acme.okdesk.ru/api/v1/")
+	t.Setenv("CALLBACK_ALLOW_PRIVATE_NETWORKS", "false")
+	t.Setenv("LOG_LEVEL", "warn")
+	t.Setenv("JOBS_CLIENTS", "")
+	fakes := demo.Start()
+	defer fakes.Close()
+	cfg, err := demoConfig(fakes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Ratings.OkdeskAPIURL != fakes.Okdesk.APIURL() || cfg.Ratings.TelegramAPIURL != fakes.Telegram.URL() ||
+		cfg.Orders.RESTURL != fakes.Bitrix.URL() || cfg.Jobs.GeneratorURL != fakes.Generator.URL() {
+		t.Fatalf("not wired to the fakes: okdesk %q telegram %q bitrix %q generator %q",
+			cfg.Ratings.OkdeskAPIURL, cfg.Ratings.TelegramAPIURL, cfg.Orders.RESTURL, cfg.Jobs.GeneratorURL)
+	}
+	if !cfg.Jobs.CallbackAllowPrivate || cfg.LogLevel != "warn" {
+		t.Fatalf("allow private %t, log level %q", cfg.Jobs.CallbackAllowPrivate, cfg.LogLevel)
+	}
+	if ids := cfg.Jobs.ClientIDs(); len(ids) != 1 || ids[0] != demo.JobsClient {
+		t.Fatalf("job clients %v", ids)
+	}
+}
+
+func TestLocalURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"[::]:8080":      "http://127.0.0.1:8080",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080",
+		"127.0.0.1:9000": "http://127.0.0.1:9000",
+		"10.0.0.5:8080":  "http://10.0.0.5:8080",
+	} {
+		if got := localURL(addr); got != want {
+			t.Errorf("localURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
+
+// syncBuffer is what dev prints to, read while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var demoPageLine = regexp.MustCompile(`demo page +(http://\S+)/ops/demo`)
+
+// TestDevDemo runs `hookflow dev --demo` as make demo does, from an
+// environment with only a database, addresses and a token: it starts its
+// own Temporal dev server, migrates, serves, wires the fakes, and prints
+// the demo page; a rating then goes all the way through (Okdesk webhook,
+// the bot's request, a star pressed on the console, the Okdesk comment).
+// Cancelling stops everything.
+func TestDevDemo(t *testing.T) {
+	cli, err := testenv.TemporalCLI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	temporalAddr, err := testenv.FreeHostPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiAddr, err := testenv.FreeHostPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, uiPort, _ := net.SplitHostPort(uiAddr)
+	const admin = "dev-demo-admin-token-0123"
+	t.Setenv("TEMPORAL_CLI", cli)
+	t.Setenv("TEMPORAL_ADDRESS", temporalAddr)
+	t.Setenv("DATABASE_URL", testenv.EmptyDatabase(t))
+	t.Setenv("HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("ADMIN_TOKEN", admin)
+	t.Setenv("LOG_LEVEL", "error")
+	// A real account's settings: demo mode points hookflow at the fakes instead.
+	t.Setenv("OKDESK_API_URL", "https://must-not-be-called.example/api/v1/")
+	t.Setenv("OKDESK_API_TOKEN", "a-real-token")
+	t.Setenv("OKDESK_COMMENT_AUTHOR_ID", "99")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, "dev", []string{"--demo", "--data", t.TempDir(), "--ui-port", uiPort}, out) }()
+	var base string
+	testenv.Eventually(t, 3*time.Minute, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("dev --demo ended early: %v\n%s", err, out.String())
+		default:
+		}
+		m := demoPageLine.FindStringSubmatch(out.String())
+		if m == nil {
+			return fmt.Errorf("no demo page printed yet: %q", out.String())
+		}
+		base = m[1]
+		return nil
+	})
+	if !strings.Contains(out.String(), "DEMO MODE") || strings.Contains(out.String(), admin) {
+		t.Fatalf("the banner is missing, or the given token was printed:\n%s", out.String())
+	}
+
+	act := func(form url.Values) string {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/ops/demo/act", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+admin)
+		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.QueryUnescape(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "done=") {
+			t.Fatalf("%v: %d %s", form, resp.StatusCode, loc)
+		}
+		return loc
+	}
+	page := func() string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/ops/demo", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	act(url.Values{"action": {"resolve"}, "issue": {"153"}})
+	button := regexp.MustCompile(`name="message" value="(\d+)"><input type="hidden" name="data" value="rate:153:5"`)
+	var msgID string
+	testenv.Eventually(t, 30*time.Second, func() error {
+		m := button.FindStringSubmatch(page())
+		if m == nil {
+			return errors.New("no rating button for issue 153 on the demo page yet")
+		}
+		msgID = m[1]
+		return nil
+	})
+	act(url.Values{"action": {"press"}, "chat": {fmt.Sprint(demo.ChatID)}, "message": {msgID}, "data": {"rate:153:5"}})
+	testenv.Eventually(t, 30*time.Second, func() error {
+		// Written as the demo's author (1), not the environment's (99).
+		if p := page(); !strings.Contains(p, "Оценка клиента: ⭐⭐⭐⭐⭐ (5/5)</td><td>employee 1</td>") {
+			return errors.New("the Okdesk comment is not on the demo page yet")
+		}
+		return nil
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("dev --demo: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("dev --demo did not stop within a minute of the cancel")
+	}
+	if testenvAnswers(temporalAddr) {
+		t.Fatalf("the Temporal dev server on %s still answers after the stop", temporalAddr)
+	}
+}
+
+func testenvAnswers(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
