@@ -83,6 +83,7 @@ var routeAccess = map[string]string{
 	"GET /api/v1/sources":                        accessRead,
 	"POST /api/v1/sources/{source}/pause":        accessAdmin,
 	"POST /api/v1/sources/{source}/resume":       accessAdmin,
+	"POST /api/v1/sources/reload":                accessAdmin,
 	"POST /hooks/{path}":                         accessVendor, // SOURCES_FILE: testdata/access-sources.yaml
 	"GET /api/v1/events/{id}":                    accessRead,
 	"POST /api/v1/events/processed":              accessAdmin,

@@ -36,6 +36,7 @@ var adminActions = map[string]string{
 	"POST " + OkdeskContactLinkPath:             store.AuditContactLink,
 	"POST /api/v1/sources/:source/pause":        store.AuditSourcePause,
 	"POST /api/v1/sources/:source/resume":       store.AuditSourceResume,
+	"POST /api/v1/sources/reload":               store.AuditSourcesReload,
 	"POST /api/v1/clients/:client/pause":        store.AuditClientPause,
 	"POST /api/v1/events/:id/replay":            store.AuditEventsReplay,
 	"POST /api/v1/events/replay":                store.AuditEventsReplay,

@@ -383,7 +383,7 @@ func TestDeclaredSourcesReload(t *testing.T) {
 	queue := rnd()
 	write(fmt.Sprintf(one, queue))
 	env := map[string]string{"RELOAD_ONE": "first-token", "RELOAD_TWO": "two-token"}
-	vars := map[string]string{"SOURCES_FILE": file}
+	vars := map[string]string{"SOURCES_FILE": file, "ADMIN_TOKEN": hookAdminToken}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -423,4 +423,42 @@ func TestDeclaredSourcesReload(t *testing.T) {
 	if got := status("/hooks/two", "two-token"); got != 200 {
 		t.Fatalf("after a bad file, the sources in use stay: %d", got)
 	}
+
+	// The admin API reloads as SIGHUP does (secrets from the process's
+	// environment): a bad file is refused with every problem, a good one
+	// served; a read token cannot.
+	reload := func(token string) (int, ErrorOrSources) {
+		req, _ := http.NewRequest(http.MethodPost, a.URL()+"/api/v1/sources/reload", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body ErrorOrSources
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if code, body := reload(hookAdminToken); code != 422 || body.Field != "SOURCES_FILE" || len(body.Details) == 0 ||
+		!strings.Contains(body.Details[0].Message, "field pth not found") {
+		t.Fatalf("reload of a bad file: %d %+v", code, body)
+	}
+	t.Setenv("RELOAD_THREE", "three-token")
+	write(fmt.Sprintf(strings.Replace(strings.Replace(one, "RELOAD_ONE", "RELOAD_THREE", 1), "one", "three", 2), queue))
+	if code, body := reload("wrong"); code != 401 && code != 403 {
+		t.Fatalf("reload with a wrong token: %d %+v", code, body)
+	}
+	if code, body := reload(hookAdminToken); code != 200 || strings.Join(body.Sources, ",") != "three" {
+		t.Fatalf("reload: %d %+v", code, body)
+	}
+	if got := [2]int{status("/hooks/three", "three-token"), status("/hooks/two", "two-token")}; got != [2]int{200, 404} {
+		t.Fatalf("after the admin reload: %v", got)
+	}
+}
+
+// ErrorOrSources reads both answers of POST /api/v1/sources/reload.
+type ErrorOrSources struct {
+	Sources []string `json:"sources"`
+	Field   string   `json:"field"`
+	Details []struct{ Message string } `json:"details"`
 }

@@ -38,6 +38,9 @@ type Server struct {
 	// SelfURL is this API's own base URL (the ops console's test button
 	// calls the real webhook endpoint through it).
 	SelfURL func() string
+	// ReloadSources reads SOURCES_FILE again and serves it (app.ReloadSources):
+	// POST /api/v1/sources/reload, as SIGHUP does. Nil: not offered.
+	ReloadSources func() ([]string, error)
 	// Demo is set in demo mode (hookflow dev --demo): the console shows
 	// the fakes hookflow is wired to. Set it before the handler is built.
 	Demo *demo.Fakes

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/hookflow/hookflow/internal/auth"
 	"github.com/hookflow/hookflow/internal/config"
+	"github.com/hookflow/hookflow/internal/jobs"
+	"github.com/hookflow/hookflow/internal/sources"
 	"github.com/hookflow/hookflow/internal/store"
 )
 
@@ -56,6 +59,7 @@ func (s *Server) sourceRoutes(r *gin.Engine) {
 	r.GET("/api/v1/sources", s.requireRead, listPauses(s, sources))
 	r.POST("/api/v1/sources/:source/pause", s.requireAdmin, togglePause(s, sources, true))
 	r.POST("/api/v1/sources/:source/resume", s.requireAdmin, togglePause(s, sources, false))
+	r.POST("/api/v1/sources/reload", s.requireAdmin, s.reloadSources)
 	r.GET("/api/v1/clients", s.requireRead, listPauses(s, clients))
 	r.POST("/api/v1/clients/:client/pause", s.requireAdmin, togglePause(s, clients, true))
 	r.POST("/api/v1/clients/:client/resume", s.requireAdmin, togglePause(s, clients, false))
@@ -136,4 +140,39 @@ func (s *Server) sourceNames() []string {
 		names = append(names, src.Name)
 	}
 	return names
+}
+
+// SourcesReloaded is the answer of POST /api/v1/sources/reload.
+type SourcesReloaded struct {
+	Sources []string `json:"sources"` // the declared sources now served
+}
+
+// reloadSources: POST /api/v1/sources/reload reads SOURCES_FILE again, as
+// SIGHUP does, on the API process that answers (each replica reloads on
+// its own). A file with problems changes nothing: 422 with every problem
+// in details; no SOURCES_FILE: 409.
+func (s *Server) reloadSources(c *gin.Context) {
+	if s.ReloadSources == nil || s.Config.SourcesFile == "" {
+		fail(c, http.StatusConflict, "SOURCES_FILE is not set: there is nothing to reload")
+		return
+	}
+	names, err := s.ReloadSources()
+	if err != nil {
+		var problems sources.Errors
+		if errors.As(err, &problems) && len(problems) > 0 {
+			details := make([]jobs.FieldError, len(problems))
+			for i, p := range problems {
+				details[i] = jobs.FieldError{Field: "SOURCES_FILE", Message: p}
+			}
+			c.AbortWithStatusJSON(http.StatusUnprocessableEntity, ErrorBody{
+				Error: "SOURCES_FILE not reloaded, the sources in use stay: " + problems[0], Field: "SOURCES_FILE", Details: details})
+			return
+		}
+		failField(c, http.StatusUnprocessableEntity, "SOURCES_FILE", "SOURCES_FILE not reloaded, the sources in use stay: "+err.Error())
+		return
+	}
+	if s.Log != nil {
+		s.Log.Info("SOURCES_FILE reloaded", "file", s.Config.SourcesFile, "sources", names)
+	}
+	c.JSON(http.StatusOK, SourcesReloaded{Sources: names})
 }

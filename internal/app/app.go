@@ -4,6 +4,7 @@
 package app
 
 import (
+	"os"
 	"context"
 	"errors"
 	"fmt"
@@ -95,6 +96,14 @@ func Assemble(cfg config.Config, log *slog.Logger, st *store.Store, tc client.Cl
 			SimplyPrintEvents: store.NewNotifier(st, store.SimplyPrintChannel, log),
 		}
 		a.Server.SelfURL = a.URL
+		a.Server.ReloadSources = func() ([]string, error) {
+			srcs, err := a.ReloadSources(os.Getenv)
+			names := make([]string, len(srcs))
+			for i, src := range srcs {
+				names[i] = src.Name
+			}
+			return names, err
+		}
 	}
 	if roles.Worker {
 		a.worker = worker.New(tc, a.deps())

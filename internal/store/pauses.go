@@ -12,8 +12,10 @@ import (
 const (
 	AuditSourcePause  = "source.pause"  // POST /api/v1/sources/{source}/pause (and the console's toggle)
 	AuditSourceResume = "source.resume" // POST /api/v1/sources/{source}/resume
-	AuditClientPause  = "client.pause"  // POST /api/v1/clients/{client}/pause
-	AuditClientResume = "client.resume" // POST /api/v1/clients/{client}/resume
+	// AuditSourcesReload: POST /api/v1/sources/reload (SOURCES_FILE read again).
+	AuditSourcesReload = "sources.reload"
+	AuditClientPause   = "client.pause"  // POST /api/v1/clients/{client}/pause
+	AuditClientResume  = "client.resume" // POST /api/v1/clients/{client}/resume
 )
 
 // SourceState is a source's pause state and the events the relay holds for
