@@ -154,7 +154,8 @@ bench: bin/temporal cluster-tools
 # handlers (single insert, group commit, no database), hookflow ack-only and
 # end to end, CPU per event per process, ratios and targets, in one run.
 # BENCH_PHASE (default 5s) is each scenario's load per round, BENCH_ROUNDS
-# (default 3) the interleaved rounds.
+# (default 3) the interleaved rounds; BENCH_TEMPORAL_DB=memory runs the dev
+# server in memory, BENCH_GROUP_WRITERS (default 1) the group commit's writers.
 bench-ceiling: bin/temporal
 	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run '^TestBenchCeiling$$' -v -timeout 30m ./internal/bench/
 

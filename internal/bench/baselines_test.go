@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 
@@ -68,7 +69,13 @@ func runBaselines(ctx context.Context, dbURL, addr string) error {
 	if err != nil {
 		return err
 	}
-	go gc.run(ctx)
+	writers := 1
+	if v, err := strconv.Atoi(os.Getenv("BENCH_GROUP_WRITERS")); err == nil && v > 0 {
+		writers = v
+	}
+	for range writers {
+		go gc.run(ctx)
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -99,16 +106,17 @@ func runBaselines(ctx context.Context, dbURL, addr string) error {
 }
 
 // groupCommitter is the group-commit baseline: handlers queue their bodies
-// to one writer goroutine, which writes everything queued at that moment
-// (up to groupMaxBatch) with one COPY in one transaction, commits once, and
-// then answers each request of the batch. There is no timer: an idle writer
+// to one writer goroutine (BENCH_GROUP_WRITERS: that many, sharing the
+// queue), which writes everything queued at that moment (up to
+// groupMaxBatch) with one COPY in one transaction, commits once, and then
+// answers each request of the batch. There is no timer: an idle writer
 // takes the first request at once, and while it commits, the next batch
-// forms in the queue. Ids are assigned by the writer (it is the table's
-// only writer; the primary key checks them).
+// forms in the queue. Ids are assigned by the writers (the table's only
+// writers; a failed batch leaves a gap; the primary key checks them).
 type groupCommitter struct {
 	pool  *pgxpool.Pool
 	queue chan groupReq
-	next  int64 // the next id; owned by run
+	next  atomic.Int64 // the last id handed out
 }
 
 const groupMaxBatch = 1024
@@ -125,9 +133,11 @@ type groupRes struct {
 
 func newGroupCommitter(ctx context.Context, pool *pgxpool.Pool) (*groupCommitter, error) {
 	g := &groupCommitter{pool: pool, queue: make(chan groupReq, 4*groupMaxBatch)}
-	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) + 1 FROM bare_group_events`).Scan(&g.next); err != nil {
+	var last int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM bare_group_events`).Scan(&last); err != nil {
 		return nil, err
 	}
+	g.next.Store(last)
 	return g, nil
 }
 
@@ -171,11 +181,8 @@ func (g *groupCommitter) run(ctx context.Context) {
 				break fill
 			}
 		}
-		first := g.next
+		first := g.next.Add(int64(len(batch))) - int64(len(batch)) + 1
 		err := g.write(ctx, batch, first)
-		if err == nil {
-			g.next += int64(len(batch))
-		}
 		for i, r := range batch {
 			r.done <- groupRes{id: first + int64(i), err: err}
 		}

@@ -261,8 +261,12 @@ func TestBenchCeiling(t *testing.T) {
 		r := load(s.urls, workers, phase, &seq, body)
 		return r, m.stop()
 	}
-	fmt.Printf("\nCeiling benchmark: %d clients, %d printers, %d rounds of %s per scenario, interleaved; Temporal dev server database: %s\n",
-		workers, printers, rounds, phase, map[bool]string{true: "file", false: "memory"}[devDB != ""])
+	groupWriters := os.Getenv("BENCH_GROUP_WRITERS") // read by the baseline server
+	if groupWriters == "" {
+		groupWriters = "1"
+	}
+	fmt.Printf("\nCeiling benchmark: %d clients, %d printers, %d rounds of %s per scenario, interleaved; Temporal dev server database: %s; group-commit writers: %s\n",
+		workers, printers, rounds, phase, map[bool]string{true: "file", false: "memory"}[devDB != ""], groupWriters)
 	for _, s := range []*scenario{single, group, nodb} { // warm-up
 		baseAcked[s] += load(s.urls, workers, time.Second, &seq, body).acks
 	}
