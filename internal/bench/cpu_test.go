@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -133,5 +134,39 @@ func (w *cpuWindow) add(o cpuWindow) {
 	w.machineTotal += o.machineTotal
 	for k, v := range o.part {
 		w.part[k] += v
+	}
+}
+
+// The /proc readers, against this process: its parent, and CPU time that
+// grows when it works. Runs in every `go test` (no benchmark needed).
+func TestProcCPU(t *testing.T) {
+	if got := parentPID(os.Getpid()); got != os.Getppid() {
+		t.Fatalf("parentPID(self) = %d, want %d", got, os.Getppid())
+	}
+	before, ok := procCPU(os.Getpid())
+	if !ok {
+		t.Fatal("procCPU(self): not readable")
+	}
+	busy0, total0 := machineCPU()
+	// Spin until 50 ms of CPU are counted (on a loaded machine that takes
+	// longer than 50 ms); 10 s of spinning without is a broken reader.
+	x := 0.0
+	for start := time.Now(); ; {
+		for i := range 100000 {
+			x += float64(i)
+		}
+		if after, _ := procCPU(os.Getpid()); after >= before+50*time.Millisecond {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("CPU time did not grow by 50ms in 10s of spinning (x=%g)", x)
+		}
+	}
+	busy1, total1 := machineCPU()
+	if busy1 <= busy0 || total1 <= total0 || busy1-busy0 > total1-total0 {
+		t.Fatalf("machine CPU: busy %s -> %s, total %s -> %s", busy0, busy1, total0, total1)
+	}
+	if _, ok := procCPU(1 << 30); ok {
+		t.Fatal("procCPU of a pid that cannot exist: ok")
 	}
 }

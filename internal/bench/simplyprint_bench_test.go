@@ -62,6 +62,11 @@ func (r result) pct(p float64) time.Duration {
 // urls[w % len(urls)] (API replicas behind a balancer); body(i) makes the
 // i-th request's payload (unique, so nothing is deduplicated).
 func load(urls []string, workers int, d time.Duration, seq *atomic.Int64, body func(i int64) []byte) result {
+	return loadWith(urls, workers, d, seq, body, nil)
+}
+
+// loadWith is load with header added to every request (a webhook secret).
+func loadWith(urls []string, workers int, d time.Duration, seq *atomic.Int64, body func(i int64) []byte, header http.Header) result {
 	var mu sync.Mutex
 	res := result{name: urls[0]}
 	var wg sync.WaitGroup
@@ -78,7 +83,15 @@ func load(urls []string, workers int, d time.Duration, seq *atomic.Int64, body f
 			for time.Now().Before(stop) {
 				i := seq.Add(1)
 				t0 := time.Now()
-				resp, err := client.Post(url, "application/json", bytes.NewReader(body(i)))
+				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body(i)))
+				if err != nil {
+					panic(err) // a bad URL: a bug in the bench
+				}
+				req.Header.Set("Content-Type", "application/json")
+				for k, v := range header {
+					req.Header[k] = v
+				}
+				resp, err := client.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
