@@ -11,7 +11,7 @@ TEST_TIMEOUT    ?= 14m
 GOBIN_DIR       := $(CURDIR)/bin
 STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run demo build test test-short lint lint-openapi bench bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
+.PHONY: run demo build test test-short lint lint-openapi bench bench-ceiling bench-jobs bench-scale chaos fuzz tools cluster-tools cluster system-deps clean help
 
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
@@ -21,7 +21,10 @@ help:
 	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
 	@echo "make test     build what tests need, then run vet, the OpenAPI lint and every test with -race"
 	@echo "make bench    measure SimplyPrint webhook acks/s against a bare Gin->Postgres handler"
-	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover)"
+	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover),"
+	@echo "              then make bench-ceiling"
+	@echo "make bench-ceiling  hookflow ack-only and end to end against single-insert, group-commit and"
+	@echo "              no-database handlers, CPU per event per process (BENCH_PHASE, BENCH_ROUNDS)"
 	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
 	@echo "              10 thousand and BENCH_SCALE_N (default 10 million) seeded events (20-40 min, ~25 GB)"
 	@echo "make bench-jobs  description jobs end to end on the dev server: one-lot jobs/s against a same-run"
@@ -150,6 +153,16 @@ lint-openapi: $(REDOCLY_DIR)/node_modules/.package-lock.json
 BENCH_TARGET ?= dev
 bench: bin/temporal cluster-tools
 	HOOKFLOW_BENCH=1 BENCH_TARGET=$(BENCH_TARGET) TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run 'TestBenchSimplyPrintAcks|TestBenchRelayHandover' -v -timeout 40m ./internal/bench/
+	$(MAKE) --no-print-directory bench-ceiling
+
+# The ceiling of a durable ack (issue 17, docs/performance.md): three bare
+# handlers (single insert, group commit, no database), hookflow ack-only and
+# end to end, CPU per event per process, ratios and targets, in one run.
+# BENCH_PHASE (default 5s) is each scenario's load per round, BENCH_ROUNDS
+# (default 3) the interleaved rounds; BENCH_TEMPORAL_DB=memory runs the dev
+# server in memory, BENCH_GROUP_WRITERS (default 1) the group commit's writers.
+bench-ceiling: bin/temporal
+	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run '^TestBenchCeiling$$' -v -timeout 30m ./internal/bench/
 
 # Scale benchmark (issue 11): seeds 10 thousand SimplyPrint events with
 # proportional orders, ratings, jobs and deliveries, measures every read
