@@ -19,14 +19,27 @@ type hookTable struct {
 	byPath map[string]*sources.Source
 }
 
+// hooksPrefix is where declared sources are served.
+const hooksPrefix = "/hooks/"
+
 // hookRoutes mounts POST /hooks/* for the sources of SOURCES_FILE: one
 // route whose table SetSources swaps, so a reload neither restarts the
 // router nor drops a request (one in flight keeps the source it started with).
+// A built-in route may live under /hooks/ too (the seed's WEBHOOK_PATH is
+// any path, /hooks/okdesk for one), and Gin's catch-all cannot share a
+// prefix with it: then the declared sources are served from NoRoute
+// instead (hooksUnrouted), after every built-in route, which wins.
 func (s *Server) hookRoutes(r *gin.Engine) {
 	if s.hooks.Load() == nil {
 		s.SetSources(s.Config.Sources)
 	}
-	r.POST("/hooks/*path", s.hookDispatch)
+	for _, route := range r.Routes() {
+		if strings.HasPrefix(route.Path, hooksPrefix) {
+			s.hooksUnrouted = true
+			return
+		}
+	}
+	r.POST(hooksPrefix+"*path", s.hookDispatch)
 }
 
 // SetSources replaces the declared sources the API serves.
@@ -47,7 +60,7 @@ func (s *Server) declaredSources() []*sources.Source {
 }
 
 func (s *Server) hookDispatch(c *gin.Context) {
-	path := strings.TrimPrefix(c.Param("path"), "/")
+	path := strings.TrimPrefix(c.Request.URL.Path, hooksPrefix)
 	var src *sources.Source
 	if t := s.hooks.Load(); t != nil {
 		src = t.byPath[path]

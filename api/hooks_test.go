@@ -458,7 +458,49 @@ func TestDeclaredSourcesReload(t *testing.T) {
 
 // ErrorOrSources reads both answers of POST /api/v1/sources/reload.
 type ErrorOrSources struct {
-	Sources []string `json:"sources"`
-	Field   string   `json:"field"`
+	Sources []string                   `json:"sources"`
+	Field   string                     `json:"field"`
 	Details []struct{ Message string } `json:"details"`
+}
+
+// TestDeclaredSourcesBesideABuiltInHookPath: the seed's WEBHOOK_PATH may put
+// the Okdesk webhook under /hooks/ (Gin's catch-all cannot share that
+// prefix): the built-in route keeps its path and the declared sources are
+// still served under /hooks/, an unknown one answering the JSON 404.
+func TestDeclaredSourcesBesideABuiltInHookPath(t *testing.T) {
+	dbURL, _ := testenv.Database(t)
+	file := filepath.Join(t.TempDir(), "sources.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`sources:
+  - name: mine
+    path: mine
+    verify: {mode: token, header: X-Token, secrets: [BESIDE_TOKEN]}
+    target: {workflow: W, task_queue: beside-%s}
+`, rnd())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := testenv.StartApp(t, testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{
+		"SOURCES_FILE": file, "BESIDE_TOKEN": "t0ken",
+		"OKDESK_WEBHOOK_SECRET": "", "WEBHOOK_SECRET": "seed-secret", "WEBHOOK_PATH": "/hooks/okdesk"}), app.Roles{API: true})
+	post := func(path string, header map[string]string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, a.URL()+path, strings.NewReader(`{"n":1}`))
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	if code, body := post("/hooks/mine", map[string]string{"X-Token": "t0ken"}); code != 200 {
+		t.Fatalf("declared source: %d %s", code, body)
+	}
+	if code, body := post("/hooks/okdesk", nil); code != 401 || !strings.Contains(body, "error") {
+		t.Fatalf("the built-in Okdesk route without its secret: %d %s, want its own 401", code, body)
+	}
+	if code, body := post("/hooks/nobody", nil); code != 404 || !strings.Contains(body, "SOURCES_FILE") {
+		t.Fatalf("an undeclared path: %d %s", code, body)
+	}
 }

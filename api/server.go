@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,9 @@ type Server struct {
 
 	// hooks is the SOURCES_FILE table POST /hooks/* serves (SetSources).
 	hooks atomic.Pointer[hookTable]
+	// hooksUnrouted: a built-in route lives under /hooks/, so NoRoute
+	// serves the declared sources (hookRoutes).
+	hooksUnrouted bool
 
 	// SimplyPrintEvents feeds the live stream of processed events.
 	SimplyPrintEvents *store.Notifier
@@ -58,6 +62,10 @@ func (s *Server) Handler() http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.Use(otelgin.Middleware(s.Config.Telemetry.ServiceName), s.recoverJSON(), s.accessLog())
 	r.NoRoute(func(c *gin.Context) {
+		if s.hooksUnrouted && c.Request.Method == http.MethodPost && strings.HasPrefix(c.Request.URL.Path, hooksPrefix) {
+			s.hookDispatch(c) // see hookRoutes
+			return
+		}
 		fail(c, http.StatusNotFound, "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
 	r.NoMethod(func(c *gin.Context) {
@@ -83,9 +91,9 @@ func (s *Server) Handler() http.Handler {
 	s.ratingsRoutes(r)
 	s.opsRoutes(r)
 	s.sourceRoutes(r)
-	s.hookRoutes(r)
 	s.eventRoutes(r)
 	s.replayRoutes(r)
+	s.hookRoutes(r) // last: it looks for built-in routes under /hooks/
 	return r
 }
 
