@@ -320,22 +320,31 @@ func scanJob(r pgx.Row) (Job, error) {
 }
 
 // GetJob loads a job with its delivery (nil, nil when unknown).
+//
+// The job and its delivery are read from one snapshot (a repeatable-read
+// transaction): read one after the other, a job finishing in between
+// showed as processing with its callback already delivered.
 func (s *Store) GetJob(ctx context.Context, jobID string) (*Job, error) {
-	j, err := scanJob(s.Pool.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, jobID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	d, err := scanDelivery(s.Pool.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE job_id = $1`, jobID))
-	switch {
-	case err == nil:
-		j.Delivery = &d
-	case !errors.Is(err, pgx.ErrNoRows):
-		return nil, err
-	}
-	return &j, nil
+	var job *Job
+	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, jobID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM callback_deliveries WHERE job_id = $1`, jobID))
+		switch {
+		case err == nil:
+			j.Delivery = &d
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		job = &j
+		return nil
+	})
+	return job, err
 }
 
 // LotResult is one lot's outcome.
