@@ -86,6 +86,7 @@ func (s *Server) Handler() http.Handler {
 	s.hookRoutes(r)
 	s.eventRoutes(r)
 	s.replayRoutes(r)
+	s.demoRoutes(r)
 	return r
 }
 
