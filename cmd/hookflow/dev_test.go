@@ -218,6 +218,26 @@ func TestDevDemo(t *testing.T) {
 	}
 	t.Logf("demo tour:\n%s", tourOut)
 
+	// A step whose flow does not finish in time says what did not happen
+	// and where to look, the tour goes on, and it exits 1.
+	tourOut, tourErr, err = runTour(t, bin, dir, bareEnv(), "--timeout", "1ms")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("demo tour --timeout 1ms: %v\nstdout:\n%s\nstderr:\n%s", err, tourOut, tourErr)
+	}
+	for _, want := range []string{
+		"✗ step 1 failed: the job.done event recorded and processed did not happen within 1ms; look at http://",
+		"/ops/simplyprint and the hookflow log",
+		"✗ step 2 failed: the rating request for issue 155 in the demo chat did not happen within 1ms",
+		"✗ step 3 failed: Bitrix24 order ", "/crm/sync (sync log)",
+		"✗ step 4 failed: the callback of job ",
+		"demo tour: 4 of 4 steps failed",
+	} {
+		if !strings.Contains(tourOut+tourErr, want) {
+			t.Errorf("the failed tour's output lacks %q:\nstdout:\n%s\nstderr:\n%s", want, tourOut, tourErr)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:
