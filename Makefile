@@ -16,7 +16,8 @@ STATICCHECK     := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 help:
 	@echo "make run      start Temporal dev server (UI :8233), Postgres, migrations, API (:8080) and worker"
 	@echo "make demo     the same, wired to in-process fakes of every vendor and a callback receiver:"
-	@echo "              every flow works without an account; the console's /ops/demo shows the fakes"
+	@echo "              every flow works without an account; the console's /ops/demo shows the fakes;"
+	@echo "              bin/hookflow demo tour in a second terminal runs one of each flow, step by step"
 	@echo "make cluster  the production topology: Temporal server on Postgres, its UI server (:8233),"
 	@echo "              two API replicas (:8080, :8081) and two workers, each its own process"
 	@echo "make test     build what tests need, then run vet, the OpenAPI lint and every test with -race"

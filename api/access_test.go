@@ -87,6 +87,7 @@ var routeAccess = map[string]string{
 	"POST /hooks/{path}":                         accessVendor, // SOURCES_FILE: testdata/access-sources.yaml
 	"GET /api/v1/events/{id}":                    accessRead,
 	"POST /api/v1/events/processed":              accessAdmin,
+	"GET /api/v1/demo":                           accessRead,
 
 	"GET /ops":                             accessRead,
 	"GET /ops/simplyprint":                 accessRead,

@@ -93,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	s.sourceRoutes(r)
 	s.eventRoutes(r)
 	s.replayRoutes(r)
+	s.demoRoutes(r)
 	s.hookRoutes(r) // last: it looks for built-in routes under /hooks/
 	return r
 }

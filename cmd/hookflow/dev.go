@@ -100,6 +100,7 @@ func dev(ctx context.Context, cfg config.Config, log *slog.Logger, args []string
 DEMO MODE: SimplyPrint, Okdesk, Telegram, Bitrix24 REST and the description generator are
 in-process fakes, and job callbacks go to a local receiver; nothing reaches a real account.
   demo page      %s/ops/demo   (the fakes' state; press the rating buttons of the fake Telegram chat)
+  tour           bin/hookflow demo tour   (in a second terminal: one of each flow, step by step)
 `, api)
 	}
 	fmt.Fprintf(stdout, `

@@ -6,15 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/demo"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -110,11 +116,16 @@ func TestDevDemo(t *testing.T) {
 	t.Setenv("OKDESK_API_TOKEN", "a-real-token")
 	t.Setenv("OKDESK_COMMENT_AUTHOR_ID", "99")
 
+	bin := buildHookflow(t) // for the tour, a second terminal
+	dir := t.TempDir()
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, "dev", []string{"--demo", "--data", t.TempDir(), "--ui-port", uiPort}, out) }()
+	go func() {
+		done <- run(ctx, "dev", []string{"--demo", "--data", filepath.Join(dir, devDataDir), "--ui-port", uiPort}, out)
+	}()
 	var base string
 	testenv.Eventually(t, 3*time.Minute, func() error {
 		select {
@@ -182,6 +193,51 @@ func TestDevDemo(t *testing.T) {
 		return nil
 	})
 
+	// `hookflow demo tour` in a second process, in the directory dev
+	// writes its dev file under, with nothing exported: it finds the demo
+	// and every flow goes through.
+	tourOut, tourErr, err := runTour(t, bin, dir, bareEnv())
+	if err != nil {
+		t.Fatalf("demo tour: %v\nstdout:\n%s\nstderr:\n%s", err, tourOut, tourErr)
+	}
+	for i, step := range []string{"SimplyPrint job.done", "Okdesk issue resolved, rated 5 stars in Telegram",
+		"Bitrix24 order saved", "description job and its signed callback"} {
+		if want := fmt.Sprintf("✓ step %d done: %s", i+1, step); !strings.Contains(tourOut, want) {
+			t.Errorf("the tour's output lacks %q:\n%s", want, tourOut)
+		}
+	}
+	for _, want := range []string{"/ops/simplyprint", "/ops/ratings", "/crm/sync", "/ops/jobs",
+		"Temporal UI  http://localhost:" + uiPort + "/namespaces/default/workflows/", "bitrix-order-", "okdesk-issue-154", "callback-",
+		"hookflow posted to Okdesk issue 154", "signatures verified", "all 4 flows ran end to end"} {
+		if !strings.Contains(tourOut, want) {
+			t.Errorf("the tour's output lacks %q:\n%s", want, tourOut)
+		}
+	}
+	if strings.Contains(tourOut+tourErr, admin) {
+		t.Error("the tour printed the admin token")
+	}
+	t.Logf("demo tour:\n%s", tourOut)
+
+	// A step whose flow does not finish in time says what did not happen
+	// and where to look, the tour goes on, and it exits 1.
+	tourOut, tourErr, err = runTour(t, bin, dir, bareEnv(), "--timeout", "1ms")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("demo tour --timeout 1ms: %v\nstdout:\n%s\nstderr:\n%s", err, tourOut, tourErr)
+	}
+	for _, want := range []string{
+		"✗ step 1 failed: the job.done event recorded and processed did not happen within 1ms; look at http://",
+		"/ops/simplyprint and the hookflow log",
+		"✗ step 2 failed: the rating request for issue 155 in the demo chat did not happen within 1ms",
+		"✗ step 3 failed: Bitrix24 order ", "/crm/sync (sync log)",
+		"✗ step 4 failed: the callback of job ",
+		"demo tour: 4 of 4 steps failed",
+	} {
+		if !strings.Contains(tourOut+tourErr, want) {
+			t.Errorf("the failed tour's output lacks %q:\nstdout:\n%s\nstderr:\n%s", want, tourOut, tourErr)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -193,6 +249,53 @@ func TestDevDemo(t *testing.T) {
 	}
 	if testenvAnswers(temporalAddr) {
 		t.Fatalf("the Temporal dev server on %s still answers after the stop", temporalAddr)
+	}
+}
+
+// runTour runs `hookflow demo tour` in dir with env.
+func runTour(t *testing.T, bin, dir string, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"demo", "tour"}, args...)...)
+	cmd.Dir, cmd.Env = dir, env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// The tour refuses, clearly and with a non-zero exit, a hookflow that is
+// not in demo mode: its GET /api/v1/demo answers 404.
+func TestDemoTourRefusesWithoutDemoMode(t *testing.T) {
+	const admin = "tour-admin-token-0123456789"
+	cfg, err := config.LoadFrom(map[string]string{"ADMIN_TOKEN": admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&api.Server{Config: cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
+	defer srv.Close()
+
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/demo", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"error":"demo mode is off`) {
+		t.Fatalf("GET /api/v1/demo without demo mode: %d %s", resp.StatusCode, body)
+	}
+
+	bin := buildHookflow(t)
+	stdout, stderr, err := runTour(t, bin, t.TempDir(), bareEnv("HOOKFLOW_URL="+srv.URL, "ADMIN_TOKEN="+admin))
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("demo tour against a hookflow without demo mode: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "is not in demo mode") || !strings.Contains(stderr, "make demo") || strings.Contains(stdout, "step 1") {
+		t.Fatalf("the refusal does not say why:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +43,7 @@ type devFile struct {
 // production process cannot pick up a developer's settings.
 var devFileCommands = map[string]bool{
 	"okdesk": true, "telegram": true, "simplyprint": true, "sources": true, "clients": true,
-	"deliveries": true, "events": true, "trigger": true,
+	"deliveries": true, "events": true, "trigger": true, "demo": true,
 }
 
 // devGeneratedSecrets are the inbound secrets without which an endpoint is
@@ -102,6 +103,11 @@ func devFileEnv(cfg config.Config, apiURL string) map[string]string {
 		"TELEGRAM_BOT_USERNAME": cfg.Ratings.TelegramBotUsername,
 		"OKDESK_API_URL":        cfg.Ratings.OkdeskAPIURL,
 		"OKDESK_API_TOKEN":      cfg.Ratings.OkdeskAPIToken,
+	}
+	// Required with OKDESK_API_URL: without it the file's Okdesk settings
+	// would not load in the second terminal.
+	if cfg.Ratings.OkdeskAPIURL != "" && cfg.Ratings.CommentAuthorID != 0 {
+		env["OKDESK_COMMENT_AUTHOR_ID"] = strconv.FormatInt(cfg.Ratings.CommentAuthorID, 10)
 	}
 	for k, v := range env {
 		if v == "" {

@@ -42,13 +42,14 @@ Commands:
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow
   events       replay <event id>... | replay --source S [filters]: hand events to their flow again
   trigger      <source> <event> [flags] | --list: send a sample event to the running hookflow
+  demo         tour [--timeout 60s]: run one of each flow through the running demo (make demo), step by step
   config       print every environment variable with its default
   healthcheck  exit 0 if the API on HTTP_ADDR answers /healthz (for container health checks)
   version      print the version
 
 The remote commands (sources, clients, deliveries, events) call the admin API of the hookflow at
 HOOKFLOW_URL (default: this machine, HTTP_ADDR's port) with ADMIN_TOKEN.
-The client commands (those and okdesk, telegram, simplyprint, trigger) take what their environment
+The client commands (those and okdesk, telegram, simplyprint, trigger, demo) take what their environment
 leaves unset from .data/hookflow-dev.json, which a running 'hookflow dev' writes (mode 0600).
 
 Configuration comes from environment variables; see README.md or 'hookflow config'.
@@ -129,6 +130,8 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return eventsCommand(ctx, cfg, args, stdout)
 	case "trigger":
 		return triggerCommand(ctx, cfg, args, stdout)
+	case "demo":
+		return demoCommand(ctx, cfg, args, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
 }

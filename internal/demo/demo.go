@@ -67,11 +67,12 @@ const (
 const (
 	// ChatID is the Telegram chat of the demo's customer, linked to
 	// ContactID by sharing the phone number with the bot.
-	ChatID     int64 = 424242
-	ContactID  int64 = 21
-	phone            = "+7 916 123-45-67"
-	firstName        = "Иван"
-	printerID  int64 = 3
+	ChatID    int64 = 424242
+	ContactID int64 = 21
+	phone           = "+7 916 123-45-67"
+	firstName       = "Иван"
+	// PrinterID is the demo print farm's printer, the one FireSimplyPrint reports on.
+	PrinterID  int64 = 3
 	firstOrder int64 = 236
 )
 
@@ -337,7 +338,7 @@ func (f *Fakes) FireSimplyPrint(ctx context.Context) error {
 	ds, err := f.SimplyPrint.Fire(ctx, "job.done", simplyprinttest.JobData(simplyprinttest.Job{
 		ID: id, UID: fmt.Sprintf("pj_demo%d", id), State: "completed", File: "benchy.gcode", Percentage: 100,
 		Started: now - 3600, Ended: now, Duration: 3600, Cost: 0.42,
-		Printer: simplyprinttest.Printer{ID: printerID, Name: "Prusa MK4 - bed 1", Group: &simplyprinttest.Group{ID: 2, Name: "Production bay"}},
+		Printer: simplyprinttest.Printer{ID: PrinterID, Name: "Prusa MK4 - bed 1", Group: &simplyprinttest.Group{ID: 2, Name: "Production bay"}},
 	}))
 	if err != nil {
 		return err
