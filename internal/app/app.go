@@ -4,13 +4,13 @@
 package app
 
 import (
-	"os"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
