@@ -74,10 +74,11 @@ func runEvents(t *testing.T, printers, webhookID int64) func(i int64) []byte {
 	}
 }
 
-// seeder fills a database with history: processed SimplyPrint events (per
-// stage spread over the past 60 days) and, in proportion, orders with their
-// items, mappings and sync_log, rating requests, ratings and done rating
-// actions, jobs with lots, callback deliveries and attempts. Events go in
+// seeder fills a database layer by layer (a layer: processed SimplyPrint
+// events spread evenly over a time range and orders with their items,
+// mappings and sync_log, rating requests, ratings and done rating actions,
+// jobs with lots, callback deliveries and attempts, and print jobs, each
+// spread evenly over theirs). Events go in
 // through store.RecordEvents, the ack path's multi-row INSERT, and are then
 // marked processed with a set-based UPDATE like store.ProcessEvents does;
 // everything else by INSERT ... SELECT statements into the same columns the
@@ -97,22 +98,31 @@ type seeder struct {
 	prints    int64 // print_jobs rows
 }
 
-// The mix of seeded events: a kind per hundredth.
+// The mix of seeded events: a kind per hundredth. Failed jobs are 6 in 100
+// so that the 10-thousand database's busy printer (scaleBusyPrinter) has a
+// full page of them.
 var seedKinds = []struct {
 	upTo  int64 // k % 100 below this
 	event string
 }{
-	{55, "job.progress"}, {65, "job.started"}, {75, "job.done"}, {77, "job.failed"}, {80, "job.paused"},
+	{55, "job.progress"}, {63, "job.started"}, {71, "job.done"}, {77, "job.failed"}, {80, "job.paused"},
 	{82, "job.cancelled"}, {87, "printer.material_changed"}, {92, "queue.add_item"},
 	{100, "printer.out_of_order_state_changed"},
 }
+
+// scaleBusyPrinter gets one in five groups of seeded events (the others are
+// spread over all printers): the benchmark's printer_id lists read it, and
+// at 10 thousand events it has 2,000, enough for full pages of its events
+// and of its failed jobs.
+const scaleBusyPrinter = 7
 
 // seedEvent is the k-th seeded event as the webhook handler would record it
 // (api.simplyPrintWebhook: same parser, dedup key, workflow, entity and
 // attrs), with the outcome processing gives it.
 func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, error) {
 	// The kind and the outcome come from a hash of k, so that every
-	// printer's history has every kind (k/7 picks the printer).
+	// printer's history has every kind; a hash of k/7 picks the printer of
+	// 7 events in a row.
 	h := uint64(k) * 0x9E3779B97F4A7C15
 	var name string
 	for _, kind := range seedKinds {
@@ -121,7 +131,11 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 			break
 		}
 	}
-	printer := simplyprinttest.Printer{ID: 1 + (k/7)%s.printers, Name: "printer " + strconv.FormatInt(1+(k/7)%s.printers, 10)}
+	pid := int64(scaleBusyPrinter)
+	if g := uint64(k/7) * 0xD6E8FEB86659FD93 >> 32; g%5 != 0 {
+		pid = 1 + int64(g/5%uint64(s.printers))
+	}
+	printer := simplyprinttest.Printer{ID: pid, Name: "printer " + strconv.FormatInt(pid, 10)}
 	var data map[string]any
 	category, _, _ := strings.Cut(name, ".")
 	switch category {
@@ -157,28 +171,25 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 	switch h := uint64(k) * 0xBF58476D1CE4E5B9 >> 32 % 1000; {
 	case ev.PrinterID == 0:
 		out.Outcome = "recorded"
-	case h < 10:
+	case h < 20:
 		out = store.EventOutcome{Outcome: "failed", Error: "simplyprint: cannot apply the event (seeded failure)"}
-	case h < 60:
+	case h < 70:
 		out = store.EventOutcome{Outcome: "stale", Error: "older than the last applied event of printer " + entityID}
 	}
 	return rec, out, nil
 }
 
-// seedEvents records events until upTo have been seeded, spreading this
-// stage's received_at evenly over the 60 days before now, and prints its
-// progress. The relay must not run (the app is stopped): each batch's
-// relay_outbox rows are deleted in the transaction that marks the batch
-// processed.
-func (s *seeder) seedEvents(ctx context.Context, upTo int64) error {
+// seedEvents records count more events, their received_at spread evenly
+// over [start, end), and prints its progress. The relay must not run (the
+// app is stopped): each batch's relay_outbox rows are deleted in the
+// transaction that marks the batch processed.
+func (s *seeder) seedEvents(ctx context.Context, count int64, start, end time.Time) error {
 	from := s.events
-	total := upTo - from
+	upTo, total := from+count, count
 	if total <= 0 {
 		return nil
 	}
-	span := 60 * 24 * time.Hour
-	start := time.Now().Add(-span)
-	step := (span - time.Minute) / time.Duration(total) // the newest a minute ago
+	step := end.Sub(start) / time.Duration(total)
 	var next, done atomic.Int64
 	next.Store(from)
 	began := time.Now()
@@ -273,13 +284,34 @@ func (s *seeder) seedBatch(ctx context.Context, a, b int64, at func(k int64) tim
 	})
 }
 
-// seedRelated adds the other tables' history in proportion to the events
-// seeded: per 100 events one order (2 items, a mapping, 3 sync_log rows),
-// one rating request (half rated; 2 done rating actions each) and one job
-// (3 lots; 9 in 10 with a callback delivery and its attempts); per 50
-// events a print job. Times spread over the past 60 days like the events'.
-// The 200 printers are created once.
-func (s *seeder) seedRelated(ctx context.Context) error {
+// seedLayer is what one layer of seeding adds: events, orders (2 items, a
+// mapping, 3 sync_log rows each), rating requests (half rated; 2 done
+// rating actions each), jobs (3 lots; 9 in 10 with a callback delivery and
+// its attempts) and print jobs, each spread evenly over a time range.
+type seedLayer struct {
+	events, orders, ratings, jobs, prints int64
+	from, to                              time.Time // of everything but the rating requests
+	ratingsFrom, ratingsTo                time.Time
+}
+
+func (l seedLayer) String() string {
+	ago := func(t time.Time) string { return fmtSpan(time.Since(t)) + " ago" }
+	return fmt.Sprintf("%d events (%.0f an hour), %d orders, %d jobs and %d print jobs from %s to %s; %d rating requests from %s to %s",
+		l.events, float64(l.events)/l.to.Sub(l.from).Hours(), l.orders, l.jobs, l.prints, ago(l.from), ago(l.to),
+		l.ratings, ago(l.ratingsFrom), ago(l.ratingsTo))
+}
+
+// seed adds the layer: its events, then the other tables.
+func (s *seeder) seed(ctx context.Context, l seedLayer) error {
+	if err := s.seedEvents(ctx, l.events, l.from, l.to); err != nil {
+		return err
+	}
+	return s.seedRelated(ctx, l)
+}
+
+// seedRelated adds the layer's rows of the tables other than
+// inbound_events. The printers are created once.
+func (s *seeder) seedRelated(ctx context.Context, l seedLayer) error {
 	began := time.Now()
 	if _, err := s.st.Pool.Exec(ctx, `INSERT INTO printers (id, name, state, last_event_at, updated_at)
 		SELECT g, 'printer ' || g, (ARRAY['idle','printing','offline','paused'])[1 + g % 4], to_timestamp(1700000000), now()
@@ -291,19 +323,21 @@ func (s *seeder) seedRelated(ctx context.Context) error {
 		have  *int64
 		want  int64
 		chunk int64
-		sql   string // $1 first number, $2 last, $3 first of the stage, $4 count of the stage
+		from  time.Time
+		to    time.Time
+		sql   string // $1 first number, $2 last, $3 first of the stage, $4 count of the stage, $5 and $6 its time range
 	}
 	parts := []part{
-		{"orders", &s.orders, s.events / 100, 20000, seedOrdersSQL},
-		{"rating requests", &s.ratings, s.events / 100, 20000, seedRatingsSQL},
-		{"jobs", &s.jobs, s.events / 100, 20000, seedJobsSQL},
-		{"print jobs", &s.prints, s.events / 50, 50000, seedPrintJobsSQL},
+		{"orders", &s.orders, s.orders + l.orders, 20000, l.from, l.to, seedOrdersSQL},
+		{"rating requests", &s.ratings, s.ratings + l.ratings, 20000, l.ratingsFrom, l.ratingsTo, seedRatingsSQL},
+		{"jobs", &s.jobs, s.jobs + l.jobs, 20000, l.from, l.to, seedJobsSQL},
+		{"print jobs", &s.prints, s.prints + l.prints, 50000, l.from, l.to, seedPrintJobsSQL},
 	}
 	for _, p := range parts {
 		first, stage := *p.have+1, p.want-*p.have
 		for lo := first; lo <= p.want; lo += p.chunk {
 			hi := min(lo+p.chunk-1, p.want)
-			if _, err := s.st.Pool.Exec(ctx, p.sql, lo, hi, first, stage); err != nil {
+			if _, err := s.st.Pool.Exec(ctx, p.sql, lo, hi, first, stage, p.from, p.to); err != nil {
 				return fmt.Errorf("seed %s %d-%d: %w", p.name, lo, hi, err)
 			}
 		}
@@ -318,9 +352,8 @@ func (s *seeder) seedRelated(ctx context.Context) error {
 	return nil
 }
 
-// seedAt is the time of the g-th row of a stage: evenly over the 60 days
-// before now, the newest a few minutes ago.
-const seedAt = `now() - interval '60 days' + (g - $3)::float8 / greatest($4::bigint, 1) * (interval '60 days' - interval '5 minutes')`
+// seedAt is the time of the g-th row of a stage: evenly over [$5, $6).
+const seedAt = `$5::timestamptz + (g - $3)::float8 / greatest($4::bigint, 1) * ($6::timestamptz - $5::timestamptz)`
 
 // Orders as the per-order workflow leaves them (SaveBitrixOrder: order,
 // items, mapping) with their sync_log: created and updated from Bitrix, and
@@ -335,8 +368,8 @@ o AS (
 		(g % 997) * 10 + 0.5, 300, 'RUB', g % 5 IN (1, 2, 3), g % 5 = 4,
 		'Customer ' || g, '+7900' || lpad((g % 10000000)::text, 7, '0'), 'c' || g || '@example.com', 'Street ' || g % 500,
 		t - interval '1 hour', t,
-		CASE WHEN g % 53 = 0 THEN 'failed' WHEN g % 89 = 0 THEN 'skipped' ELSE 'synced' END,
-		CASE WHEN g % 53 = 0 THEN 'bitrix: status change refused' END,
+		CASE WHEN g % 13 = 0 THEN 'failed' WHEN g % 89 = 0 THEN 'skipped' ELSE 'synced' END,
+		CASE WHEN g % 13 = 0 THEN 'bitrix: status change refused' END,
 		t - interval '1 hour', t
 	FROM src ORDER BY g
 	RETURNING id, bitrix_id, sync_state, updated_at),
@@ -390,7 +423,7 @@ FROM q CROSS JOIN generate_series(1, 2) k ORDER BY q.id, k`
 
 // Finished description jobs (3 lots each) and, for those with a webhook
 // url, the callback delivery and its attempts: mostly delivered at the first
-// or second attempt, some failed after five, a few gone (410).
+// or second attempt, one in ten failed after five, a few gone (410).
 const seedJobsSQL = `
 WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
 j AS (
@@ -418,10 +451,10 @@ d AS (
 		j.finished_at, j.finished_at + v.attempts * interval '1 minute', j.finished_at + v.attempts * interval '1 minute'
 	FROM j CROSS JOIN LATERAL (SELECT (hashtext(j.id::text) & 2147483647) % 100 AS h) x
 	CROSS JOIN LATERAL (SELECT
-		CASE WHEN h < 94 THEN 'delivered' WHEN h < 99 THEN 'failed' ELSE 'gone' END AS status,
-		CASE WHEN h < 80 THEN 1 WHEN h < 94 THEN 2 WHEN h < 99 THEN 5 ELSE 1 END AS attempts,
-		CASE WHEN h < 94 THEN 200 WHEN h < 99 THEN 503 ELSE 410 END AS code,
-		CASE WHEN h >= 94 AND h < 99 THEN 'receiver answered 503' WHEN h >= 99 THEN 'receiver answered 410' END AS err) v
+		CASE WHEN h < 88 THEN 'delivered' WHEN h < 98 THEN 'failed' ELSE 'gone' END AS status,
+		CASE WHEN h < 75 THEN 1 WHEN h < 88 THEN 2 WHEN h < 98 THEN 5 ELSE 1 END AS attempts,
+		CASE WHEN h < 88 THEN 200 WHEN h < 98 THEN 503 ELSE 410 END AS code,
+		CASE WHEN h >= 88 AND h < 98 THEN 'receiver answered 503' WHEN h >= 98 THEN 'receiver answered 410' END AS err) v
 	WHERE j.webhook_url <> ''
 	RETURNING id, status, attempts, created_at)
 INSERT INTO callback_attempts (delivery_id, attempt, series, attempted_at, status_code, latency_ms, outcome, error, response_snippet)
@@ -434,9 +467,9 @@ SELECT d.id, a, 1, d.created_at + (a - 1) * interval '1 minute',
 FROM d CROSS JOIN generate_series(1, 5) a WHERE a <= d.attempts`
 
 // Print jobs as the printer workflows leave them.
-const seedPrintJobsSQL = `
+var seedPrintJobsSQL = `
 INSERT INTO print_jobs (id, printer_id, file, state, percentage, started, ended, duration_seconds, last_event_at, updated_at)
-SELECT 'seed-' || g, 1 + g % 200, 'part-' || g % 500 || '.gcode', (ARRAY['completed','completed','completed','failed','cancelled'])[1 + g % 5],
+SELECT 'seed-' || g, 1 + g % ` + strconv.Itoa(scalePrinters) + `, 'part-' || g % 500 || '.gcode', (ARRAY['completed','completed','completed','failed','cancelled'])[1 + g % 5],
 	100, t - interval '1 hour', t, 3600, t, t
 FROM (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g) src`
 
