@@ -92,6 +92,7 @@ type seeder struct {
 	workers   int   // concurrent seeding statements
 	batch     int   // events per RecordEvents call
 	events    int64 // seeded so far
+	stage     int64 // the first event of the layer being seeded
 	orders    int64
 	ratings   int64
 	jobs      int64
@@ -120,10 +121,12 @@ const scaleBusyPrinter = 7
 // (api.simplyPrintWebhook: same parser, dedup key, workflow, entity and
 // attrs), with the outcome processing gives it.
 func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, error) {
-	// The kind and the outcome come from a hash of k, so that every
-	// printer's history has every kind; a hash of k/7 picks the printer of
-	// 7 events in a row.
-	h := uint64(k) * 0x9E3779B97F4A7C15
+	// The kind and the outcome come from a hash of i, the event's place in
+	// its layer (the recent layer's events are alike in both databases),
+	// so that every printer's history has every kind; a hash of i/7 picks
+	// the printer of 7 events in a row.
+	i := k - s.stage
+	h := uint64(i) * 0x9E3779B97F4A7C15
 	var name string
 	for _, kind := range seedKinds {
 		if int64(h>>32%100) < kind.upTo {
@@ -132,7 +135,7 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 		}
 	}
 	pid := int64(scaleBusyPrinter)
-	if g := uint64(k/7) * 0xD6E8FEB86659FD93 >> 32; g%5 != 0 {
+	if g := uint64(i/7) * 0xD6E8FEB86659FD93 >> 32; g%5 != 0 {
 		pid = 1 + int64(g/5%uint64(s.printers))
 	}
 	printer := simplyprinttest.Printer{ID: pid, Name: "printer " + strconv.FormatInt(pid, 10)}
@@ -168,7 +171,7 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 	rec := &store.InboundEvent{Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
 		WorkflowID: workflowID, EntityID: entityID, Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body}
 	out := store.EventOutcome{Outcome: "applied"}
-	switch h := uint64(k) * 0xBF58476D1CE4E5B9 >> 32 % 1000; {
+	switch h := uint64(i) * 0xBF58476D1CE4E5B9 >> 32 % 1000; {
 	case ev.PrinterID == 0:
 		out.Outcome = "recorded"
 	case h < 20:
@@ -190,6 +193,7 @@ func (s *seeder) seedEvents(ctx context.Context, count int64, start, end time.Ti
 		return nil
 	}
 	step := end.Sub(start) / time.Duration(total)
+	s.stage = from
 	var next, done atomic.Int64
 	next.Store(from)
 	began := time.Now()
@@ -353,23 +357,25 @@ func (s *seeder) seedRelated(ctx context.Context, l seedLayer) error {
 }
 
 // seedAt is the time of the g-th row of a stage: evenly over [$5, $6).
+// What a row is like (its status, client, ...) comes from i, its place in
+// the stage: the recent layer's rows are alike in both databases.
 const seedAt = `$5::timestamptz + (g - $3)::float8 / greatest($4::bigint, 1) * ($6::timestamptz - $5::timestamptz)`
 
 // Orders as the per-order workflow leaves them (SaveBitrixOrder: order,
 // items, mapping) with their sync_log: created and updated from Bitrix, and
 // a status pushed back (some failed, retried or skipped).
 const seedOrdersSQL = `
-WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
+WITH src AS (SELECT g, g - $3 AS i, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
 o AS (
 	INSERT INTO orders (bitrix_id, number, status, bitrix_status, total, delivery_price, currency, paid, canceled,
 		customer_name, customer_phone, customer_email, delivery_address, bitrix_created_at, bitrix_updated_at,
 		sync_state, sync_error, created_at, updated_at)
-	SELECT g, 'B-' || g, (ARRAY['new','paid','shipped','completed','cancelled'])[1 + g % 5], (ARRAY['N','P','S','F','D'])[1 + g % 5],
-		(g % 997) * 10 + 0.5, 300, 'RUB', g % 5 IN (1, 2, 3), g % 5 = 4,
-		'Customer ' || g, '+7900' || lpad((g % 10000000)::text, 7, '0'), 'c' || g || '@example.com', 'Street ' || g % 500,
+	SELECT g, 'B-' || g, (ARRAY['new','paid','shipped','completed','cancelled'])[1 + i % 5], (ARRAY['N','P','S','F','D'])[1 + i % 5],
+		(i % 997) * 10 + 0.5, 300, 'RUB', i % 5 IN (1, 2, 3), i % 5 = 4,
+		'Customer ' || g, '+7900' || lpad((i % 10000000)::text, 7, '0'), 'c' || g || '@example.com', 'Street ' || i % 500,
 		t - interval '1 hour', t,
-		CASE WHEN g % 13 = 0 THEN 'failed' WHEN g % 89 = 0 THEN 'skipped' ELSE 'synced' END,
-		CASE WHEN g % 13 = 0 THEN 'bitrix: status change refused' END,
+		CASE WHEN i % 13 = 0 THEN 'failed' WHEN i % 89 = 0 THEN 'skipped' ELSE 'synced' END,
+		CASE WHEN i % 13 = 0 THEN 'bitrix: status change refused' END,
 		t - interval '1 hour', t
 	FROM src ORDER BY g
 	RETURNING id, bitrix_id, sync_state, updated_at),
@@ -384,8 +390,8 @@ INSERT INTO sync_log (direction, entity, entity_id, crm_id, action, status, erro
 SELECT CASE WHEN s = 3 THEN 'outbound' ELSE 'inbound' END, 'order', o.bitrix_id::text, o.id,
 	(ARRAY['create', 'update', 'status'])[s],
 	CASE WHEN s < 3 THEN 'success' WHEN o.sync_state = 'failed' THEN 'error' WHEN o.sync_state = 'skipped' THEN 'skipped'
-		WHEN o.bitrix_id % 17 = 0 THEN 'retry' ELSE 'success' END,
-	CASE WHEN s = 3 AND (o.sync_state = 'failed' OR o.bitrix_id % 17 = 0) THEN 'bitrix answered 503' END,
+		WHEN (o.bitrix_id - $3) % 17 = 0 THEN 'retry' ELSE 'success' END,
+	CASE WHEN s = 3 AND (o.sync_state = 'failed' OR (o.bitrix_id - $3) % 17 = 0) THEN 'bitrix answered 503' END,
 	'', 12.5 * s, o.updated_at - (3 - s) * interval '10 minutes'
 FROM o CROSS JOIN generate_series(1, 3) s ORDER BY o.id, s`
 
@@ -393,21 +399,21 @@ FROM o CROSS JOIN generate_series(1, 3) s ORDER BY o.id, s`
 // the rest expired, cancelled, without a chat or blocked; the last three
 // days' unanswered ones still waiting. Each has two done actions.
 const seedRatingsSQL = `
-WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
+WITH src AS (SELECT g, g - $3 AS i, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
 q AS (
 	INSERT INTO rating_requests (issue_id, resolution, workflow_id, title, status, contact_id, company_id, assignee_id,
 		chat_id, message_id, state, error, requested_at, sent_at, reminded_at, closed_at)
-	SELECT g, 1, 'okdesk-rating-' || g || '-1', 'Issue ' || g, 'resolved', 5000 + g % 3000, 100 + g % 50, 1 + g % 20,
-		CASE WHEN g % 20 < 17 THEN 7000000 + g % 3000 END, CASE WHEN g % 20 < 17 THEN g % 100000 END,
-		CASE WHEN g % 20 < 10 THEN 'rated'
-			WHEN g % 20 < 15 AND t > now() - interval '3 days' THEN 'waiting'
-			WHEN g % 20 < 15 THEN 'expired' WHEN g % 20 < 17 THEN 'cancelled' WHEN g % 20 < 19 THEN 'no_chat' ELSE 'blocked' END,
-		CASE WHEN g % 20 = 19 THEN 'telegram: 403 Forbidden: bot was blocked by the user' END,
-		t, CASE WHEN g % 20 < 17 THEN t + interval '5 seconds' END,
-		CASE WHEN g % 20 BETWEEN 10 AND 14 AND t < now() - interval '1 day' THEN t + interval '1 day' END,
-		CASE WHEN g % 20 < 10 THEN least(t + (g % 600) * interval '1 minute' + interval '6 seconds', now())
-			WHEN g % 20 < 15 AND t > now() - interval '3 days' THEN NULL
-			WHEN g % 20 < 15 THEN t + interval '3 days' ELSE t + interval '5 seconds' END
+	SELECT g, 1, 'okdesk-rating-' || g || '-1', 'Issue ' || g, 'resolved', 5000 + i % 3000, 100 + i % 50, 1 + i % 20,
+		CASE WHEN i % 20 < 17 THEN 7000000 + i % 3000 END, CASE WHEN i % 20 < 17 THEN i % 100000 END,
+		CASE WHEN i % 20 < 10 THEN 'rated'
+			WHEN i % 20 < 15 AND t > now() - interval '3 days' THEN 'waiting'
+			WHEN i % 20 < 15 THEN 'expired' WHEN i % 20 < 17 THEN 'cancelled' WHEN i % 20 < 19 THEN 'no_chat' ELSE 'blocked' END,
+		CASE WHEN i % 20 = 19 THEN 'telegram: 403 Forbidden: bot was blocked by the user' END,
+		t, CASE WHEN i % 20 < 17 THEN t + interval '5 seconds' END,
+		CASE WHEN i % 20 BETWEEN 10 AND 14 AND t < now() - interval '1 day' THEN t + interval '1 day' END,
+		CASE WHEN i % 20 < 10 THEN least(t + (i % 600) * interval '1 minute' + interval '6 seconds', now())
+			WHEN i % 20 < 15 AND t > now() - interval '3 days' THEN NULL
+			WHEN i % 20 < 15 THEN t + interval '3 days' ELSE t + interval '5 seconds' END
 	FROM src ORDER BY g
 	RETURNING id, issue_id, workflow_id, contact_id, chat_id, assignee_id, state, requested_at, sent_at, closed_at),
 r AS (
@@ -425,17 +431,17 @@ FROM q CROSS JOIN generate_series(1, 2) k ORDER BY q.id, k`
 // url, the callback delivery and its attempts: mostly delivered at the first
 // or second attempt, one in ten failed after five, a few gone (410).
 const seedJobsSQL = `
-WITH src AS (SELECT g, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
+WITH src AS (SELECT g, g - $3 AS i, ` + seedAt + ` AS t FROM generate_series($1::bigint, $2::bigint) g),
 j AS (
 	INSERT INTO jobs (id, client_id, status, version, languages, webhook_url, total_lots, completed_lots, failed_lots,
 		idempotency_key, request_hash, created_at, updated_at, started_at, finished_at)
-	SELECT gen_random_uuid(), 'client-' || g % 5,
-		CASE WHEN g % 20 < 17 THEN 'completed' WHEN g % 20 < 19 THEN 'partially_completed' ELSE 'failed' END,
-		'v1', ARRAY['en', 'ru'], CASE WHEN g % 10 < 9 THEN 'https://client' || g % 5 || '.example.com/hooks/descriptions' ELSE '' END,
-		3, CASE WHEN g % 20 < 17 THEN 3 WHEN g % 20 < 19 THEN 2 ELSE 0 END, CASE WHEN g % 20 < 17 THEN 0 WHEN g % 20 < 19 THEN 1 ELSE 3 END,
+	SELECT gen_random_uuid(), 'client-' || i % 5,
+		CASE WHEN i % 20 < 17 THEN 'completed' WHEN i % 20 < 19 THEN 'partially_completed' ELSE 'failed' END,
+		'v1', ARRAY['en', 'ru'], CASE WHEN i % 10 < 9 THEN 'https://client' || i % 5 || '.example.com/hooks/descriptions' ELSE '' END,
+		3, CASE WHEN i % 20 < 17 THEN 3 WHEN i % 20 < 19 THEN 2 ELSE 0 END, CASE WHEN i % 20 < 17 THEN 0 WHEN i % 20 < 19 THEN 1 ELSE 3 END,
 		'seed-' || g, md5(g::text), t, t + interval '30 seconds', t + interval '1 second', t + interval '30 seconds'
 	FROM src ORDER BY g
-	RETURNING id, client_id, webhook_url, completed_lots, finished_at),
+	RETURNING id, client_id, webhook_url, completed_lots, finished_at, substr(idempotency_key, 6)::bigint - $3 AS i),
 l AS (
 	INSERT INTO job_lots (job_id, position, lot_id, images, status, descriptions, error, attempts, finished_at)
 	SELECT j.id, p, 'lot-' || p, ARRAY['https://img.example.com/' || p || '.jpg'],
@@ -449,7 +455,7 @@ d AS (
 	SELECT gen_random_uuid(), j.id, j.client_id, j.webhook_url, 'msg_' || replace(j.id::text, '-', ''),
 		'{"job_id": "' || j.id || '"}', v.status, 1, v.attempts, v.code, v.err,
 		j.finished_at, j.finished_at + v.attempts * interval '1 minute', j.finished_at + v.attempts * interval '1 minute'
-	FROM j CROSS JOIN LATERAL (SELECT (hashtext(j.id::text) & 2147483647) % 100 AS h) x
+	FROM j CROSS JOIN LATERAL (SELECT (hashtext(j.i::text) & 2147483647) % 100 AS h) x
 	CROSS JOIN LATERAL (SELECT
 		CASE WHEN h < 88 THEN 'delivered' WHEN h < 98 THEN 'failed' ELSE 'gone' END AS status,
 		CASE WHEN h < 75 THEN 1 WHEN h < 88 THEN 2 WHEN h < 98 THEN 5 ELSE 1 END AS attempts,
@@ -568,7 +574,8 @@ type read struct {
 
 // readTiming is what calling a read repeatedly measured.
 type readTiming struct {
-	p50, p95 time.Duration
+	p50, p95 time.Duration // p95: the median of the rounds' (timeReads)
+	p95all   time.Duration // over all calls
 	calls    int
 	failures int    // answers other than 200
 	status   string // the last failure's status and the start of its body
@@ -583,57 +590,83 @@ type readTarget struct {
 	reads   []read
 }
 
-// timeReads times every read on every target: for each read, one warm-up
-// call per target, then calls more per target, alternating between the
-// targets call by call (sequentially, one keep-alive connection each, with
-// the admin token), so that a change of the machine's speed weighs on all
-// targets alike. It returns p50 and p95 per target and read name.
-func timeReads(targets []readTarget, adminToken string, calls int) []map[string]readTiming {
+// timeReads times every read on every target, in rounds: each round calls
+// every read, one after the other, once per target as a warm-up and then
+// calls/rounds times more per target, alternating between the targets call
+// by call (sequentially, one keep-alive connection each, with the admin
+// token), so that a change of the machine's speed weighs on all targets
+// alike. p50 is over all calls; p95 is the median of the rounds' p95s, as
+// the ack rate is the median of its rounds: the rounds of a read lie
+// seconds apart, and a burst of other work on the shared machine that
+// lands in one of them does not make the read's p95.
+func timeReads(targets []readTarget, adminToken string, calls, rounds int) []map[string]readTiming {
 	clients := make([]*http.Client, len(targets))
 	out := make([]map[string]readTiming, len(targets))
 	for i := range targets {
 		clients[i] = &http.Client{Timeout: 2 * time.Minute}
 		out[i] = map[string]readTiming{}
 	}
-	for r := range targets[0].reads {
-		lat := make([][]time.Duration, len(targets))
-		rts := make([]readTiming, len(targets))
-		for call := 0; call <= calls; call++ {
-			for i, tg := range targets {
-				req, _ := http.NewRequest(http.MethodGet, tg.baseURL+tg.reads[r].path, nil)
-				req.Header.Set("Authorization", "Bearer "+adminToken)
-				t0 := time.Now()
-				resp, err := clients[i].Do(req)
-				var body []byte
-				if err == nil {
-					body, err = io.ReadAll(resp.Body)
-					resp.Body.Close()
-				}
-				el := time.Since(t0)
-				if call == 0 {
-					continue // warm-up
-				}
-				lat[i] = append(lat[i], el)
-				switch {
-				case err != nil:
-					rts[i].failures++
-					rts[i].status = err.Error()
-				case resp.StatusCode != http.StatusOK:
-					rts[i].failures++
-					rts[i].status = fmt.Sprintf("%d %.80s", resp.StatusCode, body)
-				default:
-					rts[i].bytes = len(body)
+	reads := len(targets[0].reads)
+	perRound := max(calls/rounds, 1)
+	lat := make([][][]time.Duration, len(targets))      // [target][read] all calls
+	roundP95 := make([][][]time.Duration, len(targets)) // [target][read] one per round
+	rts := make([][]readTiming, len(targets))
+	for i := range targets {
+		lat[i], roundP95[i], rts[i] = make([][]time.Duration, reads), make([][]time.Duration, reads), make([]readTiming, reads)
+	}
+	for range rounds {
+		for r := range reads {
+			round := make([][]time.Duration, len(targets))
+			for call := 0; call <= perRound; call++ {
+				for i, tg := range targets {
+					req, _ := http.NewRequest(http.MethodGet, tg.baseURL+tg.reads[r].path, nil)
+					req.Header.Set("Authorization", "Bearer "+adminToken)
+					t0 := time.Now()
+					resp, err := clients[i].Do(req)
+					var body []byte
+					if err == nil {
+						body, err = io.ReadAll(resp.Body)
+						resp.Body.Close()
+					}
+					el := time.Since(t0)
+					if call == 0 {
+						continue // warm-up
+					}
+					round[i] = append(round[i], el)
+					rt := &rts[i][r]
+					switch {
+					case err != nil:
+						rt.failures++
+						rt.status = err.Error()
+					case resp.StatusCode != http.StatusOK:
+						rt.failures++
+						rt.status = fmt.Sprintf("%d %.80s", resp.StatusCode, body)
+					default:
+						rt.bytes = len(body)
+					}
 				}
 			}
+			for i := range targets {
+				lat[i][r] = append(lat[i][r], round[i]...)
+				roundP95[i][r] = append(roundP95[i][r], percentile(round[i], 0.95))
+			}
 		}
-		for i := range targets {
-			l := lat[i]
-			sort.Slice(l, func(a, b int) bool { return l[a] < l[b] })
-			rts[i].calls = len(l)
-			rts[i].p50 = l[len(l)/2]
-			rts[i].p95 = l[min(len(l)-1, int(float64(len(l))*0.95))]
-			out[i][targets[i].reads[r].name] = rts[i]
+	}
+	for i := range targets {
+		for r := range reads {
+			rt := rts[i][r]
+			rt.calls = len(lat[i][r])
+			rt.p50 = percentile(lat[i][r], 0.50)
+			rt.p95 = percentile(roundP95[i][r], 0.50)
+			rt.p95all = percentile(lat[i][r], 0.95)
+			out[i][targets[i].reads[r].name] = rt
 		}
 	}
 	return out
+}
+
+// percentile is the p-th of the durations (sorting them).
+func percentile(l []time.Duration, p float64) time.Duration {
+	sort.Slice(l, func(a, b int) bool { return l[a] < l[b] })
+	return l[min(len(l)-1, int(float64(len(l))*p))]
 }
