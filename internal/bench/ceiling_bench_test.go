@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hookflow/hookflow/internal/cluster"
 	"github.com/hookflow/hookflow/internal/cluster/clustertest"
 	"github.com/hookflow/hookflow/internal/devenv"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -102,7 +102,7 @@ func TestBenchCeiling(t *testing.T) {
 	baseAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	baseline := &devenv.Process{Name: "baselines", Path: self, LogPath: filepath.Join(logDir, "baselines.log"),
 		Env:   append(os.Environ(), baselineDBEnv+"="+baseDB, baselineAddrEnv+"="+baseAddr),
-		Ready: func(ctx context.Context) error { return httpGetOK(ctx, "http://"+baseAddr+"/healthz") }}
+		Ready: func(ctx context.Context) error { return cluster.HTTPOK(ctx, "http://"+baseAddr+"/healthz") }}
 	startProc(t, baseline)
 
 	// The Temporal dev server as `make run` starts it (a database file;
@@ -141,10 +141,10 @@ func TestBenchCeiling(t *testing.T) {
 	)
 	api := &devenv.Process{Name: "hookflow api", Path: bin, Args: []string{"api"}, LogPath: filepath.Join(logDir, "api.log"),
 		Env:   append(slices.Clone(env), "HTTP_ADDR="+apiAddr),
-		Ready: func(ctx context.Context) error { return httpGetOK(ctx, "http://"+apiAddr+"/readyz") }}
+		Ready: func(ctx context.Context) error { return cluster.HTTPOK(ctx, "http://"+apiAddr+"/readyz") }}
 	worker := &devenv.Process{Name: "hookflow worker", Path: bin, Args: []string{"worker"}, LogPath: filepath.Join(logDir, "worker.log"),
 		Env:   append(slices.Clone(env), "METRICS_ADDR="+workerMetrics),
-		Ready: func(ctx context.Context) error { return httpGetOK(ctx, "http://"+workerMetrics+"/metrics") }}
+		Ready: func(ctx context.Context) error { return cluster.HTTPOK(ctx, "http://"+workerMetrics+"/metrics") }}
 	startProc(t, worker)
 
 	// What CPU is read for, in every window.
@@ -488,23 +488,6 @@ func startProc(t *testing.T, p *devenv.Process) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Stop(20 * time.Second) })
-}
-
-func httpGetOK(ctx context.Context, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return nil
 }
 
 // childPID finds the child process of this one that has every one of args

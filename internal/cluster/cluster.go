@@ -373,11 +373,13 @@ func (c *Cluster) add(ctx context.Context, name string, stopTimeout time.Duratio
 func (c *Cluster) startHookflow(ctx context.Context, name, command string, env []string, readyURL string) error {
 	return c.add(ctx, name, 20*time.Second, &devenv.Process{
 		Path: c.opts.Hookflow, Args: []string{command}, Env: env,
-		Ready: func(ctx context.Context) error { return httpOK(ctx, readyURL) },
+		Ready: func(ctx context.Context) error { return HTTPOK(ctx, readyURL) },
 	})
 }
 
-func httpOK(ctx context.Context, u string) error {
+// HTTPOK is nil when GET u answers 200: the readiness check of the
+// processes the cluster (and the benchmarks) start.
+func HTTPOK(ctx context.Context, u string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -402,7 +404,7 @@ func (c *Cluster) startUI(ctx context.Context) error {
 	return c.add(ctx, "ui", 10*time.Second, &devenv.Process{
 		Path: c.opts.UIServer, Args: []string{"--root", root, "--config", "config", "--env", "cluster", "start"},
 		Env:   serverEnv(),
-		Ready: func(ctx context.Context) error { return httpOK(ctx, c.UIURL()) },
+		Ready: func(ctx context.Context) error { return HTTPOK(ctx, c.UIURL()) },
 	})
 }
 

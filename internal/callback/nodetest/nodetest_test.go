@@ -29,45 +29,6 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // seedSecret is the SHARED_SECRET of the seed's receiver.js.
 const seedSecret = "your-shared-secret-key"
 
-var (
-	npmOnce sync.Once
-	npmErr  error
-)
-
-// requireNode finds node and npm and installs the packages once: `npm ci`
-// when node_modules is missing or older than package-lock.json.
-func requireNode(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = exec.LookPath("npm")
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("node and npm are required under CI: %v", err)
-		}
-		t.Skipf("node or npm not installed (%v): skipping the Node.js receiver test", err)
-	}
-	npmOnce.Do(func() {
-		lock, err := os.Stat("package-lock.json")
-		if err != nil {
-			npmErr = err
-			return
-		}
-		if stamp, err := os.Stat(filepath.Join("node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
-			return
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			npmErr = fmt.Errorf("npm ci: %v\n%s", err, out)
-		}
-	})
-	if npmErr != nil {
-		t.Fatal(npmErr)
-	}
-	return node
-}
-
 // nodeServer is a running Node receiver and what it printed.
 type nodeServer struct {
 	url   string
@@ -254,7 +215,7 @@ func waitStandardVerified(t *testing.T, rcv *nodeServer, jobID string, st status
 // the hex HMAC of the raw body) and by the standardwebhooks package; both
 // reject a tampered request, so their acceptance means something.
 func TestNodeReceiversVerifyRealCallbacks(t *testing.T) {
-	node := requireNode(t)
+	node := testenv.RequireNode(t, "the Node.js receiver test")
 	seedRcv := startNode(t, node, "receiver.js")
 	stdRcv := startNode(t, node, "verify-standard.js", "WEBHOOK_SECRET="+seedSecret)
 
@@ -307,7 +268,7 @@ func TestNodeReceiversVerifyRealCallbacks(t *testing.T) {
 // one (webhook-signature carries both), and late's only with the new one:
 // a receiver still on late's old secret rejects it.
 func TestStandardWebhooksVerifiesEitherSecretDuringRotation(t *testing.T) {
-	node := requireNode(t)
+	node := testenv.RequireNode(t, "the Node.js receiver test")
 	const (
 		seedOld = seedSecret
 		seedNew = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" // the spec's example secret

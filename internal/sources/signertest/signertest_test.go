@@ -29,44 +29,6 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-var (
-	npmOnce sync.Once
-	npmErr  error
-)
-
-// requireNode finds node and npm and installs the signers once (npm ci
-// when node_modules is missing or older than package-lock.json).
-func requireNode(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = exec.LookPath("npm")
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("node and npm are required under CI: %v", err)
-		}
-		t.Skipf("node or npm not installed (%v): skipping the npm signer tests", err)
-	}
-	npmOnce.Do(func() {
-		lock, err := os.Stat("package-lock.json")
-		if err != nil {
-			npmErr = err
-			return
-		}
-		if stamp, err := os.Stat(filepath.Join("node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
-			return
-		}
-		if out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts").CombinedOutput(); err != nil {
-			npmErr = fmt.Errorf("npm ci: %v\n%s", err, out)
-		}
-	})
-	if npmErr != nil {
-		t.Fatal(npmErr)
-	}
-	return node
-}
-
 // signReq is one request for sign.mjs.
 type signReq struct {
 	Kind      string `json:"kind"`
@@ -139,7 +101,7 @@ type env struct {
 // start runs hookflow (API and relay) with three declared sources and a
 // user worker on its own task queue.
 func start(t *testing.T) *env {
-	node := requireNode(t)
+	node := testenv.RequireNode(t, "the npm signer tests", "--ignore-scripts")
 	dbURL, _ := testenv.Database(t)
 	tmp := testenv.Temporal(t)
 	e := &env{t: t, node: node, run: fmt.Sprint(time.Now().UnixNano()), queue: fmt.Sprintf("signers-%d", time.Now().UnixNano())}
