@@ -95,15 +95,14 @@ func waitAllCalledBack(t *testing.T, e *jobsEnv, ids []string, lots int) {
 	}
 }
 
-// TestJobsGeneratorMaxRPSAcrossWorkers: with GENERATOR_MAX_RPS=5, 20 jobs
+// TestJobsGeneratorMaxRPSAcrossWorkers: with GENERATOR_MAX_RPS=5, 50 jobs
 // of 4 lots run by two worker processes (two apps with the worker role on
 // one Temporal server, task queue and database; the API process polls no
 // generator queue) never send the generator more than 5 requests, +1 for
 // timing slack, in any one-second window, and every lot completes and every
-// job calls back. (The 50 jobs would take 40 s at 5/s; 20 keep make
-// test short and still make 80 requests, far more than one window.)
+// job calls back. The 50 jobs: 200 requests, 40 s at 5/s.
 func TestJobsGeneratorMaxRPSAcrossWorkers(t *testing.T) {
-	const nJobs, nLots, rps = 20, 4, 5
+	const nJobs, nLots, rps = 50, 4, 5
 	e := startJobs(t, app.Roles{API: true}, map[string]string{"GENERATOR_MAX_RPS": fmt.Sprint(rps), "GENERATOR_CONCURRENCY": "4"})
 	if p := generatorPollers(t, e); len(p) != 0 {
 		t.Fatalf("the API-only process polls the generator queue: %v", p)

@@ -36,7 +36,7 @@ Commands:
   simplyprint  register-webhooks [--list]: manage the SimplyPrint webhook
   telegram     set-webhook [--url URL]: point the rating bot at this service
   okdesk       link-contact <contact_id>: print a deep link that ties a Telegram chat to a contact
-  sources      [list] | pause <source> [--reason TEXT] | resume <source>: on the running hookflow;
+  sources      [list] | pause <source> [--reason TEXT] | resume <source> | reload: on the running hookflow;
                check [--no-env] FILE: validate a SOURCES_FILE offline
   clients      [list] | pause <client> [--reason TEXT] | resume <client>: callback clients, likewise
   deliveries   retry <delivery id>... | retry --failed [filters]: new attempt series, on the running hookflow

@@ -87,10 +87,21 @@ func (r *remote) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode/100 != 2 {
 		var apiErr struct {
-			Error string `json:"error"`
+			Error   string          `json:"error"`
+			Details json.RawMessage `json:"details"`
 		}
 		if json.Unmarshal(raw, &apiErr) == nil && apiErr.Error != "" {
-			return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, apiErr.Error)
+			msg := apiErr.Error
+			// Every problem, when the answer lists them (a sources file's).
+			var problems []struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(apiErr.Details, &problems) == nil && len(problems) > 1 {
+				for _, p := range problems {
+					msg += "\n  " + p.Message
+				}
+			}
+			return fmt.Errorf("%s %s: %d: %s", method, path, resp.StatusCode, msg)
 		}
 		return fmt.Errorf("%s %s: %d", method, path, resp.StatusCode)
 	}
@@ -131,7 +142,7 @@ type pauseView struct {
 func (k pausable) usage() string {
 	u := fmt.Sprintf("usage: hookflow %s [list] | pause <%s> [--reason TEXT] | resume <%s>", k.plural, k.kind, k.kind)
 	if k.plural == sourcesKind.plural {
-		u += " | check [--no-env] FILE"
+		u += " | reload | check [--no-env] FILE"
 	}
 	return u
 }
@@ -162,6 +173,18 @@ func pausesCommand(ctx context.Context, k pausable, cfg config.Config, args []st
 			fmt.Fprintln(tw, pauseLine(v))
 		}
 		return tw.Flush()
+	case "reload":
+		if len(args) > 0 || k.plural != sourcesKind.plural {
+			return usageError{k.usage()}
+		}
+		var answer struct {
+			Sources []string `json:"sources"`
+		}
+		if err := r.do(ctx, http.MethodPost, k.path+"/reload", nil, &answer); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "SOURCES_FILE reloaded on %s: serving %s\n", r.base, strings.Join(answer.Sources, ", "))
+		return nil
 	case "pause", "resume":
 		fs := flag.NewFlagSet(k.plural+" "+verb, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -55,6 +58,9 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 	}
 	if err := run(ctx, "sources", []string{"resume", "simplyprint"}, &out); err != nil || !strings.HasPrefix(out.String(), "resumed simplyprint") {
 		t.Fatalf("resume: %v %q", err, out.String())
+	}
+	if err := run(ctx, "sources", []string{"reload"}, &out); err == nil || !strings.Contains(err.Error(), "409") || !strings.Contains(err.Error(), "SOURCES_FILE is not set") {
+		t.Fatalf("reload without SOURCES_FILE: %v", err)
 	}
 	out.Reset()
 	err := run(ctx, "deliveries", []string{"retry", "3f1c2d4e-0000-4000-8000-000000000000"}, &out)
@@ -120,5 +126,42 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 		"client.pause:admin:ok,client.resume:admin:ok,delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok,"+
 		"events.replay:admin:ok,events.replay:admin:not_found" || leaked != "" {
 		t.Fatalf("audit log %q (entries holding the token: %q)", actions, leaked)
+	}
+}
+
+// TestRemoteSourcesReload: `hookflow sources reload` reloads the running
+// API's SOURCES_FILE; a bad file's problems are all printed and change
+// nothing.
+func TestRemoteSourcesReload(t *testing.T) {
+	const token = "cli-admin-token-0123456789"
+	file := filepath.Join(t.TempDir(), "sources.yaml")
+	const good = `sources:
+  - name: %s
+    path: %s
+    verify: {mode: none}
+    target: {workflow: W, task_queue: cli-reload}
+`
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(good, "first", "first")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbURL, _ := testenv.Database(t)
+	a := testenv.StartApp(t, testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{"ADMIN_TOKEN": token, "SOURCES_FILE": file}), app.Roles{API: true})
+	t.Setenv("HOOKFLOW_URL", a.URL())
+	t.Setenv("ADMIN_TOKEN", token)
+	ctx := context.Background()
+	var out bytes.Buffer
+	bad := strings.Replace(fmt.Sprintf(good, "Bad Name", "bad"), "{mode: none}", "{mode: hmac}", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(ctx, "sources", []string{"reload"}, &out)
+	if err == nil || !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "name") || strings.Count(err.Error(), "\n  ") < 2 {
+		t.Fatalf("reload of a bad file: %v", err)
+	}
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(good, "second", "second")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, "sources", []string{"reload"}, &out); err != nil || !strings.Contains(out.String(), "serving second") {
+		t.Fatalf("reload: %v %q", err, out.String())
 	}
 }
