@@ -107,15 +107,18 @@ func LoadFrom(vars map[string]string) (Config, error) {
 	if err != nil {
 		return cfg, explain(err, vars)
 	}
-	if err := cfg.validate(); err != nil {
-		return cfg, err
-	}
 	if cfg.SourcesFile != "" {
 		srcs, err := sources.LoadFile(cfg.SourcesFile, func(k string) string { return vars[k] })
 		if err != nil {
 			return cfg, fmt.Errorf("SOURCES_FILE %s:\n%w", cfg.SourcesFile, err)
 		}
 		cfg.Sources = srcs
+		for _, src := range srcs {
+			cfg.Retention.Declared = append(cfg.Retention.Declared, src.Name)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // and their callback deliveries) are kept for ever.
 type RetentionConfig struct {
 	Events        Period `env:"EVENT_RETENTION" envDefault:"30d" desc:"how long inbound events (and their raw payloads) are kept once processed, e.g. 30d, 12h; 0 keeps them for ever. It is also the window in which a repeated delivery is recognised as a duplicate"`
-	EventsSources string `env:"EVENT_RETENTION_SOURCES" desc:"per-source overrides of EVENT_RETENTION, source=period,... (sources: simplyprint, okdesk, telegram, bitrix, bitrix-backsync, jobs), e.g. simplyprint=90d,telegram=7d"`
+	EventsSources string `env:"EVENT_RETENTION_SOURCES" desc:"per-source overrides of EVENT_RETENTION, source=period,... (sources: simplyprint, okdesk, telegram, bitrix, bitrix-backsync, jobs, and those of SOURCES_FILE), e.g. simplyprint=90d,telegram=7d"`
 	Attempts      Period `env:"CALLBACK_ATTEMPT_RETENTION" envDefault:"30d" desc:"how long the attempts of a finished callback delivery are kept (the delivery itself is kept); 0 keeps them for ever"`
 	SyncLog       Period `env:"SYNC_LOG_RETENTION" envDefault:"30d" desc:"how long sync_log entries are kept; 0 keeps them for ever"`
 	RatingActions Period `env:"RATING_ACTION_RETENTION" envDefault:"30d" desc:"how long carried-out rating actions are kept (pending ones always are); 0 keeps them for ever"`
@@ -24,6 +25,10 @@ type RetentionConfig struct {
 	BatchSize  int           `env:"RETENTION_BATCH_SIZE" envDefault:"2000" desc:"rows deleted per transaction: small batches keep each lock short"`
 	BatchPause time.Duration `env:"RETENTION_BATCH_PAUSE" envDefault:"20ms" desc:"pause between two purge transactions, which lets the ack path's writes through (measured: ack p99 during a purge 1.56x without a pause, 1.27x with 20ms); 0 purges as fast as Postgres allows"`
 	ArchiveDir string        `env:"RETENTION_ARCHIVE_DIR" desc:"when set, the worker writes every purged row there first, as gzipped JSON lines, one file per source (or table) and day: <dir>/<source>/<YYYY-MM-DD>.jsonl.gz"`
+	// Declared are the sources of SOURCES_FILE (set by LoadFrom): their
+	// events are purged like the built-in ones', and EVENT_RETENTION_SOURCES
+	// may name them.
+	Declared []string `env:"-"`
 }
 
 // EventSources are the sources EVENT_RETENTION_SOURCES may name.
@@ -72,8 +77,9 @@ func (c RetentionConfig) SourceOverrides() (map[string]time.Duration, error) {
 		if !ok {
 			return nil, fmt.Errorf("EVENT_RETENTION_SOURCES: entry %d (%q) is not source=period", i+1, entry)
 		}
-		if !knownSource(source) {
-			return nil, fmt.Errorf("EVENT_RETENTION_SOURCES: entry %d names source %q; sources are %s", i+1, source, strings.Join(EventSources, ", "))
+		if !c.knownSource(source) {
+			known := strings.Join(append(append([]string(nil), EventSources...), c.Declared...), ", ")
+			return nil, fmt.Errorf("EVENT_RETENTION_SOURCES: entry %d names source %q; sources are %s (and those of SOURCES_FILE, when it is set for this process)", i+1, source, known)
 		}
 		if _, dup := out[source]; dup {
 			return nil, fmt.Errorf("EVENT_RETENTION_SOURCES: source %q is named twice", source)
@@ -126,13 +132,8 @@ func (c RetentionConfig) Describe() string {
 	return strings.Join(parts, ", ")
 }
 
-func knownSource(s string) bool {
-	for _, k := range EventSources {
-		if k == s {
-			return true
-		}
-	}
-	return false
+func (c RetentionConfig) knownSource(s string) bool {
+	return slices.Contains(EventSources, s) || slices.Contains(c.Declared, s)
 }
 
 func (c RetentionConfig) validate() error {
