@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"time"
@@ -51,6 +52,9 @@ type App struct {
 	listener net.Listener
 	http     *http.Server
 	metrics  *http.Server
+	// pprof serves Go's profiles on PPROF_ADDR (pprofAddr once listening).
+	pprof     *http.Server
+	pprofAddr string
 	// backlogGauge is unregistered on Stop (several Apps share a process in tests).
 	backlogGauge metric.Registration
 	sourceGauge  metric.Registration // hookflow_source_paused and _held, unregistered with it
@@ -190,6 +194,21 @@ func (a *App) Start(ctx context.Context) error {
 		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		a.goRun(func() { _ = a.metrics.Serve(ln) })
 	}
+	if addr := a.Config.Telemetry.PprofAddr; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("PPROF_ADDR %s: %w", addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		a.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		a.pprofAddr = ln.Addr().String()
+		a.goRun(func() { _ = a.pprof.Serve(ln) })
+	}
 	if a.worker != nil {
 		if err := a.worker.Start(); err != nil {
 			a.Stop(context.Background())
@@ -204,6 +223,9 @@ func (a *App) goRun(f func()) {
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); f() }()
 }
+
+// PprofAddr is where PPROF_ADDR listens ("" when it is unset).
+func (a *App) PprofAddr() string { return a.pprofAddr }
 
 // Addr is the API's listening address (useful with HTTP_ADDR=127.0.0.1:0).
 func (a *App) Addr() string {
@@ -222,6 +244,9 @@ func (a *App) Stop(ctx context.Context) {
 		if err := a.http.Shutdown(ctx); err != nil {
 			_ = a.http.Close()
 		}
+	}
+	if a.pprof != nil {
+		_ = a.pprof.Close()
 	}
 	if a.metrics != nil {
 		_ = a.metrics.Close()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -94,6 +95,7 @@ type TelemetryConfig struct {
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" desc:"OTLP/HTTP endpoint for traces; unset keeps tracing in-process only"`
 	ServiceName  string `env:"OTEL_SERVICE_NAME" envDefault:"hookflow" desc:"service.name of every span and metric"`
 	MetricsAddr  string `env:"METRICS_ADDR" desc:"extra listener for /metrics, for processes without the API (hookflow worker); the API serves /metrics on HTTP_ADDR"`
+	PprofAddr    string `env:"PPROF_ADDR" desc:"loopback listener for Go's profiles (/debug/pprof/), e.g. 127.0.0.1:6060; unset: none"`
 }
 
 // Load reads the configuration from the environment.
@@ -132,6 +134,12 @@ func (c Config) validate() error {
 	}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL: %q is not an http(s) URL", c.PublicBaseURL))
+	}
+	if addr := c.Telemetry.PprofAddr; addr != "" {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			errs = append(errs, fmt.Errorf("PPROF_ADDR: %q is not a loopback host:port such as 127.0.0.1:6060 (profiles show the process's internals)", addr))
+		}
 	}
 	if c.BodyLimit <= 0 {
 		errs = append(errs, fmt.Errorf("BODY_LIMIT_BYTES: must be positive, got %d", c.BodyLimit))
