@@ -122,7 +122,7 @@ func TestRemoteSourcesAndDeliveries(t *testing.T) {
 		Scan(&actions, &leaked); err != nil {
 		t.Fatal(err)
 	}
-	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,delivery.retry:admin:not_found,"+
+	if actions != "source.pause:admin:ok,source.pause:admin:not_found,source.resume:admin:ok,sources.reload:admin:conflict,delivery.retry:admin:not_found,"+
 		"client.pause:admin:ok,client.resume:admin:ok,delivery.retry_bulk:admin:ok,delivery.retry_bulk:admin:ok,"+
 		"events.replay:admin:ok,events.replay:admin:not_found" || leaked != "" {
 		t.Fatalf("audit log %q (entries holding the token: %q)", actions, leaked)
