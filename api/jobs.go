@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/auth"
@@ -530,12 +529,7 @@ func (s *Server) webhookDelivery(c *gin.Context) {
 func (s *Server) startCallbackSeries(ctx context.Context, d store.Delivery) (activities.CallbackInput, error) {
 	input := activities.CallbackInput{DeliveryID: d.ID, JobID: d.JobID, ClientID: d.ClientID, Series: d.Series, FirstAttempt: d.Attempts + 1,
 		Schedule: s.Config.Jobs.Schedule(), Timeout: s.Config.Jobs.CallbackTimeout, PausePoll: s.Config.Jobs.CallbackPausePoll}
-	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    activities.CallbackWorkflowID(d.ID, d.Series),
-		TaskQueue:             s.Config.Temporal.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: workflows.CallbackSearchAttributes(d.ClientID),
-	}, workflows.CallbackDelivery, input)
+	_, err := s.Temporal.ExecuteWorkflow(ctx, workflows.CallbackStartOptions(input, s.Config.Temporal.TaskQueue), workflows.CallbackDelivery, input)
 	return input, err
 }
 

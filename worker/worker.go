@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -143,13 +142,9 @@ func NewGenerator(c client.Client, d Deps) sdkworker.Worker {
 // straight back in the start's answer instead of through matching.
 func callbackStarter(c client.Client, taskQueue string) func(context.Context, activities.CallbackInput) error {
 	return func(ctx context.Context, in activities.CallbackInput) error {
-		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID:                    activities.CallbackWorkflowID(in.DeliveryID, in.Series),
-			TaskQueue:             taskQueue,
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			TypedSearchAttributes: workflows.CallbackSearchAttributes(in.ClientID),
-			EnableEagerStart:      true,
-		}, WorkflowCallbackDelivery, in)
+		opts := workflows.CallbackStartOptions(in, taskQueue)
+		opts.EnableEagerStart = true
+		_, err := c.ExecuteWorkflow(ctx, opts, WorkflowCallbackDelivery, in)
 		return err
 	}
 }

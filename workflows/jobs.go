@@ -5,6 +5,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -429,6 +430,19 @@ func CallbackSearchAttributes(clientID string) temporal.SearchAttributes {
 		SearchSource.ValueSet(callbackSource),
 		SearchEntity.ValueSet(clientID),
 	)
+}
+
+// CallbackStartOptions start a delivery's attempt series (the workflow
+// callback-<delivery id>, or -retry-<n>) on taskQueue, once: a second start
+// of the same ID is refused (REJECT_DUPLICATE). The job's JobStartCallback
+// and the API's manual retry both start series with them.
+func CallbackStartOptions(in CallbackInput, taskQueue string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    activities.CallbackWorkflowID(in.DeliveryID, in.Series),
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: CallbackSearchAttributes(in.ClientID),
+	}
 }
 
 // CallbackResult is how an attempt series ended.
