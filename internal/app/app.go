@@ -185,29 +185,23 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
-		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics)
-		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		a.goRun(func() { _ = a.metrics.Serve(ln) })
+		if a.metrics, _, err = a.serveSide("METRICS_ADDR", addr, mux); err != nil {
+			return err
+		}
 	}
 	if addr := a.Config.Telemetry.PprofAddr; addr != "" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("PPROF_ADDR %s: %w", addr, err)
-		}
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		a.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		a.pprofAddr = ln.Addr().String()
-		a.goRun(func() { _ = a.pprof.Serve(ln) })
+		var err error
+		if a.pprof, a.pprofAddr, err = a.serveSide("PPROF_ADDR", addr, mux); err != nil {
+			return err
+		}
 	}
 	if a.worker != nil {
 		if err := a.worker.Start(); err != nil {
@@ -217,6 +211,18 @@ func (a *App) Start(ctx context.Context) error {
 		a.goRun(func() { worker.KeepRetentionSchedule(ctx, a.Temporal, a.Config, a.Log) })
 	}
 	return nil
+}
+
+// serveSide serves h on a listener of its own at addr (the variable named
+// env set it): METRICS_ADDR, PPROF_ADDR. Stop closes the server.
+func (a *App) serveSide(env, addr string, h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s %s: %w", env, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	a.goRun(func() { _ = srv.Serve(ln) })
+	return srv, ln.Addr().String(), nil
 }
 
 func (a *App) goRun(f func()) {
