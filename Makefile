@@ -161,7 +161,9 @@ bench: bin/temporal cluster-tools
 # end to end, CPU per event per process, ratios and targets, in one run.
 # BENCH_PHASE (default 5s) is each scenario's load per round, BENCH_ROUNDS
 # (default 3) the interleaved rounds; BENCH_TEMPORAL_DB=memory runs the dev
-# server in memory, BENCH_GROUP_WRITERS (default 1) the group commit's writers.
+# server in memory, BENCH_GROUP_WRITERS (default 1) the group commit's writers,
+# BENCH_PROFILE_DIR=DIR profiles the first round (pprof of hookflow, perf of
+# Postgres and the Temporal server) into DIR.
 bench-ceiling: bin/temporal
 	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run '^TestBenchCeiling$$' -v -timeout 30m ./internal/bench/
 

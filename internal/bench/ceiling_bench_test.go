@@ -139,11 +139,12 @@ func TestBenchCeiling(t *testing.T) {
 		// The ack path checks the webhook secret, as in production.
 		"SIMPLYPRINT_WEBHOOK_SECRET="+spSecret,
 	)
+	prof := newProfiler(t, "api", "worker") // BENCH_PROFILE_DIR
 	api := &devenv.Process{Name: "hookflow api", Path: bin, Args: []string{"api"}, LogPath: filepath.Join(logDir, "api.log"),
-		Env:   append(slices.Clone(env), "HTTP_ADDR="+apiAddr),
+		Env:   append(append(slices.Clone(env), "HTTP_ADDR="+apiAddr), prof.env("api")...),
 		Ready: func(ctx context.Context) error { return cluster.HTTPOK(ctx, "http://"+apiAddr+"/readyz") }}
 	worker := &devenv.Process{Name: "hookflow worker", Path: bin, Args: []string{"worker"}, LogPath: filepath.Join(logDir, "worker.log"),
-		Env:   append(slices.Clone(env), "METRICS_ADDR="+workerMetrics),
+		Env:   append(append(slices.Clone(env), "METRICS_ADDR="+workerMetrics), prof.env("worker")...),
 		Ready: func(ctx context.Context) error { return cluster.HTTPOK(ctx, "http://"+workerMetrics+"/metrics") }}
 	startProc(t, worker)
 
@@ -265,6 +266,15 @@ func TestBenchCeiling(t *testing.T) {
 	load := func(urls []string, workers int, d time.Duration, seq *atomic.Int64, body func(int64) []byte) result {
 		return loadWith(urls, workers, d, seq, body, header)
 	}
+	// With BENCH_PROFILE_DIR, the first round's phases are profiled.
+	profile := func(round int, label string, processes []string, perf map[string][]int) {
+		if round == 0 {
+			prof.capture(label, phase, processes, perf)
+		}
+	}
+	hookPerf := func() map[string][]int {
+		return map[string][]int{"postgres": dbPIDs(hookDB, probePID)(), "temporal": {devPID}}
+	}
 	measure := func(s *scenario) (result, cpuWindow) {
 		m := startCPU(parts)
 		r := load(s.urls, workers, phase, &seq, body)
@@ -294,7 +304,9 @@ func TestBenchCeiling(t *testing.T) {
 		}
 		acked += load(hookURL, workers, 500*time.Millisecond, &seq, body).acks // warm the new process
 		_, processedBefore := counts()
+		profile(round, "ack-only", []string{"api"}, hookPerf())
 		r, cpu := measure(ackOnly)
+		prof.wait()
 		acked += r.acks
 		stored, processed := counts()
 		var outbox int64
@@ -313,6 +325,7 @@ func TestBenchCeiling(t *testing.T) {
 
 		// hookflow end to end: its CPU window runs until everything the
 		// load acked is processed.
+		profile(round, "end-to-end", []string{"api", "worker"}, hookPerf())
 		m := startCPU(parts)
 		t0 := time.Now()
 		r = load(hookURL, workers, phase, &seq, body)
@@ -325,7 +338,11 @@ func TestBenchCeiling(t *testing.T) {
 		e2e.procRts = append(e2e.procRts, float64(r.acks)/drained.Sub(t0).Seconds())
 
 		for _, s := range []*scenario{single, group, nodb} {
+			if s == group {
+				profile(round, "group-commit", nil, map[string][]int{"postgres": dbPIDs(baseDB)(), "handler": {baseline.PID()}})
+			}
 			r, cpu := measure(s)
+			prof.wait()
 			s.res, s.events = append(s.res, r), s.events+r.acks
 			s.cpu.add(cpu)
 			baseAcked[s] += r.acks
@@ -384,6 +401,7 @@ func TestBenchCeiling(t *testing.T) {
 		fmt.Printf("  %-22s %9.0f %9s %9s %7d %12s %11s\n", s.name, r.rate(), ms(r.pct(0.50)), ms(r.pct(0.99)), errs, proc, drain)
 	}
 	fmt.Printf("  hookflow: %d events acked, stored and processed exactly once\n", acked)
+	prof.done()
 
 	// CPU per 1,000 events, summed over the rounds.
 	per1k := func(s *scenario, part string) float64 {
