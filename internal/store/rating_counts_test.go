@@ -199,12 +199,7 @@ func ratingCountsMismatch(t *testing.T, st *store.Store) string {
 func ratingWorkload(t *testing.T, st *store.Store, base time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := st.Pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := execer(t, st)
 	check := func(when string) {
 		t.Helper()
 		if d := ratingCountsMismatch(t, st); d != "" {
@@ -243,26 +238,17 @@ func ratingWorkload(t *testing.T, st *store.Store, base time.Time) {
 
 	// Sends, targets, closes and presses through the store, some
 	// concurrently: a press and the send of the same request race.
-	var wg sync.WaitGroup
-	errs := make(chan error, len(ids))
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i, id := range ids {
-				if i%4 != w {
-					continue
-				}
-				if err := ratingLifecycle(ctx, st, i, id); err != nil {
-					errs <- fmt.Errorf("request %d: %w", id, err)
-					return
-				}
+	if err := inParallel(4, func(w int) error {
+		for i, id := range ids {
+			if i%4 != w {
+				continue
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+			if err := ratingLifecycle(ctx, st, i, id); err != nil {
+				return fmt.Errorf("request %d: %w", id, err)
+			}
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	check("after the store's calls")
