@@ -29,6 +29,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/hookflow/hookflow/internal/integrations/telegram"
 	"github.com/hookflow/hookflow/internal/samples"
 )
 
@@ -629,19 +630,6 @@ func (s *Server) answerCallbackQuery(p map[string]string) reply {
 	return okReply(true)
 }
 
-func validSecret(s string) bool {
-	if len(s) < 1 || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) setWebhook(p map[string]string) reply {
 	raw := p["url"]
 	if raw == "" { // an empty url removes the webhook
@@ -658,7 +646,7 @@ func (s *Server) setWebhook(p map[string]string) reply {
 		return badRequest("bad webhook: An HTTPS URL must be provided for webhook")
 	}
 	secret, hasSecret := p["secret_token"]
-	if hasSecret && !validSecret(secret) {
+	if hasSecret && !telegram.ValidSecretToken(secret) {
 		return badRequest("secret token contains unallowed characters")
 	}
 	info := WebhookInfo{URL: raw, SecretToken: secret, AllowedUpdates: s.webhook.AllowedUpdates}
