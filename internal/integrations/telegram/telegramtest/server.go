@@ -549,24 +549,36 @@ func (s *Server) messageJSON(m *Message, date int64) map[string]any {
 
 func chatType(id int64) string { return samples.TelegramChatType(id) }
 
+// checkMessage checks the text and reply_markup of a message the bot
+// sends or edits in chat id, and that the chat has not blocked the bot;
+// tooLong is Telegram's description of a text over 4096 characters.
+func (s *Server) checkMessage(p map[string]string, id int64, tooLong string) (string, json.RawMessage, *reply) {
+	fail := func(r reply) (string, json.RawMessage, *reply) { return "", nil, &r }
+	text := p["text"]
+	if strings.TrimSpace(text) == "" {
+		return fail(badRequest("message text is empty"))
+	}
+	if utf16Len(text) > 4096 {
+		return fail(badRequest(tooLong))
+	}
+	markup, bad := checkMarkup(p)
+	if bad != nil {
+		return "", nil, bad
+	}
+	if s.blocked[id] {
+		return fail(errReply(http.StatusForbidden, BlockedDescription, 0))
+	}
+	return text, markup, nil
+}
+
 func (s *Server) sendMessage(p map[string]string) reply {
 	id, bad := chatID(p)
 	if bad != nil {
 		return *bad
 	}
-	text := p["text"]
-	if strings.TrimSpace(text) == "" {
-		return badRequest("message text is empty")
-	}
-	if utf16Len(text) > 4096 {
-		return badRequest("message is too long")
-	}
-	markup, bad := checkMarkup(p)
+	text, markup, bad := s.checkMessage(p, id, "message is too long")
 	if bad != nil {
 		return *bad
-	}
-	if s.blocked[id] {
-		return errReply(http.StatusForbidden, BlockedDescription, 0)
 	}
 	c := s.chats[id]
 	if c == nil {
@@ -592,19 +604,9 @@ func (s *Server) editMessageText(p map[string]string) reply {
 	if err != nil || msgID <= 0 {
 		return badRequest("message identifier is not specified")
 	}
-	text := p["text"]
-	if strings.TrimSpace(text) == "" {
-		return badRequest("message text is empty")
-	}
-	if utf16Len(text) > 4096 {
-		return badRequest("MESSAGE_TOO_LONG")
-	}
-	markup, bad := checkMarkup(p)
+	text, markup, bad := s.checkMessage(p, id, "MESSAGE_TOO_LONG")
 	if bad != nil {
 		return *bad
-	}
-	if s.blocked[id] {
-		return errReply(http.StatusForbidden, BlockedDescription, 0)
 	}
 	var m *Message
 	if c := s.chats[id]; c != nil {
