@@ -7,10 +7,7 @@ import (
 )
 
 func TestJobsConfig(t *testing.T) {
-	cfg, err := LoadFrom(map[string]string{"JOBS_CLIENTS": "acme:s3cret,globex:x:y", "JOBS_SHARED_SECRET": "seed"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, map[string]string{"JOBS_CLIENTS": "acme:s3cret,globex:x:y", "JOBS_SHARED_SECRET": "seed"})
 	cs, err := cfg.Jobs.ClientSet()
 	if err != nil || len(cs) != 3 || cs[1].Secret != "x:y" || cs[2].ID != "default" {
 		t.Fatalf("clients %v (%v)", cs.IDs(), err)

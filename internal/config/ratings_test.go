@@ -7,10 +7,7 @@ import (
 )
 
 func TestRatingsDefaultsAndSeedNames(t *testing.T) {
-	cfg, err := LoadFrom(map[string]string{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, map[string]string{})
 	r := cfg.Ratings
 	if r.Path() != "/okdesk-webhook" || r.Secret() != "" || r.TelegramAPIURL != "https://api.telegram.org" ||
 		r.ReminderAfter != 24*time.Hour || r.TTL != 72*time.Hour || r.English() {
@@ -27,11 +24,8 @@ func TestRatingsDefaultsAndSeedNames(t *testing.T) {
 		}
 	}
 
-	cfg, err = LoadFrom(map[string]string{"WEBHOOK_SECRET": "seed", "WEBHOOK_PATH": "/hooks/okdesk",
+	cfg = mustLoad(t, map[string]string{"WEBHOOK_SECRET": "seed", "WEBHOOK_PATH": "/hooks/okdesk",
 		"RATING_STATUSES": "closed, Resolved", "RATING_LANGUAGE": "en", "TELEGRAM_BOT_USERNAME": "@acme_bot"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r = cfg.Ratings
 	if r.Secret() != "seed" || r.Path() != "/hooks/okdesk" || !r.AsksForRating("resolved") || r.AsksForRating("completed") ||
 		!r.English() || r.DeepLink("tok") != "https://t.me/acme_bot?start=tok" {
