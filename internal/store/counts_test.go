@@ -151,18 +151,14 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 func TestEventCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	provider := migrationProvider(t, dbURL)
-	if _, err := provider.DownTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	migrate := newMigrator(t, dbURL)
+	migrate.downTo(3)
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, processed, outcome, error)
 		VALUES ('sp', 'a', 'w', 'e', 't1', '{}', true, 'applied', NULL), ('sp', 'b', 'w', 'e', 't1', '{}', true, 'stale', 'old'),
 		       ('sp', 'c', 'w', 'e', 't2', '{}', false, NULL, NULL), ('sp', 'd', 'w', 'e', 't2', '{}', false, NULL, NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	migrate.upTo(4)
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
 	}
@@ -172,16 +168,12 @@ func TestEventCountsMigrationBackfills(t *testing.T) {
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("recording after the upgrade: %s", d)
 	}
-	if _, err := provider.DownTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	migrate.downTo(3)
 	var left bool
 	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass('event_counts') IS NOT NULL OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgname LIKE 'inbound_events_count%')`).Scan(&left); err != nil || left {
 		t.Fatalf("after going back the counters or their triggers remain: %v (%v)", left, err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrate.up()
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after upgrading again: %s", d)
 	}

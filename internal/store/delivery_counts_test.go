@@ -423,16 +423,12 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	provider := migrationProvider(t, dbURL)
-	if _, err := provider.DownTo(ctx, 45); err != nil {
-		t.Fatal(err)
-	}
+	migrate := newMigrator(t, dbURL)
+	migrate.downTo(45)
 	finishedDelivery(t, st, 200, store.DeliveryDelivered, time.Now().Add(-3*time.Hour))
 	finishedDelivery(t, st, 0, store.DeliveryPending, time.Now())
 	finishedDelivery(t, st, 410, store.DeliveryGone, time.Now().Add(-30*time.Minute))
-	if _, err := provider.UpTo(ctx, 51); err != nil {
-		t.Fatal(err)
-	}
+	migrate.upTo(51)
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
 	}
@@ -444,17 +440,13 @@ func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 	if d := compareMetrics(got, referenceMetrics(t, st, since)); d != "" || got.Total != 3 {
 		t.Fatalf("after the upgrade: %+v: %s", got, d)
 	}
-	if _, err := provider.DownTo(ctx, 45); err != nil {
-		t.Fatal(err)
-	}
+	migrate.downTo(45)
 	var left bool
 	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass('delivery_counts') IS NOT NULL OR to_regclass('attempt_latency_counts') IS NOT NULL
 		OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgname LIKE 'callback_%_count_%')`).Scan(&left); err != nil || left {
 		t.Fatalf("after going back the counters or their triggers remain: %v (%v)", left, err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrate.up()
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after upgrading again: %s", d)
 	}
