@@ -26,10 +26,7 @@ func TestInvalidConfigNamesTheVariable(t *testing.T) {
 		"PUBLIC_MONITORING":    {"PUBLIC_MONITORING": "maybe"},
 	}
 	for name, vars := range cases {
-		_, err := LoadFrom(vars)
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%v: error %v does not name %s", vars, err, name)
-		}
+		loadFails(t, vars, name)
 	}
 }
 
@@ -99,4 +96,15 @@ func mustLoad(t *testing.T, vars map[string]string) Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// loadFails loads vars and wants an error that says want; it returns the
+// error for further checks.
+func loadFails(t *testing.T, vars map[string]string, want string) error {
+	t.Helper()
+	_, err := LoadFrom(vars)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v: error %v, want it to say %q", vars, err, want)
+	}
+	return err
 }
