@@ -8,10 +8,7 @@ import (
 )
 
 func TestDefaults(t *testing.T) {
-	cfg, err := LoadFrom(map[string]string{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, map[string]string{})
 	if cfg.HTTPAddr != ":8080" || cfg.Temporal.Address != "127.0.0.1:7233" || cfg.Temporal.Namespace != "default" ||
 		cfg.BodyLimit != 1<<20 || cfg.Temporal.TaskQueue != "hookflow" {
 		t.Fatalf("defaults: %+v", cfg)
@@ -29,10 +26,7 @@ func TestInvalidConfigNamesTheVariable(t *testing.T) {
 		"PUBLIC_MONITORING":    {"PUBLIC_MONITORING": "maybe"},
 	}
 	for name, vars := range cases {
-		_, err := LoadFrom(vars)
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%v: error %v does not name %s", vars, err, name)
-		}
+		loadFails(t, vars, name)
 	}
 }
 
@@ -82,11 +76,8 @@ func TestREADMEConfigTable(t *testing.T) {
 // short ones); the named lists need 16 characters and never show a token in
 // their errors.
 func TestTokens(t *testing.T) {
-	cfg, err := LoadFrom(map[string]string{"ADMIN_TOKEN": "admin-token", "ADMIN_TOKENS": "ci:0123456789abcdef0123",
+	cfg := mustLoad(t, map[string]string{"ADMIN_TOKEN": "admin-token", "ADMIN_TOKENS": "ci:0123456789abcdef0123",
 		"READ_TOKENS": "grafana:fedcba98765432100123"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	set, err := cfg.Tokens()
 	if err != nil || len(set.Identities()) != 3 {
 		t.Fatalf("tokens %v %v", set.Identities(), err)
@@ -95,4 +86,25 @@ func TestTokens(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "READ_TOKENS entry 1") || strings.Contains(err.Error(), "too-short-token") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// mustLoad loads a Config from vars, failing the test on an error.
+func mustLoad(t *testing.T, vars map[string]string) Config {
+	t.Helper()
+	cfg, err := LoadFrom(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// loadFails loads vars and wants an error that says want; it returns the
+// error for further checks.
+func loadFails(t *testing.T, vars map[string]string, want string) error {
+	t.Helper()
+	_, err := LoadFrom(vars)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v: error %v, want it to say %q", vars, err, want)
+	}
+	return err
 }

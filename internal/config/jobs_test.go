@@ -7,10 +7,7 @@ import (
 )
 
 func TestJobsConfig(t *testing.T) {
-	cfg, err := LoadFrom(map[string]string{"JOBS_CLIENTS": "acme:s3cret,globex:x:y", "JOBS_SHARED_SECRET": "seed"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, map[string]string{"JOBS_CLIENTS": "acme:s3cret,globex:x:y", "JOBS_SHARED_SECRET": "seed"})
 	cs, err := cfg.Jobs.ClientSet()
 	if err != nil || len(cs) != 3 || cs[1].Secret != "x:y" || cs[2].ID != "default" {
 		t.Fatalf("clients %v (%v)", cs.IDs(), err)
@@ -62,11 +59,7 @@ func TestJobsConfigInvalid(t *testing.T) {
 		{map[string]string{"GENERATOR_MAX_RPS": "NaN"}, "GENERATOR_MAX_RPS"},
 	}
 	for _, c := range cases {
-		_, err := LoadFrom(c.vars)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%v: error %v, want it to name %s", c.vars, err, c.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "topsecret") {
+		if err := loadFails(t, c.vars, c.want); err != nil && strings.Contains(err.Error(), "topsecret") {
 			t.Errorf("%v: error shows a secret: %v", c.vars, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -32,19 +33,13 @@ type OrdersConfig struct {
 
 // Token is the webhook token: BITRIX_WEBHOOK_TOKEN, else WEBHOOK_TOKEN.
 func (c OrdersConfig) Token() string {
-	if c.WebhookToken != "" {
-		return c.WebhookToken
-	}
-	return c.SeedWebhookToken
+	return cmp.Or(c.WebhookToken, c.SeedWebhookToken)
 }
 
 // PreviousToken is the webhook token being replaced during a rotation:
 // BITRIX_WEBHOOK_TOKEN_PREVIOUS, else WEBHOOK_TOKEN_PREVIOUS.
 func (c OrdersConfig) PreviousToken() string {
-	if c.WebhookTokenPrevious != "" {
-		return c.WebhookTokenPrevious
-	}
-	return c.SeedWebhookTokenPrevious
+	return cmp.Or(c.WebhookTokenPrevious, c.SeedWebhookTokenPrevious)
 }
 
 // Statuses is the status map (the default one when the field was never

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/internal/integrations/telegram"
 )
 
 // TelegramWebhookPath is where Telegram delivers the bot's updates.
@@ -43,19 +46,13 @@ type RatingsConfig struct {
 // Secret is the Okdesk webhook secret: OKDESK_WEBHOOK_SECRET, else
 // WEBHOOK_SECRET.
 func (c RatingsConfig) Secret() string {
-	if c.WebhookSecret != "" {
-		return c.WebhookSecret
-	}
-	return c.SeedWebhookSecret
+	return cmp.Or(c.WebhookSecret, c.SeedWebhookSecret)
 }
 
 // PreviousSecret is the Okdesk secret being replaced during a rotation:
 // OKDESK_WEBHOOK_SECRET_PREVIOUS, else WEBHOOK_SECRET_PREVIOUS.
 func (c RatingsConfig) PreviousSecret() string {
-	if c.WebhookSecretPrevious != "" {
-		return c.WebhookSecretPrevious
-	}
-	return c.SeedWebhookSecretPrevious
+	return cmp.Or(c.WebhookSecretPrevious, c.SeedWebhookSecretPrevious)
 }
 
 // Path is the Okdesk webhook path (the default when never loaded).
@@ -131,31 +128,18 @@ func (c RatingsConfig) validate() error {
 			errs = append(errs, errors.New("OKDESK_COMMENT_AUTHOR_ID: required with OKDESK_API_URL (Okdesk needs an employee id as the author of a comment)"))
 		}
 	}
-	if s := c.TelegramWebhookSecret; s != "" && !validTelegramSecret(s) {
+	if s := c.TelegramWebhookSecret; s != "" && !telegram.ValidSecretToken(s) {
 		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET: Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -"))
 	}
-	if s := c.TelegramWebhookSecretPrevious; s != "" && !validTelegramSecret(s) {
+	if s := c.TelegramWebhookSecretPrevious; s != "" && !telegram.ValidSecretToken(s) {
 		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET_PREVIOUS: Telegram accepts 1-256 characters of A-Z a-z 0-9 _ -"))
 	}
 	errs = append(errs, checkPrevious("TELEGRAM_WEBHOOK_SECRET_PREVIOUS", c.TelegramWebhookSecretPrevious, "TELEGRAM_WEBHOOK_SECRET", c.TelegramWebhookSecret))
 	prevName, prev := firstSet("OKDESK_WEBHOOK_SECRET_PREVIOUS", c.WebhookSecretPrevious, "WEBHOOK_SECRET_PREVIOUS", c.SeedWebhookSecretPrevious)
 	curName, cur := firstSet("OKDESK_WEBHOOK_SECRET", c.WebhookSecret, "WEBHOOK_SECRET", c.SeedWebhookSecret)
 	errs = append(errs, checkPrevious(prevName, prev, curName, cur))
-	if u := c.BotUsername(); u != "" && !validTelegramSecret(u) {
+	if u := c.BotUsername(); u != "" && !telegram.ValidSecretToken(u) {
 		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_USERNAME: %q is not a Telegram username", u))
 	}
 	return errors.Join(errs...)
-}
-
-func validTelegramSecret(s string) bool {
-	if len(s) < 1 || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
-			return false
-		}
-	}
-	return true
 }

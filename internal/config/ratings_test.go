@@ -1,16 +1,12 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
 
 func TestRatingsDefaultsAndSeedNames(t *testing.T) {
-	cfg, err := LoadFrom(map[string]string{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustLoad(t, map[string]string{})
 	r := cfg.Ratings
 	if r.Path() != "/okdesk-webhook" || r.Secret() != "" || r.TelegramAPIURL != "https://api.telegram.org" ||
 		r.ReminderAfter != 24*time.Hour || r.TTL != 72*time.Hour || r.English() {
@@ -27,11 +23,8 @@ func TestRatingsDefaultsAndSeedNames(t *testing.T) {
 		}
 	}
 
-	cfg, err = LoadFrom(map[string]string{"WEBHOOK_SECRET": "seed", "WEBHOOK_PATH": "/hooks/okdesk",
+	cfg = mustLoad(t, map[string]string{"WEBHOOK_SECRET": "seed", "WEBHOOK_PATH": "/hooks/okdesk",
 		"RATING_STATUSES": "closed, Resolved", "RATING_LANGUAGE": "en", "TELEGRAM_BOT_USERNAME": "@acme_bot"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r = cfg.Ratings
 	if r.Secret() != "seed" || r.Path() != "/hooks/okdesk" || !r.AsksForRating("resolved") || r.AsksForRating("completed") ||
 		!r.English() || r.DeepLink("tok") != "https://t.me/acme_bot?start=tok" {
@@ -55,9 +48,6 @@ func TestRatingsInvalidConfigNamesTheVariable(t *testing.T) {
 		"TELEGRAM_API_URL":         {"TELEGRAM_API_URL": "ftp://x"},
 	}
 	for name, vars := range cases {
-		_, err := LoadFrom(vars)
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%v: error %v does not name %s", vars, err, name)
-		}
+		loadFails(t, vars, name)
 	}
 }

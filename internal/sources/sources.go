@@ -251,20 +251,8 @@ func checkVerify(v *Verify, bad func(field, format string, args ...any)) {
 		if v.Header == "" {
 			bad("verify.header", "missing: the header that carries the signature (e.g. X-Hub-Signature-256)")
 		}
-		switch v.Algorithm {
-		case "":
-			v.Algorithm = "sha256"
-		case "sha256", "sha1":
-		default:
-			bad("verify.algorithm", "%q: use sha256 or sha1", v.Algorithm)
-		}
-		switch v.Encoding {
-		case "":
-			v.Encoding = "hex"
-		case "hex", "base64":
-		default:
-			bad("verify.encoding", "%q: use hex or base64", v.Encoding)
-		}
+		oneOf("verify.algorithm", &v.Algorithm, "use sha256 or sha1", bad, "sha256", "sha1")
+		oneOf("verify.encoding", &v.Encoding, "use hex or base64", bad, "hex", "base64")
 	case VerifyStripe, VerifyStandardWebhooks:
 	default:
 		bad("verify.mode", "%q is not one of none, token, hmac, stripe, standard-webhooks", v.Mode)
@@ -297,6 +285,17 @@ func checkVerify(v *Verify, bad func(field, format string, args ...any)) {
 	}
 }
 
+// oneOf sets an empty *v to allowed[0], its default, and reports any
+// other value not in allowed with hint.
+func oneOf(field string, v *string, hint string, bad func(field, format string, args ...any), allowed ...string) {
+	switch {
+	case *v == "":
+		*v = allowed[0]
+	case !slices.Contains(allowed, *v):
+		bad(field, "%q: "+hint, *v)
+	}
+}
+
 func checkLocator(field string, l *Locator, bad func(field, format string, args ...any)) {
 	if l == nil {
 		return
@@ -319,13 +318,7 @@ func checkTarget(s *Source, bad func(field, format string, args ...any)) {
 	if t.TaskQueue == "" {
 		bad("target.task_queue", "missing: the task queue your worker polls")
 	}
-	switch t.Mode {
-	case "":
-		t.Mode = ModeSignal
-	case ModeSignal, ModeStart:
-	default:
-		bad("target.mode", "%q: use signal (a batch of events to a long-running workflow per key) or start (a run per event)", t.Mode)
-	}
+	oneOf("target.mode", &t.Mode, "use signal (a batch of events to a long-running workflow per key) or start (a run per event)", bad, ModeSignal, ModeStart)
 	switch {
 	case t.Mode == ModeSignal && t.Signal == "":
 		t.Signal = DefaultSignal

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,25 +55,16 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 
 	// Four writers record overlapping ranges of keys, so each key is
 	// offered several times, in batches that also repeat keys within.
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range 10 {
-				from := (w*7 + b*13) % 300
-				batch := append(sourceEvents("sp", from, from+40, typ), sourceEvents("sp", from, from+5, typ)...)
-				if _, err := st.RecordEvents(ctx, batch); err != nil {
-					errs <- err
-					return
-				}
+	if err := inParallel(4, func(w int) error {
+		for b := range 10 {
+			from := (w*7 + b*13) % 300
+			batch := append(sourceEvents("sp", from, from+40, typ), sourceEvents("sp", from, from+5, typ)...)
+			if _, err := st.RecordEvents(ctx, batch); err != nil {
+				return err
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.RecordEvents(ctx, sourceEvents("other", 0, 30, func(int) string { return "e" })); err != nil {
@@ -161,18 +151,14 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 func TestEventCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	provider := migrationProvider(t, dbURL)
-	if _, err := provider.DownTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	migrate := newMigrator(t, dbURL)
+	migrate.downTo(3)
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, processed, outcome, error)
 		VALUES ('sp', 'a', 'w', 'e', 't1', '{}', true, 'applied', NULL), ('sp', 'b', 'w', 'e', 't1', '{}', true, 'stale', 'old'),
 		       ('sp', 'c', 'w', 'e', 't2', '{}', false, NULL, NULL), ('sp', 'd', 'w', 'e', 't2', '{}', false, NULL, NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, 4); err != nil {
-		t.Fatal(err)
-	}
+	migrate.upTo(4)
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
 	}
@@ -182,16 +168,12 @@ func TestEventCountsMigrationBackfills(t *testing.T) {
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("recording after the upgrade: %s", d)
 	}
-	if _, err := provider.DownTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	migrate.downTo(3)
 	var left bool
 	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass('event_counts') IS NOT NULL OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgname LIKE 'inbound_events_count%')`).Scan(&left); err != nil || left {
 		t.Fatalf("after going back the counters or their triggers remain: %v (%v)", left, err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrate.up()
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after upgrading again: %s", d)
 	}
@@ -282,21 +264,9 @@ func TestListEventsPagesByTime(t *testing.T) {
 	}
 	base := time.Date(2025, 1, 9, 12, 0, 0, 0, time.UTC)
 	f := store.EventFilter{Source: "sp", Since: base.Add(time.Minute), Until: base.Add(4 * time.Minute), Limit: 2}
-	var seen []int64
-	for range 10 {
-		page, err := st.ListEvents(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			seen = append(seen, e.ID)
-		}
-		if len(page) < f.Limit {
-			break
-		}
-		last := page[len(page)-1]
-		f.After = &store.EventCursor{ReceivedAt: last.ReceivedAt, ID: last.ID}
-	}
+	seen := pageKeys(t, 10, f.Limit, func() ([]store.InboundEvent, error) { return st.ListEvents(ctx, f) },
+		func(last store.InboundEvent) { f.After = &store.EventCursor{ReceivedAt: last.ReceivedAt, ID: last.ID} },
+		func(e store.InboundEvent) int64 { return e.ID })
 	// Minute 3: 11, 10, 9 (i/3 = 3), 6, 5; minute 2: 8; minute 1: 7, 4, 3.
 	if want := "[11 10 9 6 5 8 7 4 3]"; fmt.Sprint(seen) != want {
 		t.Fatalf("pages gave %v, want %s", seen, want)
@@ -313,22 +283,10 @@ func TestListOrdersPagesByCursor(t *testing.T) {
 		FROM generate_series(1, 11) i`); err != nil {
 		t.Fatal(err)
 	}
-	var seen []int64
 	f := store.OrderFilter{Limit: 4}
-	for range 5 {
-		page, err := st.ListOrders(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range page {
-			seen = append(seen, o.BitrixID)
-		}
-		if len(page) < f.Limit {
-			break
-		}
-		last := page[len(page)-1]
-		f.After = &store.OrderCursor{UpdatedAt: last.UpdatedAt, ID: last.ID}
-	}
+	seen := pageKeys(t, 5, f.Limit, func() ([]store.Order, error) { return st.ListOrders(ctx, f) },
+		func(last store.Order) { f.After = &store.OrderCursor{UpdatedAt: last.UpdatedAt, ID: last.ID} },
+		func(o store.Order) int64 { return o.BitrixID })
 	if want := "[11 10 9 8 7 6 5 4 3 2 1]"; fmt.Sprint(seen) != want {
 		t.Fatalf("pages gave %v, want %s", seen, want)
 	}

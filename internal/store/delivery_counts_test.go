@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -228,56 +227,46 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 	// Attempts, four writers at once. Delivery i gets i%4 attempts; the
 	// last one decides its status.
 	codes := []int{500, 0, 503, 200, 410, 400}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += 4 {
-				id := ids[i]
-				count := i % 4
-				for a := 1; a <= count; a++ {
-					rec := store.AttemptRecord{DeliveryID: id, Series: 1, Attempt: a,
-						AttemptedAt: created[id].Add(time.Duration(a*17) * time.Minute),
-						Latency:     time.Duration(float64(time.Millisecond) * 0.7 * math.Pow(1.37, float64((i*3+a)%25))),
-						Outcome:     "retryable", DeliveryStatus: store.DeliveryPending}
-					if i%13 == 0 {
-						rec.Latency = 0
-					}
-					rec.StatusCode = codes[(i+a)%2]
-					if a == count {
-						switch i % 5 {
-						case 0:
-							rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 200, "delivered", store.DeliveryDelivered
-						case 1:
-							rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 400, "permanent", store.DeliveryFailed
-						case 2:
-							rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 410, "gone", store.DeliveryGone
-						case 3:
-							rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 0, "permanent", store.DeliveryFailed
-						}
-					}
-					if rec.DeliveryStatus == store.DeliveryPending {
-						next := now.Add(time.Minute)
-						rec.NextAttemptAt = &next
-					}
-					if err := st.RecordAttempt(ctx, rec); err != nil {
-						errs <- err
-						return
-					}
-					// A repeat of the same attempt changes nothing.
-					if err := st.RecordAttempt(ctx, rec); err != nil {
-						errs <- err
-						return
+	if err := inParallel(4, func(w int) error {
+		for i := w; i < n; i += 4 {
+			id := ids[i]
+			count := i % 4
+			for a := 1; a <= count; a++ {
+				rec := store.AttemptRecord{DeliveryID: id, Series: 1, Attempt: a,
+					AttemptedAt: created[id].Add(time.Duration(a*17) * time.Minute),
+					Latency:     time.Duration(float64(time.Millisecond) * 0.7 * math.Pow(1.37, float64((i*3+a)%25))),
+					Outcome:     "retryable", DeliveryStatus: store.DeliveryPending}
+				if i%13 == 0 {
+					rec.Latency = 0
+				}
+				rec.StatusCode = codes[(i+a)%2]
+				if a == count {
+					switch i % 5 {
+					case 0:
+						rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 200, "delivered", store.DeliveryDelivered
+					case 1:
+						rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 400, "permanent", store.DeliveryFailed
+					case 2:
+						rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 410, "gone", store.DeliveryGone
+					case 3:
+						rec.StatusCode, rec.Outcome, rec.DeliveryStatus = 0, "permanent", store.DeliveryFailed
 					}
 				}
+				if rec.DeliveryStatus == store.DeliveryPending {
+					next := now.Add(time.Minute)
+					rec.NextAttemptAt = &next
+				}
+				if err := st.RecordAttempt(ctx, rec); err != nil {
+					return err
+				}
+				// A repeat of the same attempt changes nothing.
+				if err := st.RecordAttempt(ctx, rec); err != nil {
+					return err
+				}
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// Finished at some time after their creation, not all within the hour.
@@ -434,16 +423,12 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	provider := migrationProvider(t, dbURL)
-	if _, err := provider.DownTo(ctx, 45); err != nil {
-		t.Fatal(err)
-	}
+	migrate := newMigrator(t, dbURL)
+	migrate.downTo(45)
 	finishedDelivery(t, st, 200, store.DeliveryDelivered, time.Now().Add(-3*time.Hour))
 	finishedDelivery(t, st, 0, store.DeliveryPending, time.Now())
 	finishedDelivery(t, st, 410, store.DeliveryGone, time.Now().Add(-30*time.Minute))
-	if _, err := provider.UpTo(ctx, 51); err != nil {
-		t.Fatal(err)
-	}
+	migrate.upTo(51)
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
 	}
@@ -455,17 +440,13 @@ func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 	if d := compareMetrics(got, referenceMetrics(t, st, since)); d != "" || got.Total != 3 {
 		t.Fatalf("after the upgrade: %+v: %s", got, d)
 	}
-	if _, err := provider.DownTo(ctx, 45); err != nil {
-		t.Fatal(err)
-	}
+	migrate.downTo(45)
 	var left bool
 	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass('delivery_counts') IS NOT NULL OR to_regclass('attempt_latency_counts') IS NOT NULL
 		OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgname LIKE 'callback_%_count_%')`).Scan(&left); err != nil || left {
 		t.Fatalf("after going back the counters or their triggers remain: %v (%v)", left, err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrate.up()
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after upgrading again: %s", d)
 	}
@@ -515,32 +496,24 @@ func TestDeliveryCountsCompactWhileWriting(t *testing.T) {
 			rounds++
 		}
 	}()
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for a := 1; a <= 3; a++ {
-				for i := w; i < len(ids); i += 4 {
-					status := store.DeliveryPending
-					if a == 3 {
-						status = []string{store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGone}[i%3]
-					}
-					if err := st.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: ids[i], Series: 1, Attempt: a,
-						AttemptedAt: time.Now().Add(-time.Duration(i%3) * time.Hour), StatusCode: 500 + a,
-						Latency: time.Duration(i+a) * time.Millisecond, Outcome: "x", DeliveryStatus: status}); err != nil {
-						errs <- err
-						return
-					}
+	err := inParallel(4, func(w int) error {
+		for a := 1; a <= 3; a++ {
+			for i := w; i < len(ids); i += 4 {
+				status := store.DeliveryPending
+				if a == 3 {
+					status = []string{store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryGone}[i%3]
+				}
+				if err := st.RecordAttempt(ctx, store.AttemptRecord{DeliveryID: ids[i], Series: 1, Attempt: a,
+					AttemptedAt: time.Now().Add(-time.Duration(i%3) * time.Hour), StatusCode: 500 + a,
+					Latency: time.Duration(i+a) * time.Millisecond, Outcome: "x", DeliveryStatus: status}); err != nil {
+					return err
 				}
 			}
-		}()
-	}
-	wg.Wait()
+		}
+		return nil
+	})
 	close(done)
-	close(errs)
-	for err := range errs {
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := <-compacted; err != nil {

@@ -156,37 +156,62 @@ func migrationProvider(t *testing.T, dbURL string) *goose.Provider {
 	return provider
 }
 
+// migrator moves a test database down and up the migrations of this
+// checkout, failing the test on an error.
+type migrator struct {
+	t        *testing.T
+	provider *goose.Provider
+}
+
+func newMigrator(t *testing.T, dbURL string) migrator {
+	return migrator{t: t, provider: migrationProvider(t, dbURL)}
+}
+
+func (m migrator) downTo(version int64) {
+	m.t.Helper()
+	if _, err := m.provider.DownTo(context.Background(), version); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+func (m migrator) upTo(version int64) {
+	m.t.Helper()
+	if _, err := m.provider.UpTo(context.Background(), version); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// up applies every migration.
+func (m migrator) up() {
+	m.t.Helper()
+	if _, err := m.provider.Up(context.Background()); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 // Upgrading with events waiting for Temporal keeps them waiting (with their
 // attempts), and so does going back.
 func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	provider := migrationProvider(t, dbURL)
-	if _, err := provider.DownTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	migrate := newMigrator(t, dbURL)
+	migrate.downTo(2)
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, dispatched_at, dispatch_attempts)
 		VALUES ('test', 'sent', 'w', 'e', 'e', '{}', now(), 1), ('test', 'waiting', 'w', 'e', 'e', '{}', NULL, 3)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
+	migrate.upTo(3)
 	var key string
 	var attempts int
 	if err := st.Pool.QueryRow(ctx, `SELECT e.dedup_key, o.attempts FROM relay_outbox o JOIN inbound_events e ON e.id = o.event_id`).Scan(&key, &attempts); err != nil || key != "waiting" || attempts != 3 {
 		t.Fatalf("outbox after upgrade: %q with %d attempts (%v), want only 'waiting' with 3", key, attempts, err)
 	}
-	if _, err := provider.DownTo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	migrate.downTo(2)
 	var undispatched string
 	if err := st.Pool.QueryRow(ctx, `SELECT string_agg(dedup_key || ':' || dispatch_attempts, ',') FROM inbound_events WHERE dispatched_at IS NULL`).Scan(&undispatched); err != nil || undispatched != "waiting:3" {
 		t.Fatalf("undispatched after downgrade: %q (%v), want waiting:3", undispatched, err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrate.up()
 }
 
 // A database migrated by the release before 00003 (which had only the

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
 )
@@ -49,18 +47,8 @@ func TestRetrySeriesSeesItsOwnCommit(t *testing.T) {
 func finishedDelivery(t *testing.T, st *store.Store, code int, status string, at time.Time) string {
 	t.Helper()
 	ctx := context.Background()
-	jobID := uuid.NewString()
-	if _, _, err := st.CreateJob(ctx, store.NewJob{ID: jobID, ClientID: "acme", Version: "v1", Languages: []string{"en"},
-		WebhookURL: "http://receiver.invalid/cb", RequestHash: "h"},
-		&store.InboundEvent{Source: store.JobsSource, DedupKey: jobID, WorkflowID: store.JobWorkflowID(jobID), Event: "submitted",
-			EventType: "submitted", EntityID: jobID, Payload: []byte(`{}`)}); err != nil {
-		t.Fatal(err)
-	}
-	j, err := st.FinishJob(ctx, jobID, func(id string) string { return "msg_" + id })
-	if err != nil || j.Delivery == nil {
-		t.Fatalf("finish job: %v, delivery %v", err, j.Delivery)
-	}
-	rec := store.AttemptRecord{DeliveryID: j.Delivery.ID, Series: 1, Attempt: 1, AttemptedAt: at,
+	id := newDelivery(t, st)
+	rec := store.AttemptRecord{DeliveryID: id, Series: 1, Attempt: 1, AttemptedAt: at,
 		StatusCode: code, Outcome: "permanent", DeliveryStatus: status}
 	if status == store.DeliveryPending {
 		next := time.Now().Add(time.Minute)
@@ -69,5 +57,5 @@ func finishedDelivery(t *testing.T, st *store.Store, code int, status string, at
 	if err := st.RecordAttempt(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	return j.Delivery.ID
+	return id
 }

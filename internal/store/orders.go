@@ -584,9 +584,17 @@ type SyncLogFilter struct {
 // set go into it: a generic plan of "(NOT $2 OR status IN ...)" cannot use
 // the partial index sync_log_errors, nor "($1 = ” OR ...)"
 // sync_log_by_entity.
+const syncLogColumns = `id, direction, entity, entity_id, crm_id, action, status, error, detail, duration_ms, event_id, at`
+
+func scanSyncLogEntry(r pgx.CollectableRow) (SyncLogEntry, error) {
+	var e SyncLogEntry
+	err := r.Scan(&e.ID, &e.Direction, &e.Entity, &e.EntityID, &e.CRMID, &e.Action, &e.Status, &e.Error, &e.Detail,
+		&e.DurationMS, &e.EventID, &e.At)
+	return e, err
+}
+
 func listSyncLogQuery(f SyncLogFilter) (string, []any) {
-	q, args := `SELECT id, direction, entity, entity_id, crm_id, action, status, error, detail, duration_ms, event_id, at
-		FROM sync_log WHERE true`, []any{f.Limit}
+	q, args := `SELECT `+syncLogColumns+` FROM sync_log WHERE true`, []any{f.Limit}
 	if f.EntityID != "" {
 		args = append(args, f.EntityID)
 		q += fmt.Sprintf(` AND entity = 'order' AND entity_id = $%d`, len(args))
@@ -607,12 +615,7 @@ func (s *Store) ListSyncLog(ctx context.Context, f SyncLogFilter) ([]SyncLogEntr
 	if err != nil {
 		return nil, err
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SyncLogEntry, error) {
-		var e SyncLogEntry
-		err := r.Scan(&e.ID, &e.Direction, &e.Entity, &e.EntityID, &e.CRMID, &e.Action, &e.Status, &e.Error, &e.Detail,
-			&e.DurationMS, &e.EventID, &e.At)
-		return e, err
-	})
+	out, err := pgx.CollectRows(rows, scanSyncLogEntry)
 	if out == nil {
 		out = []SyncLogEntry{}
 	}
@@ -691,17 +694,11 @@ func (s *Store) SyncStatus(ctx context.Context, recentErrors int) (SyncStatus, e
 		st.Backlog.OldestPendingSeconds = int64(time.Since(*oldest).Seconds())
 	}
 	last := func(where string) (*SyncLogEntry, error) {
-		rows, err := s.Pool.Query(ctx, `SELECT id, direction, entity, entity_id, crm_id, action, status, error, detail, duration_ms, event_id, at
-			FROM sync_log WHERE `+where+` ORDER BY id DESC LIMIT 1`)
+		rows, err := s.Pool.Query(ctx, `SELECT `+syncLogColumns+` FROM sync_log WHERE `+where+` ORDER BY id DESC LIMIT 1`)
 		if err != nil {
 			return nil, err
 		}
-		e, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (SyncLogEntry, error) {
-			var e SyncLogEntry
-			err := r.Scan(&e.ID, &e.Direction, &e.Entity, &e.EntityID, &e.CRMID, &e.Action, &e.Status, &e.Error, &e.Detail,
-				&e.DurationMS, &e.EventID, &e.At)
-			return e, err
-		})
+		e, err := pgx.CollectExactlyOneRow(rows, scanSyncLogEntry)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}

@@ -199,12 +199,7 @@ func ratingCountsMismatch(t *testing.T, st *store.Store) string {
 func ratingWorkload(t *testing.T, st *store.Store, base time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := st.Pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := execer(t, st)
 	check := func(when string) {
 		t.Helper()
 		if d := ratingCountsMismatch(t, st); d != "" {
@@ -243,26 +238,17 @@ func ratingWorkload(t *testing.T, st *store.Store, base time.Time) {
 
 	// Sends, targets, closes and presses through the store, some
 	// concurrently: a press and the send of the same request race.
-	var wg sync.WaitGroup
-	errs := make(chan error, len(ids))
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i, id := range ids {
-				if i%4 != w {
-					continue
-				}
-				if err := ratingLifecycle(ctx, st, i, id); err != nil {
-					errs <- fmt.Errorf("request %d: %w", id, err)
-					return
-				}
+	if err := inParallel(4, func(w int) error {
+		for i, id := range ids {
+			if i%4 != w {
+				continue
 			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+			if err := ratingLifecycle(ctx, st, i, id); err != nil {
+				return fmt.Errorf("request %d: %w", id, err)
+			}
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	check("after the store's calls")
@@ -490,10 +476,8 @@ func TestRatingStatsReadTheCounters(t *testing.T) {
 func TestRatingCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
-	provider := migrationProvider(t, dbURL)
-	if _, err := provider.DownTo(ctx, 45); err != nil {
-		t.Fatal(err)
-	}
+	migrate := newMigrator(t, dbURL)
+	migrate.downTo(45)
 	base := time.Now().UTC().AddDate(0, 0, -50)
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
 		SELECT g, 1, 'wf-' || g, nullif(g % 3, 0), $1::timestamptz + g * interval '97 minutes',
@@ -508,9 +492,7 @@ func TestRatingCountsMigrationBackfills(t *testing.T) {
 		FROM rating_requests WHERE state = 'rated'`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := provider.UpTo(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
+	migrate.upTo(50)
 	if d := ratingCountsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
 	}
@@ -531,18 +513,14 @@ func TestRatingCountsMigrationBackfills(t *testing.T) {
 	if d := ratingStatsMismatch(got, referenceRatingStats(t, st, f), func(float64) float64 { return 1e-9 }); d != "" {
 		t.Fatalf("stats after the upgrade:%s", d)
 	}
-	if _, err := provider.DownTo(ctx, 45); err != nil {
-		t.Fatal(err)
-	}
+	migrate.downTo(45)
 	var left bool
 	if err := st.Pool.QueryRow(ctx, `SELECT to_regclass('rating_request_counts') IS NOT NULL OR to_regclass('rating_score_counts') IS NOT NULL
 		OR to_regclass('rating_rate_counts') IS NOT NULL OR to_regclass('rating_assignee_counts') IS NOT NULL
 		OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgname LIKE 'rating%count%')`).Scan(&left); err != nil || left {
 		t.Fatalf("after going back the counters or their triggers remain: %v (%v)", left, err)
 	}
-	if _, err := provider.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	migrate.up()
 	if d := ratingCountsMismatch(t, st); d != "" {
 		t.Fatalf("after upgrading again: %s", d)
 	}

@@ -27,12 +27,7 @@ import (
 func TestRetentionPurge(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := st.Pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
+	exec := execer(t, st)
 	typ := func(i int) string { return []string{"job_started", "job_completed"}[i%2] }
 	for _, batch := range [][]*store.InboundEvent{
 		sourceEvents("simplyprint", 0, 2600, typ), // 0..2499 old processed, the rest below

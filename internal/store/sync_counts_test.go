@@ -15,12 +15,7 @@ import (
 func TestSyncStatusCountersEqualAFullCount(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
-	exec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := st.Pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := execer(t, st)
 	exec(`INSERT INTO orders (bitrix_id, number, status, bitrix_status, sync_state)
 		SELECT i, 'N' || i, 'new', 'N', (ARRAY['synced', 'pending', 'failed', 'skipped'])[1 + i % 4] FROM generate_series(1, 200) i`)
 	exec(`INSERT INTO sync_log (direction, entity, entity_id, action, status)

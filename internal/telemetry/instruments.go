@@ -71,52 +71,45 @@ func ObserveBacklog(read func(ctx context.Context) (count int64, oldestSeconds f
 // handed to Temporal: while paused, what a resume will drain), read at each
 // scrape through read, which calls observe once per source.
 func ObserveSources(read func(ctx context.Context, observe func(source string, paused bool, held int64)) error) (metric.Registration, error) {
-	m := otel.Meter("github.com/hookflow/hookflow")
-	paused, err := m.Int64ObservableGauge("hookflow_source_paused", metric.WithDescription("1 while the source is paused (its events are recorded and acked, and held until resume)"))
-	if err != nil {
-		return nil, err
-	}
-	held, err := m.Int64ObservableGauge("hookflow_source_held", metric.WithDescription("the source's events recorded but not yet handed to Temporal"))
-	if err != nil {
-		return nil, err
-	}
-	return m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		return read(ctx, func(source string, p bool, n int64) {
-			attrs := metric.WithAttributes(attribute.String("source", source))
-			v := int64(0)
-			if p {
-				v = 1
-			}
-			o.ObserveInt64(paused, v, attrs)
-			o.ObserveInt64(held, n, attrs)
-		})
-	}, paused, held)
+	return observePauses("source",
+		"hookflow_source_paused", "1 while the source is paused (its events are recorded and acked, and held until resume)",
+		"hookflow_source_held", "the source's events recorded but not yet handed to Temporal", read)
 }
 
 // ObserveClients registers hookflow_client_paused{client} (1 paused, 0
 // not) and hookflow_client_pending{client} (deliveries not finished: while
 // paused, what waits), read at each scrape through read.
 func ObserveClients(read func(ctx context.Context, observe func(client string, paused bool, pending int64)) error) (metric.Registration, error) {
+	return observePauses("client",
+		"hookflow_client_paused", "1 while the callback client is paused (its deliveries wait before each attempt)",
+		"hookflow_client_pending", "the client's callback deliveries not finished yet", read)
+}
+
+// observePauses registers the gauges pausedName{label} (1 paused, 0 not)
+// and countName{label}, read at each scrape through read, which calls
+// observe once per value of label.
+func observePauses(label, pausedName, pausedDesc, countName, countDesc string,
+	read func(ctx context.Context, observe func(key string, paused bool, n int64)) error) (metric.Registration, error) {
 	m := otel.Meter("github.com/hookflow/hookflow")
-	paused, err := m.Int64ObservableGauge("hookflow_client_paused", metric.WithDescription("1 while the callback client is paused (its deliveries wait before each attempt)"))
+	paused, err := m.Int64ObservableGauge(pausedName, metric.WithDescription(pausedDesc))
 	if err != nil {
 		return nil, err
 	}
-	pending, err := m.Int64ObservableGauge("hookflow_client_pending", metric.WithDescription("the client's callback deliveries not finished yet"))
+	count, err := m.Int64ObservableGauge(countName, metric.WithDescription(countDesc))
 	if err != nil {
 		return nil, err
 	}
 	return m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		return read(ctx, func(client string, p bool, n int64) {
-			attrs := metric.WithAttributes(attribute.String("client", client))
+		return read(ctx, func(key string, p bool, n int64) {
+			attrs := metric.WithAttributes(attribute.String(label, key))
 			v := int64(0)
 			if p {
 				v = 1
 			}
 			o.ObserveInt64(paused, v, attrs)
-			o.ObserveInt64(pending, n, attrs)
+			o.ObserveInt64(count, n, attrs)
 		})
-	}, paused, pending)
+	}, paused, count)
 }
 
 // Attrs is a short way to build metric attributes.

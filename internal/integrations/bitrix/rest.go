@@ -66,6 +66,33 @@ func NewRESTClient(baseURL string, hc *http.Client) (*RESTClient, error) {
 	return &RESTClient{base: u, secret: segs[len(segs)-1], hc: hc, now: time.Now}, nil
 }
 
+// postJSON posts body as JSON to endpoint for op, with the extra header,
+// and returns the answer (its body closed) and what it said, maxResponse
+// at most. Its errors are *APIError (a bad request, no answer, a broken
+// read), with secret scrubbed from them.
+func postJSON(ctx context.Context, hc *http.Client, op, endpoint string, body []byte, header http.Header, secret string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, InvalidRequest(op, "%v", scrub(err, secret))
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, vendor.Transport(op, redactURLError(err, secret))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, nil, &APIError{Vendor: vendor.Name, Op: op, Status: resp.StatusCode, Code: CodeTransport,
+			Message: "reading response", Err: scrub(err, secret), Retryable: apierr.TransportRetryable(err)}
+	}
+	return resp, raw, nil
+}
+
 // restReply is the envelope of every REST answer.
 type restReply struct {
 	Result           json.RawMessage `json:"result"`
@@ -87,22 +114,9 @@ func (c *RESTClient) Call(ctx context.Context, method string, params any) (json.
 		}
 		body = b
 	}
-	endpoint := c.base.JoinPath(method + ".json")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint.String(), bytes.NewReader(body))
+	resp, raw, err := postJSON(ctx, c.hc, method, c.base.JoinPath(method+".json").String(), body, nil, c.secret)
 	if err != nil {
-		return nil, InvalidRequest(method, "%v", scrub(err, c.secret))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, vendor.Transport(method, redactURLError(err, c.secret))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, &APIError{Vendor: vendor.Name, Op: method, Status: resp.StatusCode, Code: CodeTransport,
-			Message: "reading response", Err: scrub(err, c.secret), Retryable: apierr.TransportRetryable(err)}
+		return nil, err
 	}
 	retryAfter := apierr.RetryAfter(resp.Header, c.now())
 

@@ -1,11 +1,9 @@
 package bitrix
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -89,22 +87,9 @@ func (c *SiteClient) UpdateOrder(ctx context.Context, u OrderUpdate) (json.RawMe
 	if err != nil {
 		return nil, InvalidRequest(op, "%v", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	resp, raw, err := postJSON(ctx, c.hc, op, c.endpoint, body, http.Header{TokenHeader: {c.token}}, c.token)
 	if err != nil {
-		return nil, InvalidRequest(op, "%v", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set(TokenHeader, c.token)
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, vendor.Transport(op, redactURLError(err, c.token))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: resp.StatusCode, Code: CodeTransport,
-			Message: "reading response", Err: err, Retryable: apierr.TransportRetryable(err)}
+		return nil, err
 	}
 	retryAfter := apierr.RetryAfter(resp.Header, c.now())
 	var reply siteReply

@@ -138,19 +138,31 @@ func parseBase(apiURL string) (*url.URL, error) {
 // GetIssue fetches issue id. A missing issue is a 404 APIError that
 // matches ErrNotFound.
 func (c *Client) GetIssue(ctx context.Context, id int64) (*Issue, error) {
-	op := "GET issues/" + strconv.FormatInt(id, 10)
-	if id <= 0 {
-		return nil, invalid(op, "issue id must be positive, got %d", id)
-	}
 	var w wireIssue
-	if err := c.do(ctx, http.MethodGet, "issues/"+strconv.FormatInt(id, 10), nil, nil, &w, op); err != nil {
+	op, err := c.getByID(ctx, "issue", id, &w)
+	if err != nil {
 		return nil, err
 	}
 	is := w.issue()
 	if is.ID == 0 {
-		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "issue without id", Retryable: true}
+		return nil, withoutID(op, "issue")
 	}
 	return &is, nil
+}
+
+// getByID reads GET <kind>s/<id> into w and returns the op it named.
+func (c *Client) getByID(ctx context.Context, kind string, id int64, w any) (string, error) {
+	path := kind + "s/" + strconv.FormatInt(id, 10)
+	op := "GET " + path
+	if id <= 0 {
+		return op, invalid(op, "%s id must be positive, got %d", kind, id)
+	}
+	return op, c.do(ctx, http.MethodGet, path, nil, nil, w, op)
+}
+
+// withoutID is the error of a 2xx answer whose kind of object has no id.
+func withoutID(op, kind string) *APIError {
+	return &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: kind + " without id", Retryable: true}
 }
 
 // AddComment posts a comment to issue issueID and returns the new
@@ -201,17 +213,14 @@ func (c *Client) CreateIssue(ctx context.Context, in IssueInput) (int64, error) 
 // GetContact fetches contact id. A missing contact is a 404 APIError that
 // matches ErrNotFound.
 func (c *Client) GetContact(ctx context.Context, id int64) (*Contact, error) {
-	op := "GET contacts/" + strconv.FormatInt(id, 10)
-	if id <= 0 {
-		return nil, invalid(op, "contact id must be positive, got %d", id)
-	}
 	var w wireContact
-	if err := c.do(ctx, http.MethodGet, "contacts/"+strconv.FormatInt(id, 10), nil, nil, &w, op); err != nil {
+	op, err := c.getByID(ctx, "contact", id, &w)
+	if err != nil {
 		return nil, err
 	}
 	ct := w.contact()
 	if ct.ID == 0 {
-		return nil, &APIError{Vendor: vendor.Name, Op: op, Status: http.StatusOK, Code: CodeBadResponse, Message: "contact without id", Retryable: true}
+		return nil, withoutID(op, "contact")
 	}
 	return &ct, nil
 }

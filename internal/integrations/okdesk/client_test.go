@@ -207,9 +207,39 @@ func TestInvalidConfiguration(t *testing.T) {
 			assert.False(t, ae.Retryable)
 		})
 	}
-	_, c := newFake(t)
+	fake, c := newFake(t)
 	_, err := c.GetIssue(context.Background(), 0)
-	assert.Equal(t, okdesk.CodeInvalidRequest, requireAPIError(t, err).Code)
+	ae := requireAPIError(t, err)
+	assert.Equal(t, okdesk.CodeInvalidRequest, ae.Code)
+	assert.Equal(t, "GET issues/0", ae.Op)
+	assert.Contains(t, ae.Message, "issue id must be positive, got 0")
+	_, err = c.GetContact(context.Background(), -2)
+	ae = requireAPIError(t, err)
+	assert.Equal(t, okdesk.CodeInvalidRequest, ae.Code)
+	assert.Equal(t, "GET contacts/-2", ae.Op)
+	assert.Contains(t, ae.Message, "contact id must be positive, got -2")
+	assert.Empty(t, fake.Requests(), "an invalid id reached the server")
+}
+
+// An issue or contact answered without its id is a retryable bad response.
+func TestAnswerWithoutID(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"title":"x","first_name":"y"}`))
+	}))
+	defer srv.Close()
+	c := okdesk.New(srv.URL+"/api/v1/", token, srv.Client())
+	_, err := c.GetIssue(context.Background(), 5)
+	ae := requireAPIError(t, err)
+	assert.Equal(t, okdesk.CodeBadResponse, ae.Code)
+	assert.Equal(t, "GET issues/5", ae.Op)
+	assert.Equal(t, "issue without id", ae.Message)
+	assert.True(t, ae.Retryable)
+	_, err = c.GetContact(context.Background(), 6)
+	ae = requireAPIError(t, err)
+	assert.Equal(t, okdesk.CodeBadResponse, ae.Code)
+	assert.Equal(t, "GET contacts/6", ae.Op)
+	assert.Equal(t, "contact without id", ae.Message)
+	assert.True(t, ae.Retryable)
 }
 
 func TestCreateIssue(t *testing.T) {

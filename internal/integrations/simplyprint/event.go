@@ -255,9 +255,7 @@ type Effect struct {
 // Effect derives the read-model change of an event.
 func (e Event) Effect() Effect {
 	switch e.Type {
-	case "job_started", "job_resumed":
-		return Effect{PrinterState: "printing", SetJob: true, JobState: "printing"}
-	case "job_progress":
+	case "job_started", "job_resumed", "job_progress":
 		return Effect{PrinterState: "printing", SetJob: true, JobState: "printing"}
 	case "job_paused":
 		return Effect{PrinterState: "paused", SetJob: true, JobState: "paused"}

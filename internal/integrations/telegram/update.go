@@ -21,6 +21,21 @@ func CheckSecretToken(header, secret string) bool {
 	return secret != "" && subtle.ConstantTimeCompare([]byte(header), []byte(secret)) == 1
 }
 
+// ValidSecretToken reports whether Telegram takes s as setWebhook's
+// secret_token: 1-256 characters of A-Z a-z 0-9 _ -.
+func ValidSecretToken(s string) bool {
+	if len(s) < 1 || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // UpdateError says what is wrong with an inbound update body.
 type UpdateError struct {
 	Field  string // "body", "update_id"

@@ -236,6 +236,28 @@ func refused(t *testing.T, name string, a answer, reason string) {
 	}
 }
 
+// postTimestamped signs reqs and posts them to path: all but the last two
+// are received, reqs[again] once more is a duplicate, the last two (a
+// stale timestamp, then a wrong secret) are refused, and so is reqs[0]
+// without its signature.
+func (e *env) postTimestamped(path string, reqs []signReq, again int) {
+	t := e.t
+	t.Helper()
+	sigs := signAll(t, e.node, reqs)
+	n := len(reqs) - 2
+	for i := range n {
+		if a := e.post(path, reqs[i].Payload, sigs[i]); a.Status != 200 || a.Body.Status != "received" {
+			t.Errorf("%s request %d: %d %+v", path, i+1, a.Status, a.Body)
+		}
+	}
+	if a := e.post(path, reqs[again].Payload, sigs[again]); a.Status != 200 || !a.Body.Duplicate {
+		t.Errorf("%s redelivery of request %d: %d %+v", path, again+1, a.Status, a.Body)
+	}
+	refused(t, "stale", e.post(path, reqs[n].Payload, sigs[n]), "stale")
+	refused(t, "forged", e.post(path, reqs[n+1].Payload, sigs[n+1]), "forged")
+	refused(t, "unsigned", e.post(path, reqs[0].Payload, nil), "unsigned")
+}
+
 // TestGitHubOctokit: requests signed by @octokit/webhooks-methods; 500
 // events over 20 issues reach their issue's workflow in order; a
 // redelivery is a duplicate; forged and unsigned ones get 401 saying why.
@@ -361,18 +383,7 @@ func TestStripeLibrary(t *testing.T) {
 		{Kind: "stripe", Secret: stripeSecret, Payload: body("evt_old", "cus_A"), Timestamp: now - 600},
 		{Kind: "stripe", Secret: "whsec_someone_else", Payload: body("evt_forged", "cus_A"), Timestamp: now},
 	}
-	sigs := signAll(t, e.node, reqs)
-	for i := range 3 {
-		if a := e.post("/hooks/stripe", reqs[i].Payload, sigs[i]); a.Status != 200 || a.Body.Status != "received" {
-			t.Errorf("evt %d: %d %+v", i+1, a.Status, a.Body)
-		}
-	}
-	if a := e.post("/hooks/stripe", reqs[0].Payload, sigs[0]); a.Status != 200 || !a.Body.Duplicate {
-		t.Errorf("redelivery of evt_1: %d %+v", a.Status, a.Body)
-	}
-	refused(t, "stale", e.post("/hooks/stripe", reqs[3].Payload, sigs[3]), "stale")
-	refused(t, "forged", e.post("/hooks/stripe", reqs[4].Payload, sigs[4]), "forged")
-	refused(t, "unsigned", e.post("/hooks/stripe", reqs[0].Payload, nil), "unsigned")
+	e.postTimestamped("/hooks/stripe", reqs, 0)
 	a := e.events("stripe-"+e.run+"-cus_A", 2)
 	b := e.events("stripe-"+e.run+"-cus_B", 1)
 	if a[0].Dedup != "evt_1" || a[1].Dedup != "evt_2" || b[0].Dedup != "evt_3" || a[0].EventType != "invoice.paid" {
@@ -393,18 +404,7 @@ func TestStandardWebhooksLibrary(t *testing.T) {
 		{Kind: "standard", Secret: standardSecret, ID: "msg_old", Payload: body(3), Timestamp: now - 3600},
 		{Kind: "standard", Secret: "whsec_" + "b3RoZXIgc2VjcmV0IGtleQ==", ID: "msg_forged", Payload: body(4), Timestamp: now},
 	}
-	sigs := signAll(t, e.node, reqs)
-	for i := range 2 {
-		if a := e.post("/hooks/standard", reqs[i].Payload, sigs[i]); a.Status != 200 || a.Body.Status != "received" {
-			t.Errorf("msg %d: %d %+v", i+1, a.Status, a.Body)
-		}
-	}
-	if a := e.post("/hooks/standard", reqs[1].Payload, sigs[1]); a.Status != 200 || !a.Body.Duplicate {
-		t.Errorf("redelivery of msg_2: %d %+v", a.Status, a.Body)
-	}
-	refused(t, "stale", e.post("/hooks/standard", reqs[2].Payload, sigs[2]), "stale")
-	refused(t, "forged", e.post("/hooks/standard", reqs[3].Payload, sigs[3]), "forged")
-	refused(t, "unsigned", e.post("/hooks/standard", reqs[0].Payload, nil), "unsigned")
+	e.postTimestamped("/hooks/standard", reqs, 1)
 	got := e.events("standard-"+e.run+"-acct_1", 2)
 	if got[0].Dedup != "msg_1" || got[1].Dedup != "msg_2" {
 		t.Errorf("standard events: %+v", got)

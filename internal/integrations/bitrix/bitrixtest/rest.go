@@ -18,11 +18,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,11 +156,7 @@ func (r *REST) Order(id int64) (map[string]any, bool) {
 func (r *REST) Orders() []map[string]any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ids := make([]int64, 0, len(r.orders))
-	for id := range r.orders {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	ids := slices.Sorted(maps.Keys(r.orders))
 	out := make([]map[string]any, 0, len(ids))
 	for _, id := range ids {
 		out = append(out, clone(r.orders[id]))
@@ -352,11 +349,7 @@ func (r *REST) orderUpdate(p map[string]json.RawMessage) (int, restAnswer) {
 	if !ok {
 		return http.StatusBadRequest, restError(200540400001, "order does not exist")
 	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(fields))
 	// Fake's choice: unknown fields and unknown statuses are refused with
 	// 400 (the real portal's exact codes for these are not documented).
 	for _, k := range keys {

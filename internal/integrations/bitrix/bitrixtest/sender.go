@@ -55,15 +55,25 @@ func (e Event) Form() url.Values {
 // the portal, and returns the response status. hc nil uses
 // http.DefaultClient.
 func SendEvent(ctx context.Context, hc *http.Client, target string, e Event) (int, error) {
+	return post(ctx, hc, target, e.Form().Encode(), "application/x-www-form-urlencoded", "Bitrix24 Webhook Engine", nil)
+}
+
+// post posts body to target through hc (nil: http.DefaultClient) with its
+// Content-Type, User-Agent and the extra header, reads the answer (1 MiB
+// at most) and returns its status.
+func post(ctx context.Context, hc *http.Client, target, body, contentType, userAgent string, header http.Header) (int, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(e.Form().Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "Bitrix24 Webhook Engine")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("User-Agent", userAgent)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, err

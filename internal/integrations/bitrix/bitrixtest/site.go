@@ -279,22 +279,6 @@ func SitePath(event string) string { return samples.BitrixSitePath(event) }
 // PostSiteEvent posts e like the PHP handler: JSON to hookflowURL +
 // SitePath(e.Event) with X-Webhook-Token. It returns the response status.
 func PostSiteEvent(ctx context.Context, hc *http.Client, hookflowURL, token string, e SiteEvent) (int, error) {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-		strings.TrimRight(hookflowURL, "/")+SitePath(e.Event), strings.NewReader(string(e.JSON())))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("X-Webhook-Token", token)
-	req.Header.Set("User-Agent", "hookflow-bitrix/1.0")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, nil
+	return post(ctx, hc, strings.TrimRight(hookflowURL, "/")+SitePath(e.Event), string(e.JSON()),
+		"application/json; charset=utf-8", "hookflow-bitrix/1.0", http.Header{"X-Webhook-Token": {token}})
 }

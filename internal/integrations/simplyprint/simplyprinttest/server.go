@@ -521,6 +521,16 @@ func (b requestBody) id() (int64, *apiError) {
 	return n, nil
 }
 
+// parseBodyID parses a body that names a webhook by its "id".
+func parseBodyID(body []byte) (requestBody, int64, *apiError) {
+	b, aerr := parseBody(body)
+	if aerr != nil {
+		return b, 0, aerr
+	}
+	id, aerr := b.id()
+	return b, id, aerr
+}
+
 func (s *Server) create(body []byte) (map[string]any, *apiError) {
 	b, aerr := parseBody(body)
 	if aerr != nil {
@@ -582,11 +592,7 @@ func (s *Server) create(body []byte) (map[string]any, *apiError) {
 }
 
 func (s *Server) delete(body []byte) (map[string]any, *apiError) {
-	b, aerr := parseBody(body)
-	if aerr != nil {
-		return nil, aerr
-	}
-	id, aerr := b.id()
+	_, id, aerr := parseBodyID(body)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -600,11 +606,7 @@ func (s *Server) delete(body []byte) (map[string]any, *apiError) {
 }
 
 func (s *Server) setEnabled(body []byte) (map[string]any, *apiError) {
-	b, aerr := parseBody(body)
-	if aerr != nil {
-		return nil, aerr
-	}
-	id, aerr := b.id()
+	b, id, aerr := parseBodyID(body)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -625,11 +627,7 @@ func (s *Server) setEnabled(body []byte) (map[string]any, *apiError) {
 // triggerTest sends the "test" event synchronously. The vendor's answer
 // when the receiver fails is unknown; the fake says status:false.
 func (s *Server) triggerTest(ctx context.Context, body []byte) (map[string]any, *apiError) {
-	b, aerr := parseBody(body)
-	if aerr != nil {
-		return nil, aerr
-	}
-	id, aerr := b.id()
+	_, id, aerr := parseBodyID(body)
 	if aerr != nil {
 		return nil, aerr
 	}

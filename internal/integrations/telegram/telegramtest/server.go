@@ -29,6 +29,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/hookflow/hookflow/internal/integrations/telegram"
 	"github.com/hookflow/hookflow/internal/samples"
 )
 
@@ -548,24 +549,36 @@ func (s *Server) messageJSON(m *Message, date int64) map[string]any {
 
 func chatType(id int64) string { return samples.TelegramChatType(id) }
 
+// checkMessage checks the text and reply_markup of a message the bot
+// sends or edits in chat id, and that the chat has not blocked the bot;
+// tooLong is Telegram's description of a text over 4096 characters.
+func (s *Server) checkMessage(p map[string]string, id int64, tooLong string) (string, json.RawMessage, *reply) {
+	fail := func(r reply) (string, json.RawMessage, *reply) { return "", nil, &r }
+	text := p["text"]
+	if strings.TrimSpace(text) == "" {
+		return fail(badRequest("message text is empty"))
+	}
+	if utf16Len(text) > 4096 {
+		return fail(badRequest(tooLong))
+	}
+	markup, bad := checkMarkup(p)
+	if bad != nil {
+		return "", nil, bad
+	}
+	if s.blocked[id] {
+		return fail(errReply(http.StatusForbidden, BlockedDescription, 0))
+	}
+	return text, markup, nil
+}
+
 func (s *Server) sendMessage(p map[string]string) reply {
 	id, bad := chatID(p)
 	if bad != nil {
 		return *bad
 	}
-	text := p["text"]
-	if strings.TrimSpace(text) == "" {
-		return badRequest("message text is empty")
-	}
-	if utf16Len(text) > 4096 {
-		return badRequest("message is too long")
-	}
-	markup, bad := checkMarkup(p)
+	text, markup, bad := s.checkMessage(p, id, "message is too long")
 	if bad != nil {
 		return *bad
-	}
-	if s.blocked[id] {
-		return errReply(http.StatusForbidden, BlockedDescription, 0)
 	}
 	c := s.chats[id]
 	if c == nil {
@@ -591,19 +604,9 @@ func (s *Server) editMessageText(p map[string]string) reply {
 	if err != nil || msgID <= 0 {
 		return badRequest("message identifier is not specified")
 	}
-	text := p["text"]
-	if strings.TrimSpace(text) == "" {
-		return badRequest("message text is empty")
-	}
-	if utf16Len(text) > 4096 {
-		return badRequest("MESSAGE_TOO_LONG")
-	}
-	markup, bad := checkMarkup(p)
+	text, markup, bad := s.checkMessage(p, id, "MESSAGE_TOO_LONG")
 	if bad != nil {
 		return *bad
-	}
-	if s.blocked[id] {
-		return errReply(http.StatusForbidden, BlockedDescription, 0)
 	}
 	var m *Message
 	if c := s.chats[id]; c != nil {
@@ -629,19 +632,6 @@ func (s *Server) answerCallbackQuery(p map[string]string) reply {
 	return okReply(true)
 }
 
-func validSecret(s string) bool {
-	if len(s) < 1 || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) setWebhook(p map[string]string) reply {
 	raw := p["url"]
 	if raw == "" { // an empty url removes the webhook
@@ -658,7 +648,7 @@ func (s *Server) setWebhook(p map[string]string) reply {
 		return badRequest("bad webhook: An HTTPS URL must be provided for webhook")
 	}
 	secret, hasSecret := p["secret_token"]
-	if hasSecret && !validSecret(secret) {
+	if hasSecret && !telegram.ValidSecretToken(secret) {
 		return badRequest("secret token contains unallowed characters")
 	}
 	info := WebhookInfo{URL: raw, SecretToken: secret, AllowedUpdates: s.webhook.AllowedUpdates}
