@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -197,18 +196,8 @@ type answer struct {
 
 func (e *env) post(path, body string, headers map[string]string) answer {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode}
+	code, raw := e.send(http.MethodPost, path, "application/json", body, headers)
+	a := answer{Status: code}
 	if err := json.Unmarshal(raw, &a.Body); err != nil {
 		e.t.Fatalf("POST %s: not JSON: %s", path, raw)
 	}
