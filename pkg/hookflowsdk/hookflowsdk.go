@@ -7,7 +7,8 @@
 // In target mode "signal" the relay calls SignalWithStart on the key's
 // workflow (ID from target.workflow_id) with the signal target.signal and a
 // Batch; the workflow starts with a Start. In mode "start" each event starts
-// its own run with an Event as its only argument.
+// its own run with an Event as its only argument. An operator's replay
+// hands an event over again with Event.Replay set (see Event.IsReplay).
 package hookflowsdk
 
 import (

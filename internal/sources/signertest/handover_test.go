@@ -22,8 +22,7 @@ import (
 
 // Replays and form bodies of declared sources, end to end: hookflow's API
 // and relay, a real Temporal dev server and the test's user worker. The
-// form source's signature is an HMAC over the raw body (as Slack-like
-// senders sign), computed here.
+// form source's signature is an HMAC-SHA256 of the raw body, computed here.
 
 // startEvent is the test's start-mode workflow: its result is the event it
 // was started with.
