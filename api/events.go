@@ -82,11 +82,7 @@ func (s *Server) markProcessed(c *gin.Context) {
 		}
 		outcomes[i] = store.ReportedOutcome{ID: o.ID, EventOutcome: store.EventOutcome{Outcome: o.Outcome, Error: o.Error}}
 	}
-	var declared []string
-	for _, src := range s.declaredSources() {
-		declared = append(declared, src.Name)
-	}
-	marked, err := s.Store.MarkProcessed(c.Request.Context(), declared, outcomes)
+	marked, err := s.Store.MarkProcessed(c.Request.Context(), s.declaredNames(), outcomes)
 	if err != nil {
 		s.recordFailed(c, "mark events processed", err)
 		return

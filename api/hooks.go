@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -104,22 +105,13 @@ func (s *Server) hook(src *sources.Source) gin.HandlerFunc {
 				Details: gin.H{"reason": ve.Reason}})
 			return
 		}
-		if p := checkContentType(c.GetHeader("Content-Type"), "application/json", isJSONType); p != nil {
-			p.reply(c)
+		payload, ok := declaredBody(c, src, body)
+		if !ok {
 			return
 		}
-		if err := inbound.CheckJSON(body); err != nil {
-			failField(c, http.StatusBadRequest, err.Field, err.Error())
-			return
-		}
-		f, err := src.Extract(c.Request.Header, body)
+		f, err := src.Extract(c.Request.Header, body, payload)
 		if err != nil {
-			var fe *sources.FieldError
-			if errors.As(err, &fe) {
-				failField(c, http.StatusBadRequest, fe.Field, fe.Msg)
-				return
-			}
-			fail(c, http.StatusBadRequest, err.Error())
+			refuseField(c, err)
 			return
 		}
 		attrs := map[string]any{inbound.AttrDedup: f.Dedup}
@@ -134,7 +126,7 @@ func (s *Server) hook(src *sources.Source) gin.HandlerFunc {
 			eventType = inbound.DeclaredNoType
 		}
 		rec := &store.InboundEvent{Source: src.Name, DedupKey: f.Dedup, WorkflowID: src.WorkflowID(f.Key, f.Dedup),
-			Event: eventType, EventType: eventType, EntityID: f.Key, Attrs: attrs, Payload: body}
+			Event: eventType, EventType: eventType, EntityID: f.Key, Attrs: attrs, Payload: payload}
 		status := "received"
 		if !src.Accepts(f.EventType) {
 			rec.Ignored("event type " + f.EventType + " is not in the source's accept list")
@@ -149,4 +141,47 @@ func (s *Server) hook(src *sources.Source) gin.HandlerFunc {
 		markDuplicate(c, duplicate)
 		c.JSON(http.StatusOK, HookAck{Status: status, Source: src.Name, ID: id, Duplicate: duplicate})
 	}
+}
+
+// declaredBody checks a verified body as the source's body option says and
+// answers its JSON: the body itself (json), or its view (form, raw). A
+// refused one is answered here (415 for a Content-Type the option does not
+// read, 400 for a body that is not what it says).
+func declaredBody(c *gin.Context, src *sources.Source, body []byte) (json.RawMessage, bool) {
+	ct := c.GetHeader("Content-Type")
+	switch src.Body {
+	case sources.BodyForm:
+		if p := checkContentType(ct, "application/x-www-form-urlencoded (the source's body is form)", isFormType); p != nil {
+			p.reply(c)
+			return nil, false
+		}
+	case sources.BodyRaw:
+	default:
+		if p := checkContentType(ct, "application/json", isJSONType); p != nil {
+			p.reply(c)
+			return nil, false
+		}
+		if err := inbound.CheckJSON(body); err != nil {
+			failField(c, http.StatusBadRequest, err.Field, err.Error())
+			return nil, false
+		}
+		return body, true
+	}
+	view, err := src.View(ct, body)
+	if err != nil {
+		refuseField(c, err)
+		return nil, false
+	}
+	return view, true
+}
+
+// refuseField answers 400 for a request the source's declaration cannot
+// read, naming the field of a *sources.FieldError.
+func refuseField(c *gin.Context, err error) {
+	var fe *sources.FieldError
+	if errors.As(err, &fe) {
+		failField(c, http.StatusBadRequest, fe.Field, fe.Msg)
+		return
+	}
+	fail(c, http.StatusBadRequest, err.Error())
 }

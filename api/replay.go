@@ -19,7 +19,8 @@ import (
 
 // Replay (issue 12): an event processed once goes through its flow again,
 // in its entity's workflow, and the read models show what it did. See
-// store.ReplayEvents.
+// store.ReplayEvents. A declared source's event (SOURCES_FILE) is handed to
+// the user's workflow again with its replay count (docs/sources.md).
 
 func (s *Server) replayRoutes(r *gin.Engine) {
 	r.POST("/api/v1/events/:id/replay", s.requireAdmin, s.replayEvent)
@@ -54,11 +55,13 @@ func (s *Server) replayEvent(c *gin.Context) {
 		return
 	}
 	ev := evs[0]
+	declared := s.declaredNames()
+	isDeclared := slices.Contains(declared, ev.Source)
 	switch {
-	case !slices.Contains(store.ReplaySources, ev.Source):
-		failField(c, http.StatusConflict, "id", fmt.Sprintf("event %d is a %s event: only webhook events (%s) can be replayed", id, ev.Source, strings.Join(store.ReplaySources, ", ")))
+	case !slices.Contains(store.ReplaySources, ev.Source) && !isDeclared:
+		failField(c, http.StatusConflict, "id", fmt.Sprintf("event %d is a %s event: only webhook events (%s) can be replayed", id, ev.Source, strings.Join(s.replaySources(), ", ")))
 		return
-	case !ev.Processed:
+	case !ev.Processed && !isDeclared:
 		failField(c, http.StatusConflict, "id", fmt.Sprintf("event %d is not processed yet: it is on its way to its flow", id))
 		return
 	case ev.Outcome != nil && *ev.Outcome == "ignored":
@@ -67,7 +70,7 @@ func (s *Server) replayEvent(c *gin.Context) {
 	}
 	who, _ := auth.Who(c)
 	markAudited(c)
-	replayed, err := s.Store.ReplayEvents(ctx, who.Name, strconv.FormatInt(id, 10), nil, []int64{id})
+	replayed, err := s.Store.ReplayEvents(ctx, who.Name, strconv.FormatInt(id, 10), nil, []int64{id}, declared)
 	if err != nil {
 		s.internalError(c, "replay an event", err)
 		return
@@ -112,11 +115,13 @@ func (s *Server) replayEvents(c *gin.Context) {
 		failField(c, http.StatusBadRequest, "body", "the body is a JSON filter: source (required), type, entity_id, outcome, since, until, before_id, dry_run, max ("+err.Error()+")")
 		return
 	}
+	declared := s.declaredNames()
+	isDeclared := slices.Contains(declared, req.Source)
 	switch {
-	case !slices.Contains(store.ReplaySources, req.Source):
-		failField(c, http.StatusBadRequest, "source", fmt.Sprintf("source must be one of %s, got %q", strings.Join(store.ReplaySources, ", "), req.Source))
+	case !slices.Contains(store.ReplaySources, req.Source) && !isDeclared:
+		failField(c, http.StatusBadRequest, "source", fmt.Sprintf("source must be one of %s, got %q", strings.Join(s.replaySources(), ", "), req.Source))
 		return
-	case req.Outcome == store.OutcomePending || req.Outcome == "ignored":
+	case req.Outcome == "ignored" || (req.Outcome == store.OutcomePending && !isDeclared):
 		failField(c, http.StatusBadRequest, "outcome", "pending events are on their way and ignored ones have no flow: neither can be replayed")
 		return
 	case req.Since != nil && req.Until != nil && !req.Since.Before(*req.Until):
@@ -145,7 +150,9 @@ func (s *Server) replayEvents(c *gin.Context) {
 	evs = evs[:min(len(evs), req.Max)]
 	ids := make([]int64, 0, len(evs))
 	for _, e := range evs {
-		if e.Processed && (e.Outcome == nil || *e.Outcome != "ignored") {
+		// A declared source's event is replayable once handed over, reported
+		// processed or not (ReplayEvents leaves out one still in the outbox).
+		if (e.Processed || isDeclared) && (e.Outcome == nil || *e.Outcome != "ignored") {
 			ids = append(ids, e.ID)
 		}
 	}
@@ -165,7 +172,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 		return
 	}
 	slices.Sort(ids) // handed over in id order: each entity's events in the order they came
-	if out.Replayed, err = s.Store.ReplayEvents(ctx, who.Name, req.Source, filter, ids); err != nil {
+	if out.Replayed, err = s.Store.ReplayEvents(ctx, who.Name, req.Source, filter, ids, declared); err != nil {
 		s.internalError(c, "replay events", err)
 		return
 	}
@@ -174,6 +181,21 @@ func (s *Server) replayEvents(c *gin.Context) {
 	}
 	s.pokeRelay()
 	c.JSON(http.StatusOK, out)
+}
+
+// declaredNames are the names of the declared sources now served.
+func (s *Server) declaredNames() []string {
+	names := []string{}
+	for _, src := range s.declaredSources() {
+		names = append(names, src.Name)
+	}
+	return names
+}
+
+// replaySources are the sources whose events can be replayed: the built-in
+// webhook flows' and the declared sources now served.
+func (s *Server) replaySources() []string {
+	return append(slices.Clone(store.ReplaySources), s.declaredNames()...)
 }
 
 // pokeRelay makes this process's relay hand the outbox over now (others

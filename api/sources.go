@@ -135,11 +135,7 @@ func pauseReason(c *gin.Context, pause bool) (string, bool) {
 
 // sourceNames are the built-in flows' sources and those of SOURCES_FILE.
 func (s *Server) sourceNames() []string {
-	names := slices.Clone(config.EventSources)
-	for _, src := range s.declaredSources() {
-		names = append(names, src.Name)
-	}
-	return names
+	return append(slices.Clone(config.EventSources), s.declaredNames()...)
 }
 
 // SourcesReloaded is the answer of POST /api/v1/sources/reload.

@@ -37,7 +37,7 @@ func sourcesCheck(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s: %d problem(s):\n  %s", path, len(lines), strings.Join(lines, "\n  "))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tPATH\tVERIFY\tDEDUP\tKEY\tACCEPT\tMODE\tWORKFLOW\tTASK QUEUE\tWORKFLOW ID")
+	fmt.Fprintln(tw, "SOURCE\tPATH\tVERIFY\tBODY\tDEDUP\tKEY\tACCEPT\tMODE\tWORKFLOW\tTASK QUEUE\tWORKFLOW ID")
 	for _, s := range srcs {
 		dedup, key, accept := "body sha256", "-", "all"
 		if s.Dedup != nil {
@@ -53,7 +53,7 @@ func sourcesCheck(args []string, stdout io.Writer) error {
 		if mode == sources.ModeSignal {
 			mode += " " + s.Target.Signal
 		}
-		fmt.Fprintf(tw, "%s\t/hooks/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Path, s.Verify.Mode, dedup, key, accept,
+		fmt.Fprintf(tw, "%s\t/hooks/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Path, s.Verify.Mode, s.Body, dedup, key, accept,
 			mode, s.Target.Workflow, s.Target.TaskQueue, s.Target.WorkflowID)
 	}
 	if err := tw.Flush(); err != nil {

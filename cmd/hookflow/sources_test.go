@@ -37,7 +37,7 @@ func TestSourcesCheck(t *testing.T) {
 	if err := run(t.Context(), "sources", []string{"check", good}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"SOURCE", "github  /hooks/github", "header X-GitHub-Delivery", "JSON pointer /issue/number", "issues,issue_comment", "signal events", "github-{key}", "1 source(s), no problems"} {
+	for _, want := range []string{"SOURCE", "github  /hooks/github  hmac    json", "header X-GitHub-Delivery", "JSON pointer /issue/number", "issues,issue_comment", "signal events", "github-{key}", "1 source(s), no problems"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}

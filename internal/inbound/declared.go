@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -62,13 +63,14 @@ func (r *Relay) handOver(ctx context.Context, g *group, src *sources.Source) err
 		opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 		opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 		for _, ev := range events {
+			opts.ID = StartModeID(g.workflowID, ev.Replay)
 			err := call(func(ctx context.Context) error {
 				_, err := r.temporal.ExecuteWorkflow(ctx, opts, src.Target.Workflow, ev)
 				return err
 			})
 			var started *serviceerror.WorkflowExecutionAlreadyStarted
 			if err != nil && !errors.As(err, &started) {
-				return fmt.Errorf("start %s for event %d: %w", g.workflowID, ev.ID, err)
+				return fmt.Errorf("start %s for event %d: %w", opts.ID, ev.ID, err)
 			}
 		}
 		return nil
@@ -87,6 +89,22 @@ func (r *Relay) handOver(ctx context.Context, g *group, src *sources.Source) err
 		}
 	}
 	return nil
+}
+
+// StartModeID is the workflow ID of a start-mode run: the event's own ID
+// (from target.workflow_id) as acked, "<id>-replay-<n>" for its n-th replay.
+// Each replay has an ID of its own, fixed when the replay is queued, so a
+// replay is a new run even while the first is still running or its ID is
+// kept in Temporal's retention, and a hand-over retried after its start went
+// through is refused as already started: one run per replay request.
+// (Reusing the first ID with an allow-duplicate policy would do neither: it
+// fails while the first run is open, and a retried hand-over of a quick run
+// that closed meanwhile would start it twice.)
+func StartModeID(workflowID string, replay int) string {
+	if replay <= 0 {
+		return workflowID
+	}
+	return fmt.Sprintf("%s-replay-%d", workflowID, replay)
 }
 
 // splitBatches cuts events, in order, into runs of at most maxBytes each
@@ -129,6 +147,13 @@ func SDKEvent(row store.InboundEvent, maxInline int) hookflowsdk.Event {
 				ev.Headers[k] = s
 			}
 		}
+	}
+	switch n := row.Attrs[store.AttrReplay].(type) { // jsonb: a float64 after decoding
+	case float64:
+		ev.Replay = int(n)
+	case json.Number:
+		i, _ := n.Int64()
+		ev.Replay = int(i)
 	}
 	if len(row.Payload) <= maxInline {
 		ev.Body = row.Payload

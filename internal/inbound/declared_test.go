@@ -47,3 +47,25 @@ func TestSDKEvent(t *testing.T) {
 		t.Fatalf("by reference: %+v", ev)
 	}
 }
+
+func TestSDKEventReplay(t *testing.T) {
+	row := store.InboundEvent{ID: 9, Source: "gh", Payload: json.RawMessage(`{}`), Attrs: map[string]any{AttrDedup: "d"}}
+	if ev := SDKEvent(row, 100); ev.Replay != 0 || ev.IsReplay() {
+		t.Fatalf("as acked: %+v", ev)
+	}
+	row.Attrs[store.AttrReplay] = float64(2) // as jsonb decodes
+	if ev := SDKEvent(row, 100); ev.Replay != 2 || !ev.IsReplay() {
+		t.Fatalf("second replay: %+v", ev)
+	}
+	if b, _ := json.Marshal(SDKEvent(row, 100)); !strings.Contains(string(b), `"replay":2`) {
+		t.Fatalf("JSON %s", b)
+	}
+}
+
+func TestStartModeID(t *testing.T) {
+	for replay, want := range map[int]string{0: "gh-d1", 1: "gh-d1-replay-1", 12: "gh-d1-replay-12"} {
+		if got := StartModeID("gh-d1", replay); got != want {
+			t.Errorf("replay %d: %s, want %s", replay, got, want)
+		}
+	}
+}

@@ -30,9 +30,13 @@ func (e *FieldError) Error() string { return e.Msg }
 // maxValue bounds a dedup key or key (they go into workflow IDs).
 const maxValue = 200
 
-// Extract reads the event type, dedup value, key and headers of a request
-// whose body is JSON.
-func (s *Source) Extract(h http.Header, body []byte) (Fields, error) {
+// Extract reads the event type, dedup value, key and headers of a request.
+// JSON pointers read view, the body's JSON (View); nil: raw is JSON. The
+// default dedup value is the SHA-256 of raw, the bytes as sent and verified.
+func (s *Source) Extract(h http.Header, raw, view []byte) (Fields, error) {
+	if view == nil {
+		view = raw
+	}
 	var f Fields
 	var doc any
 	decoded := false
@@ -45,7 +49,7 @@ func (s *Source) Extract(h http.Header, body []byte) (Fields, error) {
 			return v, nil
 		}
 		if !decoded {
-			d := json.NewDecoder(bytes.NewReader(body))
+			d := json.NewDecoder(bytes.NewReader(view))
 			d.UseNumber()
 			if err := d.Decode(&doc); err != nil {
 				return "", &FieldError{Field: "body", Msg: "body is not JSON: " + err.Error()}
@@ -86,7 +90,7 @@ func (s *Source) Extract(h http.Header, body []byte) (Fields, error) {
 		}
 	}
 	if f.Dedup == "" {
-		sum := sha256.Sum256(body)
+		sum := sha256.Sum256(raw)
 		f.Dedup = hex.EncodeToString(sum[:])
 	}
 	if s.Key != nil && !ignored {

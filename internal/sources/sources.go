@@ -40,6 +40,10 @@ type Source struct {
 	// Key orders events: one workflow per key, events in order. Absent:
 	// one workflow per event.
 	Key *Locator `yaml:"key"`
+	// Body is how the body is read once verified: json (the default),
+	// form or raw; a form or raw body is stored and handed over as JSON
+	// (View).
+	Body string `yaml:"body"`
 	// Headers are handed to the workflow with each event.
 	Headers []string `yaml:"headers"`
 	// MaxInlineBody is the largest body handed over inline; larger ones are
@@ -215,6 +219,13 @@ func check(srcs []*Source) Errors {
 		checkLocator("key", s.Key, bad)
 		if len(s.Accept) > 0 && s.EventType == nil {
 			bad("accept", "needs event_type (where the event's type is: a header or a JSON pointer)")
+		}
+		switch s.Body {
+		case "":
+			s.Body = BodyJSON
+		case BodyJSON, BodyForm, BodyRaw:
+		default:
+			bad("body", "%q: use json (the default), form (application/x-www-form-urlencoded, handed over as an object of fields) or raw (any bytes, handed over as text or base64)", s.Body)
 		}
 		for _, h := range s.Headers {
 			if h == "" || strings.ContainsAny(h, " :\t") {

@@ -1,7 +1,9 @@
 package sources
 
 import (
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,28 +151,28 @@ func TestExtract(t *testing.T) {
 	h := http.Header{}
 	h.Set("X-GitHub-Event", "issues")
 	h.Set("X-GitHub-Delivery", "d-1")
-	f, err := s.Extract(h, []byte(`{"issue":{"number":12345678901234567890}}`))
+	f, err := s.Extract(h, []byte(`{"issue":{"number":12345678901234567890}}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.EventType != "issues" || f.Dedup != "d-1" || f.Key != "12345678901234567890" || f.Headers["X-Github-Event"] != "issues" {
 		t.Fatalf("fields: %+v", f)
 	}
-	if _, err := s.Extract(h, []byte(`{"zen":"x"}`)); err == nil || err.Error() != "key: the body has nothing at /issue/number" {
+	if _, err := s.Extract(h, []byte(`{"zen":"x"}`), nil); err == nil || err.Error() != "key: the body has nothing at /issue/number" {
 		t.Fatalf("missing key: %v", err)
 	}
 	ping := http.Header{"X-Github-Event": {"ping"}}
-	if f, err := s.Extract(ping, []byte(`{"zen":"x"}`)); err != nil || f.Key != "" || len(f.Dedup) != 64 {
+	if f, err := s.Extract(ping, []byte(`{"zen":"x"}`), nil); err != nil || f.Key != "" || len(f.Dedup) != 64 {
 		t.Fatalf("an event outside accept needs no key or dedup header: %+v %v", f, err)
 	}
 	h.Del("X-GitHub-Delivery")
 	var fe *FieldError
-	if _, err := s.Extract(h, []byte(`{}`)); !errors.As(err, &fe) || fe.Field != "dedup" {
+	if _, err := s.Extract(h, []byte(`{}`), nil); !errors.As(err, &fe) || fe.Field != "dedup" {
 		t.Fatalf("missing dedup header: %v", err)
 	}
 	s.Dedup = nil
-	a, _ := s.Extract(h, []byte(`{"issue":{"number":1}}`))
-	b, _ := s.Extract(h, []byte(`{"issue":{"number":1} }`))
+	a, _ := s.Extract(h, []byte(`{"issue":{"number":1}}`), nil)
+	b, _ := s.Extract(h, []byte(`{"issue":{"number":1} }`), nil)
 	if len(a.Dedup) != 64 || a.Dedup == b.Dedup {
 		t.Fatalf("default dedup is the body's sha256: %q %q", a.Dedup, b.Dedup)
 	}
@@ -187,5 +189,72 @@ func TestPointer(t *testing.T) {
 		if _, ok := Pointer(doc, ptr); ok {
 			t.Errorf("%s resolved", ptr)
 		}
+	}
+}
+
+func TestParseBody(t *testing.T) {
+	srcs, err := Parse([]byte(github))
+	if err != nil || srcs[0].Body != BodyJSON {
+		t.Fatalf("default body: %v %+v", err, srcs)
+	}
+	form := strings.Replace(github, "    headers: [X-GitHub-Event]\n", "    headers: [X-GitHub-Event]\n    body: form\n", 1)
+	if srcs, err := Parse([]byte(form)); err != nil || srcs[0].Body != BodyForm {
+		t.Fatalf("body form: %v", err)
+	}
+	bad := strings.Replace(github, "    headers: [X-GitHub-Event]\n", "    headers: [X-GitHub-Event]\n    body: xml\n", 1)
+	_, err = Parse([]byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `source "github": body: "xml": use json (the default), form`) {
+		t.Fatalf("body xml: %v", err)
+	}
+}
+
+func TestFormView(t *testing.T) {
+	view, err := FormView([]byte("token=abc&text=hello+world%21&tag=a&tag=b&empty=&flag&city=S%C3%A3o+Paulo&html=%3Cb%3E"))
+	want := `{"token":"abc","text":"hello world!","tag":["a","b"],"empty":"","flag":"","city":"São Paulo","html":"<b>"}`
+	if err != nil || string(view) != want {
+		t.Fatalf("view %s (%v), want %s", view, err, want)
+	}
+	for body, msg := range map[string]string{
+		"":            "the body is empty",
+		"a=%zz":       "the body is not application/x-www-form-urlencoded: invalid URL escape",
+		"a=%ff":       `form field "a": names and values must be UTF-8`,
+		"a%00b=1":     "form field",
+		"a=1&b=x%00y": `form field "b"`,
+	} {
+		var fe *FieldError
+		if _, err := FormView([]byte(body)); !errors.As(err, &fe) || fe.Field != "body" || !strings.HasPrefix(fe.Msg, msg) {
+			t.Errorf("%q: %v, want %q", body, err, msg)
+		}
+	}
+}
+
+func TestRawView(t *testing.T) {
+	if got := string(RawView("text/plain; charset=utf-8", []byte("ping <ok>\n"))); got != `{"content_type":"text/plain; charset=utf-8","text":"ping <ok>\n"}` {
+		t.Fatalf("text: %s", got)
+	}
+	if got := string(RawView("", []byte{0xff, 0, 1})); got != `{"content_type":"","base64":"/wAB"}` {
+		t.Fatalf("bytes: %s", got)
+	}
+}
+
+// A form source's pointers read the form's view; the default dedup value
+// is the hash of the raw body.
+func TestExtractFormView(t *testing.T) {
+	file := strings.Replace(github, "    headers: [X-GitHub-Event]\n", "    body: form\n", 1)
+	file = strings.Replace(file, "key: {pointer: /issue/number}", "key: {pointer: /channel}", 1)
+	file = strings.Replace(file, "    dedup: {header: X-GitHub-Delivery}\n", "", 1)
+	srcs, err := Parse([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte("channel=C42&text=hi")
+	view, err := srcs[0].View("application/x-www-form-urlencoded", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{"X-Github-Event": {"issues"}}
+	f, err := srcs[0].Extract(h, raw, view)
+	if err != nil || f.Key != "C42" || f.Dedup != fmt.Sprintf("%x", sha256.Sum256(raw)) {
+		t.Fatalf("%+v %v", f, err)
 	}
 }

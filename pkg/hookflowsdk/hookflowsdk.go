@@ -7,7 +7,8 @@
 // In target mode "signal" the relay calls SignalWithStart on the key's
 // workflow (ID from target.workflow_id) with the signal target.signal and a
 // Batch; the workflow starts with a Start. In mode "start" each event starts
-// its own run with an Event as its only argument.
+// its own run with an Event as its only argument. An operator's replay
+// hands an event over again with Event.Replay set (see Event.IsReplay).
 package hookflowsdk
 
 import (
@@ -43,7 +44,26 @@ type Event struct {
 	// BodySize is the body's length in bytes.
 	BodySize   int       `json:"body_size"`
 	ReceivedAt time.Time `json:"received_at"`
+	// Replay is 0 when the event is handed over as it was acked, n when an
+	// operator replayed it for the n-th time (hookflow events replay, POST
+	// /api/v1/events/{id}/replay). A redelivery after a failed hand-over
+	// repeats the same ID and Replay; a replay raises Replay. See IsReplay.
+	Replay int `json:"replay,omitempty"`
 }
+
+// IsReplay tells whether the event is handed over again by an operator's
+// replay rather than as it was acked.
+//
+// A replay is deliberate: someone wants the event processed again. In mode
+// start it comes as a new run, workflow ID "<the template's ID>-replay-<n>",
+// so it is never refused as a run that exists. In mode signal it comes to
+// the key's workflow in a Batch like any event, with its original ID: a
+// workflow that skips ids it has applied (to ignore redeliveries) decides
+// here what a replay means for it: apply it again (idempotent effects),
+// or report it skipped, so the operator sees the replay arrived and what
+// became of it (the example in examples/github-issues does this for
+// events its state is already past).
+func (e Event) IsReplay() bool { return e.Replay > 0 }
 
 // Batch is what one signal carries: events of one key, in the order they
 // were acked. A key's events come in several batches over time, never out

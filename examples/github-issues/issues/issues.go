@@ -76,7 +76,15 @@ func Workflow(ctx workflow.Context, in Input) error {
 		var report []hookflowsdk.Outcome
 		for _, ev := range events {
 			if ev.ID <= st.LastEvent {
-				continue // handed over again after a failed hand-over: applied already
+				if ev.IsReplay() {
+					// An operator's replay of an event the state is past:
+					// applying it again would take the issue back (a replayed
+					// "opened" after "closed") or count a comment twice, so it
+					// is reported skipped, which shows the replay arrived.
+					report = append(report, hookflowsdk.Outcome{ID: ev.ID, Outcome: "skipped",
+						Error: fmt.Sprintf("replay %d: the issue's state is past this event (applied up to event %d)", ev.Replay, st.LastEvent)})
+				}
+				continue // else handed over again after a failed hand-over: applied already
 			}
 			// Apply decodes JSON into a struct, which workflowcheck flags
 			// (encoding/json's reflection) but is deterministic.

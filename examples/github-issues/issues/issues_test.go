@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ func event(id int64, typ, body string) hookflowsdk.Event {
 }
 
 // The workflow keeps the issue's state from its events in order, skips an
-// event handed over again, and reports every outcome.
+// event handed over again, reports a replay of an event it is past as
+// skipped, and reports every outcome.
 func TestWorkflowKeepsIssueState(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
@@ -45,6 +47,11 @@ func TestWorkflowKeepsIssueState(t *testing.T) {
 			event(3, "issue_comment", comment), event(4, "issue_comment", comment), event(5, "issues", closed),
 			event(6, "issues", `{"zen":"not an issue"}`), {ID: 7, EventType: "issues", BodyRef: "/api/v1/events/7", BodySize: 2 << 20}}})
 	}, 2*time.Second)
+	env.RegisterDelayedCallback(func() {
+		replayed := event(3, "issue_comment", comment)
+		replayed.Replay = 1 // an operator's replay: reported, not applied again
+		env.SignalWorkflow(issues.SignalName, hookflowsdk.Batch{Source: "github", Key: "7", Events: []hookflowsdk.Event{replayed}})
+	}, 2500*time.Millisecond)
 	var st issues.Issue
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(issues.QueryState)
@@ -61,7 +68,7 @@ func TestWorkflowKeepsIssueState(t *testing.T) {
 		st.Comments != 2 || st.Events != 5 || st.LastAction != "issues.closed" || st.LastEvent != 7 {
 		t.Errorf("state: %+v", st)
 	}
-	want := []string{"1 applied", "2 applied", "3 applied", "4 applied", "5 applied", "6 failed", "7 skipped"}
+	want := []string{"1 applied", "2 applied", "3 applied", "4 applied", "5 applied", "6 failed", "7 skipped", "3 skipped"}
 	if len(reported) != len(want) {
 		t.Fatalf("reported %+v", reported)
 	}
@@ -69,6 +76,9 @@ func TestWorkflowKeepsIssueState(t *testing.T) {
 		if got := fmt.Sprintf("%d %s", o.ID, o.Outcome); got != want[i] {
 			t.Errorf("report %d: %+v, want %s", i, o, want[i])
 		}
+	}
+	if last := reported[len(reported)-1]; !strings.HasPrefix(last.Error, "replay 1: ") {
+		t.Errorf("the replay's report: %+v", last)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/hookflow/hookflow/examples/github-issues/issues"
 	"github.com/hookflow/hookflow/internal/app"
+	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
 	"github.com/hookflow/hookflow/pkg/hookflowsdk"
 )
@@ -89,6 +89,7 @@ const (
 
 type env struct {
 	t     *testing.T
+	st    *store.Store
 	node  string
 	url   string
 	tc    client.Client
@@ -102,11 +103,8 @@ type env struct {
 // user worker on its own task queue.
 func start(t *testing.T) *env {
 	node := testenv.RequireNode(t, "the npm signer tests", "--ignore-scripts")
-	dbURL, _ := testenv.Database(t)
-	tmp := testenv.Temporal(t)
-	e := &env{t: t, node: node, run: fmt.Sprint(time.Now().UnixNano()), queue: fmt.Sprintf("signers-%d", time.Now().UnixNano())}
-	file := filepath.Join(t.TempDir(), "sources.yaml")
-	yaml := fmt.Sprintf(`sources:
+	e := startWith(t, func(queue, run string) string {
+		return fmt.Sprintf(`sources:
   - name: github
     path: github
     verify: {mode: hmac, header: X-Hub-Signature-256, prefix: "sha256=", secrets: [SIGNERTEST_GH]}
@@ -137,12 +135,25 @@ func start(t *testing.T) *env {
     dedup: {header: webhook-id}
     key: {pointer: /data/account}
     target: {workflow: RecordEvents, task_queue: %[1]s, workflow_id: "standard-%[2]s-{key}"}
-`, e.queue, e.run)
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+`, queue, run)
+	}, map[string]string{"SIGNERTEST_GH": ghSecret, "SIGNERTEST_STRIPE": stripeSecret, "SIGNERTEST_STANDARD": standardSecret})
+	e.node = node
+	return e
+}
+
+// startWith runs hookflow (API and relay) with the sources file yaml
+// writes for the test's task queue and run id, the variables vars, and a
+// user worker on that queue with the test's workflows.
+func startWith(t *testing.T, yaml func(queue, run string) string, vars map[string]string) *env {
+	dbURL, st := testenv.Database(t)
+	tmp := testenv.Temporal(t)
+	e := &env{t: t, st: st, run: fmt.Sprint(time.Now().UnixNano()), queue: fmt.Sprintf("signers-%d", time.Now().UnixNano())}
+	file := filepath.Join(t.TempDir(), "sources.yaml")
+	if err := os.WriteFile(file, []byte(yaml(e.queue, e.run)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{"SOURCES_FILE": file, "ADMIN_TOKEN": adminToken,
-		"SIGNERTEST_GH": ghSecret, "SIGNERTEST_STRIPE": stripeSecret, "SIGNERTEST_STANDARD": standardSecret})
+	vars["SOURCES_FILE"], vars["ADMIN_TOKEN"] = file, adminToken
+	cfg := testenv.Config(t, dbURL, tmp, vars)
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
 	e.url = a.URL()
 	tc, err := client.Dial(client.Options{HostPort: tmp.HostPort, Namespace: "default",
@@ -153,6 +164,7 @@ func start(t *testing.T) *env {
 	e.tc = tc
 	w := worker.New(tc, e.queue, worker.Options{})
 	w.RegisterWorkflowWithOptions(recordEvents, workflow.RegisterOptions{Name: "RecordEvents"})
+	w.RegisterWorkflowWithOptions(startEvent, workflow.RegisterOptions{Name: "StartEvent"})
 	w.RegisterWorkflowWithOptions(issues.Workflow, workflow.RegisterOptions{Name: issues.WorkflowType})
 	sdk := &hookflowsdk.Client{BaseURL: a.URL(), Token: adminToken}
 	w.RegisterActivityWithOptions(sdk.MarkProcessed, activity.RegisterOptions{Name: hookflowsdk.ActivityMarkProcessed})
@@ -184,18 +196,8 @@ type answer struct {
 
 func (e *env) post(path, body string, headers map[string]string) answer {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode}
+	code, raw := e.send(http.MethodPost, path, "application/json", body, headers)
+	a := answer{Status: code}
 	if err := json.Unmarshal(raw, &a.Body); err != nil {
 		e.t.Fatalf("POST %s: not JSON: %s", path, raw)
 	}
