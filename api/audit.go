@@ -27,6 +27,15 @@ const auditedKey = "hookflow.audited"
 // markAudited tells requireAdmin that the handler has recorded the entry.
 func markAudited(c *gin.Context) { c.Set(auditedKey, true) }
 
+// recordDryRun records the one audit entry of a bulk action's dry run: what
+// its filter matched; what names the action in the log line of a failure.
+func (s *Server) recordDryRun(ctx context.Context, actor, action, target string, filter []byte, matched any, what string) {
+	if err := s.Store.RecordAudit(ctx, store.AuditEntry{Actor: actor, Action: action, Target: target,
+		Filter: filter, Result: store.AuditOK, Detail: store.AuditDetail(map[string]any{"matched": matched, "dry_run": true})}); err != nil {
+		s.Log.Error("audit: cannot record "+what, "token", actor, "error", err)
+	}
+}
+
 // adminActions names the audit action of each admin route (method and Gin
 // path); a route missing here is still recorded, as "METHOD path".
 var adminActions = map[string]string{

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,22 +37,11 @@ type ReplayAnswer struct {
 
 // replayEvent: POST /api/v1/events/{id}/replay.
 func (s *Server) replayEvent(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		failField(c, http.StatusNotFound, "id", "no event "+strconv.Quote(c.Param("id")))
+	ev, ok := s.eventParam(c, "load an event to replay")
+	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	evs, err := s.Store.EventsByID(ctx, []int64{id})
-	if err != nil {
-		s.internalError(c, "load an event to replay", err)
-		return
-	}
-	if len(evs) == 0 {
-		failField(c, http.StatusNotFound, "id", fmt.Sprintf("no event %d", id))
-		return
-	}
-	ev := evs[0]
+	id, ctx := ev.ID, c.Request.Context()
 	switch {
 	case !slices.Contains(store.ReplaySources, ev.Source):
 		failField(c, http.StatusConflict, "id", fmt.Sprintf("event %d is a %s event: only webhook events (%s) can be replayed", id, ev.Source, strings.Join(store.ReplaySources, ", ")))
@@ -104,9 +92,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 	var req ReplayRequest
 	raw, err := io.ReadAll(c.Request.Body)
 	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&req)
+		err = decodeStrict(raw, &req)
 	}
 	if err != nil {
 		failField(c, http.StatusBadRequest, "body", "the body is a JSON filter: source (required), type, entity_id, outcome, since, until, before_id, dry_run, max ("+err.Error()+")")
@@ -157,10 +143,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 	filter, _ := json.Marshal(req)
 	markAudited(c)
 	if req.DryRun {
-		if err := s.Store.RecordAudit(ctx, store.AuditEntry{Actor: who.Name, Action: store.AuditEventsReplay, Target: req.Source,
-			Filter: filter, Result: store.AuditOK, Detail: store.AuditDetail(map[string]any{"matched": out.Matched, "dry_run": true})}); err != nil {
-			s.Log.Error("audit: cannot record a replay's dry run", "token", who.Name, "error", err)
-		}
+		s.recordDryRun(ctx, who.Name, store.AuditEventsReplay, req.Source, filter, out.Matched, "a replay's dry run")
 		c.JSON(http.StatusOK, out)
 		return
 	}
