@@ -326,13 +326,21 @@ func isBlocked(err error) bool {
 
 // errorText is the most useful message of an activity error.
 func errorText(err error) string {
+	return activityErrorText(err, func(toErr *temporal.TimeoutError) string {
+		return "no success in time: " + toErr.Error()
+	})
+}
+
+// activityErrorText is the message of an activity's failure: an
+// application error's own, timedOut's for a timeout, else the error's text.
+func activityErrorText(err error, timedOut func(*temporal.TimeoutError) string) string {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		return appErr.Message()
 	}
 	var toErr *temporal.TimeoutError
 	if errors.As(err, &toErr) {
-		return "no success in time: " + toErr.Error()
+		return timedOut(toErr)
 	}
 	return err.Error()
 }
