@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -22,18 +21,13 @@ const aliceToken = "alice-admin-token-0123456789"
 
 // getList GETs a list endpoint with a bearer token (none: "") and decodes
 // its body into out; returns the status and X-Next-Cursor.
-func getList(t *testing.T, target, bearer string, out any) (int, string) {
+func getList(t *testing.T, target, token string, out any) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", target, nil)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	req := testenv.Request(t, "GET", target, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testenv.Send(t, req)
 	checkExchange(t, req, nil, resp, raw)
 	if out != nil && resp.StatusCode == 200 {
 		if err := json.Unmarshal(raw, out); err != nil {

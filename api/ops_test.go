@@ -63,16 +63,9 @@ func TestOpsConsoleSimplyPrint(t *testing.T) {
 	b.Screenshot("ops-simplyprint")
 }
 
-func getPage(t *testing.T, url, bearer string) string {
+func getPage(t *testing.T, url, token string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	_, raw := testenv.Send(t, testenv.Request(t, "GET", url, nil, bearer(token)))
 	return string(raw)
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -163,14 +162,7 @@ func TestDevDemo(t *testing.T) {
 	}
 	page := func() string {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+"/ops/demo", nil)
-		req.Header.Set("Authorization", "Bearer "+admin)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		_, b := testenv.Send(t, testenv.Request(t, "GET", base+"/ops/demo", nil, map[string]string{"Authorization": "Bearer " + admin}))
 		return string(b)
 	}
 	act(url.Values{"action": {"resolve"}, "issue": {"153"}})
@@ -276,14 +268,7 @@ func TestDemoTourRefusesWithoutDemoMode(t *testing.T) {
 	srv := httptest.NewServer((&api.Server{Config: cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
 	defer srv.Close()
 
-	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/demo", nil)
-	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := testenv.Send(t, testenv.Request(t, "GET", srv.URL+"/api/v1/demo", nil, map[string]string{"Authorization": "Bearer " + admin}))
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"error":"demo mode is off`) {
 		t.Fatalf("GET /api/v1/demo without demo mode: %d %s", resp.StatusCode, body)
 	}
