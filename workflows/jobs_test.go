@@ -507,6 +507,20 @@ func TestCallbackSupersededSeriesStops(t *testing.T) {
 	env.AssertExpectations(t)
 }
 
+// deliverSeed runs the seed's callback series, collecting the attempts it
+// records, and gives back its result.
+func deliverSeed(env *testsuite.TestWorkflowEnvironment) (workflows.CallbackResult, []activities.AttemptRecord, error) {
+	var recorded []activities.AttemptRecord
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
+		recorded = append(recorded, r)
+		return nil
+	})
+	env.ExecuteWorkflow("CallbackDelivery", seedInput())
+	var res workflows.CallbackResult
+	err := env.GetWorkflowResult(&res)
+	return res, recorded, err
+}
+
 // TestCallbackDeliveredButResultLost: attempt 1 reached the receiver and
 // the activity recorded the 2xx, but its worker died before Temporal heard
 // of it (the attempt times out). Attempt 2 finds the delivery delivered,
@@ -516,14 +530,8 @@ func TestCallbackDeliveredButResultLost(t *testing.T) {
 	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{},
 		temporal.NewApplicationError("worker went away", "test")).Once()
 	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{AlreadyDelivered: true}, nil).Once()
-	var recorded []activities.AttemptRecord
-	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
-		recorded = append(recorded, r)
-		return nil
-	})
-	env.ExecuteWorkflow("CallbackDelivery", seedInput())
-	var res workflows.CallbackResult
-	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 1 {
+	res, recorded, err := deliverSeed(env)
+	if err != nil || res.Status != "delivered" || res.Attempts != 1 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 	// The lost attempt is recorded as the workflow saw it (the store keeps
@@ -544,14 +552,8 @@ func TestCallbackDeliveredAndRecorded(t *testing.T) {
 		Attempt: callback.Attempt{Outcome: callback.OutcomeRetryable, StatusCode: 503}}, nil).Once()
 	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{
 		Attempt: callback.Attempt{Outcome: callback.OutcomeDelivered, StatusCode: 200}, Recorded: true}, nil).Once()
-	var recorded []activities.AttemptRecord
-	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
-		recorded = append(recorded, r)
-		return nil
-	})
-	env.ExecuteWorkflow("CallbackDelivery", seedInput())
-	var res workflows.CallbackResult
-	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 2 {
+	res, recorded, err := deliverSeed(env)
+	if err != nil || res.Status != "delivered" || res.Attempts != 2 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 	if len(recorded) != 1 || recorded[0].Attempt != 1 || recorded[0].DeliveryStatus != "pending" {

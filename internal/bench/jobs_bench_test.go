@@ -47,6 +47,40 @@ const (
 	benchModel  = "gpt-4o-mini"
 )
 
+// benchOnly skips t unless HOOKFLOW_BENCH=1; how says how to run it.
+func benchOnly(t *testing.T, how string) {
+	t.Helper()
+	if os.Getenv("HOOKFLOW_BENCH") != "1" {
+		t.Skip(how)
+	}
+}
+
+// skipIfOnlyBig skips a jobs benchmark other than TestBenchJobs's big job
+// when BENCH_JOBS_ONLY=big.
+func skipIfOnlyBig(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
+		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
+	}
+}
+
+// fanOut calls do(i) for every i below n in goroutines, at most limit at
+// a time, and waits for all of them.
+func fanOut(n, limit int, do func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			do(i)
+		}()
+	}
+	wg.Wait()
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -78,9 +112,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // BENCH_JOBS_LOTS (2000), BENCH_JOBS_BIG (10000) and BENCH_JOBS_BASELINE (as
 // the burst) change the sizes; BENCH_JOBS_ONLY=big runs only the last phase.
 func TestBenchJobs(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench-jobs`")
-	}
+	benchOnly(t, "load benchmark: run with `make bench-jobs`")
 	burst := envInt("BENCH_JOBS_BURST", 400)
 	baselineN := envInt("BENCH_JOBS_BASELINE", burst)
 	rate := envInt("BENCH_JOBS_RATE", 20)
@@ -209,23 +241,14 @@ func measureBaseline(t *testing.T, c client.Client, n int) float64 {
 	run := func(n int, prefix string) time.Duration {
 		start := time.Now()
 		runs := make([]client.WorkflowRun, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		for i := range n {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("%s-%d-%d", prefix, start.UnixNano(), i), TaskQueue: queue}, "BenchBaseline")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				runs[i] = r
-			}()
-		}
-		wg.Wait()
+		fanOut(n, 32, func(i int) {
+			r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("%s-%d-%d", prefix, start.UnixNano(), i), TaskQueue: queue}, "BenchBaseline")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			runs[i] = r
+		})
 		for _, r := range runs {
 			if r == nil {
 				continue
@@ -316,22 +339,13 @@ func (b *jobsBench) submitOne(lots int) (string, error) {
 // submitMany submits n jobs of `lots` lots from 16 clients at once.
 func (b *jobsBench) submitMany(n, lots int) []string {
 	ids := make([]string, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			id, err := b.submitOne(lots)
-			if err != nil {
-				b.t.Error(err)
-			}
-			ids[i] = id
-		}()
-	}
-	wg.Wait()
+	fanOut(n, 16, func(i int) {
+		id, err := b.submitOne(lots)
+		if err != nil {
+			b.t.Error(err)
+		}
+		ids[i] = id
+	})
 	return ids
 }
 

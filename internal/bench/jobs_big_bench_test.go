@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,12 +169,8 @@ func (r bigJobResult) String() string {
 // run's history must stay under 10,240 events; it prints the events per
 // lot.
 func TestBenchJobsGeneratorDown(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench-jobs`")
-	}
-	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
-		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
-	}
+	benchOnly(t, "load benchmark: run with `make bench-jobs`")
+	skipIfOnlyBig(t)
 	n := envInt("BENCH_JOBS_DOWN", 600)
 	gen := generatortest.New(benchKey, benchModel)
 	t.Cleanup(gen.Close)

@@ -65,12 +65,8 @@ func (m memSample) String() string {
 // more of them add nothing. It fails when a callback never gets its first
 // attempt.
 func TestBenchJobsParkedCallbacks(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench-jobs`")
-	}
-	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
-		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
-	}
+	benchOnly(t, "load benchmark: run with `make bench-jobs`")
+	skipIfOnlyBig(t)
 	n := envInt("BENCH_JOBS_PARKED", 10000)
 	defaults, err := config.LoadFrom(nil)
 	if err != nil {
