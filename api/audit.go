@@ -109,12 +109,8 @@ func (s *Server) listAudit(c *gin.Context) {
 	if f.Limit, err = queryInt(c, "limit", 50, 1, 500); err != nil {
 		return
 	}
-	at, id, given, err := queryIDCursor(c)
-	if err != nil {
+	if f.Before, err = queryIDCursor(c, func(at time.Time, id int64) *store.AuditCursor { return &store.AuditCursor{At: at, ID: id} }); err != nil {
 		return
-	}
-	if given {
-		f.Before = &store.AuditCursor{At: at, ID: id}
 	}
 	entries, err := s.Store.ListAudit(c.Request.Context(), f)
 	if err != nil {
@@ -124,9 +120,7 @@ func (s *Server) listAudit(c *gin.Context) {
 	page := gin.H{"entries": entries, "count": len(entries)}
 	if len(entries) == f.Limit {
 		last := entries[len(entries)-1]
-		next := encodeCursor(last.At, strconv.FormatInt(last.ID, 10))
-		c.Header("X-Next-Cursor", next)
-		page["next_cursor"] = next
+		page["next_cursor"] = nextIDCursor(c, last.At, last.ID)
 	}
 	c.JSON(http.StatusOK, page)
 }

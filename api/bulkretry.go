@@ -56,12 +56,7 @@ func (s *Server) retryWebhookDeliveries(c *gin.Context) {
 	}
 	f := store.DeliveryFilter{ClientID: req.ClientID, StatusCode: req.StatusCode, FailedOnly: req.FailedOnly == nil || *req.FailedOnly,
 		Limit: req.Max}
-	if req.Since != nil {
-		f.Since = *req.Since
-	}
-	if req.Until != nil {
-		f.Until = *req.Until
-	}
+	f.Since, f.Until = orZero(req.Since), orZero(req.Until)
 	ctx := c.Request.Context()
 	matched, err := s.Store.CountFailedDeliveries(ctx, f)
 	if err != nil {

@@ -115,12 +115,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 		req.Max = 100
 	}
 	f := store.EventFilter{Source: req.Source, EventType: req.Type, EntityID: req.EntityID, Outcome: req.Outcome, BeforeID: req.BeforeID, Limit: req.Max + 1}
-	if req.Since != nil {
-		f.Since = *req.Since
-	}
-	if req.Until != nil {
-		f.Until = *req.Until
-	}
+	f.Since, f.Until = orZero(req.Since), orZero(req.Until)
 	ctx := c.Request.Context()
 	evs, err := s.Store.ListEvents(ctx, f)
 	if err != nil {

@@ -181,12 +181,8 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	if f.Since, f.Until, err = queryTimeRange(c); err != nil {
 		return
 	}
-	at, id, given, err := queryIDCursor(c)
-	if err != nil {
+	if f.After, err = queryIDCursor(c, func(at time.Time, id int64) *store.EventCursor { return &store.EventCursor{ReceivedAt: at, ID: id} }); err != nil {
 		return
-	}
-	if given {
-		f.After = &store.EventCursor{ReceivedAt: at, ID: id}
 	}
 	f.Outcome = c.Query("outcome")
 	events, err := s.Store.ListEvents(c.Request.Context(), f)
@@ -198,7 +194,7 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	// is cursor=<this header> (before_id pages a list in id order).
 	if f.ByTime() && len(events) == f.Limit {
 		last := events[len(events)-1]
-		c.Header("X-Next-Cursor", encodeCursor(last.ReceivedAt, strconv.FormatInt(last.ID, 10)))
+		nextIDCursor(c, last.ReceivedAt, last.ID)
 	}
 	out := make([]SimplyPrintEvent, 0, len(events))
 	for _, e := range events {
