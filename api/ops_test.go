@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -146,27 +145,14 @@ func TestOpsConsoleRatings(t *testing.T) {
 // session cookie, following no redirect.
 func opsRequest(t *testing.T, method, target string, cookie *http.Cookie, form url.Values) (*http.Response, string) {
 	t.Helper()
-	var body io.Reader
+	req := testenv.Request(t, method, target, nil)
 	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req = testenv.Request(t, method, target, []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	}
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testenv.SendBy(t, testenv.NoRedirect, req)
 	return resp, string(raw)
 }
 

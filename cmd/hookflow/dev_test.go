@@ -145,15 +145,8 @@ func TestDevDemo(t *testing.T) {
 
 	act := func(form url.Values) string {
 		t.Helper()
-		req, _ := http.NewRequest("POST", base+"/ops/demo/act", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Authorization", "Bearer "+admin)
-		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := testenv.SendBy(t, testenv.NoRedirect, testenv.Request(t, "POST", base+"/ops/demo/act", []byte(form.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer " + admin}))
 		loc, _ := url.QueryUnescape(resp.Header.Get("Location"))
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "done=") {
 			t.Fatalf("%v: %d %s", form, resp.StatusCode, loc)

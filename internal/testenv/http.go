@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // Request is a request to url with body (none when nil) and the headers
@@ -23,11 +24,21 @@ func Request(t testing.TB, method, url string, body []byte, headers ...map[strin
 	return req
 }
 
+// NoRedirect is a client that answers with a redirect itself instead of
+// following it, within a minute.
+var NoRedirect = &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // Send does req and reads the whole answer (its body is closed); a
 // request that gets no answer fails the test.
 func Send(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	return SendBy(t, http.DefaultClient, req)
+}
+
+// SendBy is Send through hc.
+func SendBy(t testing.TB, hc *http.Client, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
