@@ -240,14 +240,7 @@ func TestDevDemo(t *testing.T) {
 // runTour runs `hookflow demo tour` in dir with env.
 func runTour(t *testing.T, bin, dir string, env []string, args ...string) (string, string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"demo", "tour"}, args...)...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
+	return runFor(t, 5*time.Minute, bin, dir, env, append([]string{"demo", "tour"}, args...)...)
 }
 
 // The tour refuses, clearly and with a non-zero exit, a hookflow that is

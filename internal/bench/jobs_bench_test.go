@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"sort"
@@ -81,6 +82,21 @@ func fanOut(n, limit int, do func(i int)) {
 	wg.Wait()
 }
 
+// jobsVars is the environment of a jobs benchmark, with more's variables
+// added: the bench client, the fake generator at genURL, and callbacks
+// allowed to 127.0.0.1.
+func jobsVars(genURL string, more map[string]string) map[string]string {
+	vars := map[string]string{
+		"JOBS_CLIENTS":                    "bench:" + benchSecret,
+		"GENERATOR_URL":                   genURL,
+		"GENERATOR_API_KEY":               benchKey,
+		"GENERATOR_MODEL":                 benchModel,
+		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true", // the receiver and the images are on 127.0.0.1
+	}
+	maps.Copy(vars, more)
+	return vars
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -133,16 +149,11 @@ func TestBenchJobs(t *testing.T) {
 	}
 	// hookflow as `make run` ships it (relay defaults, generator
 	// concurrency, info logs to io.Discard), with room for the large job.
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{
-		"LOG_LEVEL":                       defaults.LogLevel,
-		"JOBS_CLIENTS":                    "bench:" + benchSecret,
-		"JOBS_MAX_LOTS":                   "0",
-		"BODY_LIMIT_BYTES":                strconv.Itoa(64 << 20),
-		"GENERATOR_URL":                   gen.URL(),
-		"GENERATOR_API_KEY":               benchKey,
-		"GENERATOR_MODEL":                 benchModel,
-		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true", // the receiver and the images are on 127.0.0.1
-	})
+	cfg := testenv.Config(t, dbURL, tmp, jobsVars(gen.URL(), map[string]string{
+		"LOG_LEVEL":        defaults.LogLevel,
+		"JOBS_MAX_LOTS":    "0",
+		"BODY_LIMIT_BYTES": strconv.Itoa(64 << 20),
+	}))
 	cfg.Relay = defaults.Relay
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
 	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, log)

@@ -84,15 +84,10 @@ func TestBenchJobsParkedCallbacks(t *testing.T) {
 	t.Cleanup(rcv.Close)
 	dbURL, st := testenv.Database(t)
 	tmp := testenv.Temporal(t)
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{
-		"JOBS_CLIENTS":                    "bench:" + benchSecret,
-		"GENERATOR_URL":                   gen.URL(),
-		"GENERATOR_API_KEY":               benchKey,
-		"GENERATOR_MODEL":                 benchModel,
-		"CALLBACK_RETRY_BASE":             "1h",
-		"WORKER_WORKFLOW_CACHE_SIZE":      strconv.Itoa(cacheSize),
-		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true",
-	})
+	cfg := testenv.Config(t, dbURL, tmp, jobsVars(gen.URL(), map[string]string{
+		"CALLBACK_RETRY_BASE":        "1h",
+		"WORKER_WORKFLOW_CACHE_SIZE": strconv.Itoa(cacheSize),
+	}))
 	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	b := &jobsBench{t: t, url: a.URL() + "/api/v1/generate-descriptions", hook: rcv.URL + "/hook",
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, submitted: map[string]time.Time{}, st: st}
