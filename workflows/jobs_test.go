@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
@@ -30,12 +29,7 @@ const cbSecret = "your-shared-secret-key"
 
 func newJobsEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
-	env.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
-	env.RegisterActivity(&activities.Jobs{})
-	return env
+	return newTestEnv(&activities.Jobs{}, jobWorkflows...)
 }
 
 // callbackRun is what one CallbackDelivery run did: the workflow-clock
@@ -474,16 +468,9 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // activities only (versionJobLocalFirstRound). A change that breaks
 // determinism fails here.
 func TestJobReplay(t *testing.T) {
-	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
+	replay(t, []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
 		"testdata/job-paced.json", "testdata/job-v2.json", "testdata/job-continued.json", "testdata/job-v3.json", "testdata/callback-v1.json",
-		"testdata/job-small.json", "testdata/callback-small.json"} {
-		r := worker.NewWorkflowReplayer()
-		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
-		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
+		"testdata/job-small.json", "testdata/callback-small.json"}, jobWorkflows...)
 }
 
 // TestCallbackSupersededSeriesStops: a series whose delivery was taken over

@@ -11,8 +11,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/workflows"
@@ -31,12 +29,7 @@ var retry24h = func() workflows.BackSyncRetry {
 
 func newOrdersEnv(t *testing.T, retry workflows.BackSyncRetry) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: "BitrixOrder"})
-	env.RegisterWorkflowWithOptions(workflows.OrderBackSync{Retry: retry}.Run, workflow.RegisterOptions{Name: "BitrixBackSync"})
-	env.RegisterActivity(&activities.Orders{})
-	return env
+	return newTestEnv(&activities.Orders{}, named{"BitrixOrder", workflows.BitrixOrder}, named{"BitrixBackSync", workflows.OrderBackSync{Retry: retry}.Run})
 }
 
 // pushRecorder mocks OrderPushToBitrix: it fails with fail(attempt) (nil:
@@ -229,21 +222,13 @@ func TestBitrixOrderAppliesInOrder(t *testing.T) {
 // TestOrderWorkflowsReplay replays histories recorded from real runs (the
 // api tests write them with UPDATE_HISTORY=1).
 func TestOrderWorkflowsReplay(t *testing.T) {
-	for file, register := range map[string]func(worker.WorkflowReplayer){
-		"testdata/bitrix-order.json": func(r worker.WorkflowReplayer) {
-			r.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: "BitrixOrder"})
-		},
-		"testdata/bitrix-backsync.json": func(r worker.WorkflowReplayer) {
-			r.RegisterWorkflowWithOptions(workflows.OrderBackSync{}.Run, workflow.RegisterOptions{Name: "BitrixBackSync"})
-		},
+	for file, w := range map[string]named{
+		"testdata/bitrix-order.json":    {"BitrixOrder", workflows.BitrixOrder},
+		"testdata/bitrix-backsync.json": {"BitrixBackSync", workflows.OrderBackSync{}.Run},
 	} {
 		if _, err := os.Stat(file); err != nil {
 			t.Fatalf("%s: %v (record it: UPDATE_HISTORY=1 go test ./api/ -run TestOrdersBackSyncToSite)", file, err)
 		}
-		r := worker.NewWorkflowReplayer()
-		register(r)
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+		replay(t, []string{file}, w)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/store"
@@ -24,13 +22,7 @@ var ratingActs *activities.Ratings
 
 func newRatingEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.OkdeskRating, workflow.RegisterOptions{Name: "OkdeskRating"})
-	env.RegisterWorkflowWithOptions(workflows.OkdeskIssue, workflow.RegisterOptions{Name: "OkdeskIssue"})
-	env.RegisterWorkflowWithOptions(workflows.TelegramChat, workflow.RegisterOptions{Name: "TelegramChat"})
-	env.RegisterActivity(&activities.Ratings{})
-	return env
+	return newTestEnv(&activities.Ratings{}, ratingWorkflows...)
 }
 
 var ratingIn = activities.RatingInput{RequestID: 7, IssueID: 153, Resolution: 1, WorkflowID: "okdesk-rating-153-1",
@@ -351,13 +343,5 @@ func testStartOptions(id string) client.StartWorkflowOptions {
 // tests write them with UPDATE_HISTORY=1): a change that breaks
 // determinism fails.
 func TestRatingsReplay(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.OkdeskRating, workflow.RegisterOptions{Name: "OkdeskRating"})
-	r.RegisterWorkflowWithOptions(workflows.OkdeskIssue, workflow.RegisterOptions{Name: "OkdeskIssue"})
-	r.RegisterWorkflowWithOptions(workflows.TelegramChat, workflow.RegisterOptions{Name: "TelegramChat"})
-	for _, f := range []string{"okdesk-rating-153-1.json", "okdesk-issue-153.json", "telegram-chat-5001.json"} {
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
+	replay(t, []string{"testdata/okdesk-rating-153-1.json", "testdata/okdesk-issue-153.json", "testdata/telegram-chat-5001.json"}, ratingWorkflows...)
 }
