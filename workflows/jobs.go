@@ -395,13 +395,21 @@ func lotFailureReason(err error, timeout time.Duration) string {
 // workflow ID is refused by Temporal and ignored here. Runs from
 // versionJobCallbackByActivity on use JobStartCallback instead.
 func startCallback(ctx workflow.Context, in activities.CallbackInput) error {
+	return startChildOnce(ctx, activities.CallbackWorkflowID(in.DeliveryID, in.Series), CallbackSearchAttributes(in.ClientID), CallbackDelivery, in)
+}
+
+// startChildOnce starts the child workflow wf(in) as workflowID, one that
+// outlives this run (ABANDON), and only once: a second start of the same
+// ID is refused by Temporal (REJECT_DUPLICATE) and ignored here. It waits
+// for the start, not for the child.
+func startChildOnce(ctx workflow.Context, workflowID string, attrs temporal.SearchAttributes, wf, in any) error {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            activities.CallbackWorkflowID(in.DeliveryID, in.Series),
+		WorkflowID:            workflowID,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: CallbackSearchAttributes(in.ClientID),
+		TypedSearchAttributes: attrs,
 	})
-	f := workflow.ExecuteChildWorkflow(cctx, CallbackDelivery, in)
+	f := workflow.ExecuteChildWorkflow(cctx, wf, in)
 	var exec workflow.Execution
 	err := f.GetChildWorkflowExecution().Get(ctx, &exec)
 	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
