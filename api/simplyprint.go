@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,10 +46,7 @@ func SimplyPrintWorkflowID(printerID int64) (workflowID, entityID string) {
 
 func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	if sp := s.Config.SimplyPrint; sp.WebhookSecret != "" {
-		token := c.GetHeader("X-SP-Token")
-		if token == "" {
-			token = c.GetHeader("X-SP-Secret")
-		}
+		token := cmp.Or(c.GetHeader("X-SP-Token"), c.GetHeader("X-SP-Secret"))
 		if !s.acceptSecret(c, token, sp.WebhookSecret, sp.WebhookSecretPrevious, "SIMPLYPRINT_WEBHOOK_SECRET_PREVIOUS") {
 			fail(c, http.StatusUnauthorized, "missing or wrong webhook secret (header X-SP-Token or X-SP-Secret)")
 			return
