@@ -62,16 +62,21 @@ func unavailable() error {
 	return temporal.NewApplicationError("bitrix hookflow_order_update.php: HTTP 503: Service Unavailable (retryable)", "BitrixRetryable")
 }
 
+// unavailableFor fails the first n pushes with unavailable().
+func unavailableFor(n int) func(attempt int) error {
+	return func(attempt int) error {
+		if attempt <= n {
+			return unavailable()
+		}
+		return nil
+	}
+}
+
 // TestBackSyncRetrySchedule proves the default schedule: 10 s doubling up
 // to 1 h, then hourly; the request is not failed while it succeeds in time.
 func TestBackSyncRetrySchedule(t *testing.T) {
 	env := newOrdersEnv(t, retry24h)
-	rec := &pushRecorder{env: env, fail: func(n int) error {
-		if n <= 12 {
-			return unavailable()
-		}
-		return nil
-	}}
+	rec := &pushRecorder{env: env, fail: unavailableFor(12)}
 	env.OnActivity(ordersActs.OrderPushToBitrix, mockAny, mockAny).Return(rec.push)
 	failed := false
 	env.OnActivity(ordersActs.OrderFailBackSync, mockAny, mockAny, mockAny).Return(func(context.Context, []int64, string) error {
@@ -174,12 +179,7 @@ func TestBackSyncPermanentAndRetryAfter(t *testing.T) {
 // retried wait for it and go out together, in order.
 func TestBackSyncCoalescesAndKeepsOrder(t *testing.T) {
 	env := newOrdersEnv(t, retry24h)
-	rec := &pushRecorder{env: env, fail: func(n int) error {
-		if n <= 3 {
-			return unavailable()
-		}
-		return nil
-	}}
+	rec := &pushRecorder{env: env, fail: unavailableFor(3)}
 	env.OnActivity(ordersActs.OrderPushToBitrix, mockAny, mockAny).Return(rec.push)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{42}})
