@@ -44,6 +44,27 @@ func SimplyPrintWorkflowID(printerID int64) (workflowID, entityID string) {
 	return "simplyprint-printer-" + id, id
 }
 
+// SimplyPrintRecord is the inbound event the webhook records for ev, whose
+// body is body: its printer's workflow, its dedup key and attributes.
+func SimplyPrintRecord(ev simplyprint.Event, body []byte) *store.InboundEvent {
+	workflowID, entityID := SimplyPrintWorkflowID(ev.PrinterID)
+	attrs := map[string]any{"webhook_id": ev.WebhookID}
+	if ev.PrinterID != 0 {
+		attrs["printer_id"] = ev.PrinterID
+	}
+	if ev.JobID != "" {
+		attrs["job_id"] = ev.JobID
+	}
+	if ev.Timestamp != 0 {
+		attrs["timestamp"] = ev.Timestamp
+	}
+	return &store.InboundEvent{
+		Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
+		WorkflowID: workflowID, EntityID: entityID,
+		Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body,
+	}
+}
+
 func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	if sp := s.Config.SimplyPrint; sp.WebhookSecret != "" {
 		token := cmp.Or(c.GetHeader("X-SP-Token"), c.GetHeader("X-SP-Secret"))
@@ -65,23 +86,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 		fail(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	workflowID, entityID := SimplyPrintWorkflowID(ev.PrinterID)
-	attrs := map[string]any{"webhook_id": ev.WebhookID}
-	if ev.PrinterID != 0 {
-		attrs["printer_id"] = ev.PrinterID
-	}
-	if ev.JobID != "" {
-		attrs["job_id"] = ev.JobID
-	}
-	if ev.Timestamp != 0 {
-		attrs["timestamp"] = ev.Timestamp
-	}
-	rec := &store.InboundEvent{
-		Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
-		WorkflowID: workflowID, EntityID: entityID,
-		Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body,
-	}
-	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
+	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), SimplyPrintRecord(ev, body))
 	if err != nil {
 		s.recordFailed(c, "simplyprint: cannot record event", err, "event", ev.Name)
 		return
