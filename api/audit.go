@@ -27,6 +27,15 @@ const auditedKey = "hookflow.audited"
 // markAudited tells requireAdmin that the handler has recorded the entry.
 func markAudited(c *gin.Context) { c.Set(auditedKey, true) }
 
+// recordDryRun records the one audit entry of a bulk action's dry run: what
+// its filter matched; what names the action in the log line of a failure.
+func (s *Server) recordDryRun(ctx context.Context, actor, action, target string, filter []byte, matched any, what string) {
+	if err := s.Store.RecordAudit(ctx, store.AuditEntry{Actor: actor, Action: action, Target: target,
+		Filter: filter, Result: store.AuditOK, Detail: store.AuditDetail(map[string]any{"matched": matched, "dry_run": true})}); err != nil {
+		s.Log.Error("audit: cannot record "+what, "token", actor, "error", err)
+	}
+}
+
 // adminActions names the audit action of each admin route (method and Gin
 // path); a route missing here is still recorded, as "METHOD path".
 var adminActions = map[string]string{
@@ -100,12 +109,8 @@ func (s *Server) listAudit(c *gin.Context) {
 	if f.Limit, err = queryInt(c, "limit", 50, 1, 500); err != nil {
 		return
 	}
-	at, id, given, err := queryIDCursor(c)
-	if err != nil {
+	if f.Before, err = queryIDCursor(c, func(at time.Time, id int64) *store.AuditCursor { return &store.AuditCursor{At: at, ID: id} }); err != nil {
 		return
-	}
-	if given {
-		f.Before = &store.AuditCursor{At: at, ID: id}
 	}
 	entries, err := s.Store.ListAudit(c.Request.Context(), f)
 	if err != nil {
@@ -115,9 +120,7 @@ func (s *Server) listAudit(c *gin.Context) {
 	page := gin.H{"entries": entries, "count": len(entries)}
 	if len(entries) == f.Limit {
 		last := entries[len(entries)-1]
-		next := encodeCursor(last.At, strconv.FormatInt(last.ID, 10))
-		c.Header("X-Next-Cursor", next)
-		page["next_cursor"] = next
+		page["next_cursor"] = nextIDCursor(c, last.At, last.ID)
 	}
 	c.JSON(http.StatusOK, page)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,20 +19,28 @@ import (
 
 const aliceToken = "alice-admin-token-0123456789"
 
-// getList GETs a list endpoint with a bearer token (none: "") and decodes
-// its body into out; returns the status and X-Next-Cursor.
-func getList(t *testing.T, target, bearer string, out any) (int, string) {
+// failedCallback submits job car_<i>, waits until its callback's first
+// attempt failed (the receiver refuses it) and returns the delivery's id.
+func failedCallback(t *testing.T, e *jobsEnv, i int) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", target, nil)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot(fmt.Sprintf("car_%d", i), 1)), nil)
+	waitStatus(t, e.api, acc.JobID, callbackIs("failed", 1))
+	var id string
+	if err := e.st.Pool.QueryRow(context.Background(), `SELECT id::text FROM callback_deliveries WHERE job_id = $1`, acc.JobID).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	return id
+}
+
+// getList GETs a list endpoint with a bearer token (none: "") and decodes
+// its body into out; returns the status and X-Next-Cursor.
+func getList(t *testing.T, target, token string, out any) (int, string) {
+	t.Helper()
+	req := testenv.Request(t, "GET", target, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, raw := testenv.Send(t, req)
 	checkExchange(t, req, nil, resp, raw)
 	if out != nil && resp.StatusCode == 200 {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -69,13 +76,7 @@ func TestAuditOfRetriesOverHTTP(t *testing.T) {
 	e.rcv.FailNext(2, 400)
 	var ids []string
 	for i := range 2 {
-		acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot(fmt.Sprintf("car_%d", i), 1)), nil)
-		waitStatus(t, e.api, acc.JobID, callbackIs("failed", 1))
-		var id string
-		if err := e.st.Pool.QueryRow(ctx, `SELECT id::text FROM callback_deliveries WHERE job_id = $1`, acc.JobID).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
+		ids = append(ids, failedCallback(t, e, i))
 	}
 	retry := func(id, token string) int {
 		return call(t, "POST", e.api.URL()+"/api/v1/webhook-deliveries/"+id+"/retry", nil, map[string]string{"Authorization": "Bearer " + token}, nil)
@@ -205,13 +206,7 @@ func TestDeadLettersOverHTTP(t *testing.T) {
 	// In time order: callback 1, the event, callback 2, the back sync.
 	var callbacks []string
 	failCallback := func(i int) {
-		acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot(fmt.Sprintf("car_%d", i), 1)), nil)
-		waitStatus(t, e.api, acc.JobID, callbackIs("failed", 1))
-		var id string
-		if err := e.st.Pool.QueryRow(ctx, `SELECT id::text FROM callback_deliveries WHERE job_id = $1`, acc.JobID).Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		callbacks = append(callbacks, id)
+		callbacks = append(callbacks, failedCallback(t, e, i))
 	}
 	failCallback(1)
 	ev := failedEvent(store.OkdeskSource, "poison-1", "okdesk-issue-1", "SQLSTATE 22021: invalid byte sequence")

@@ -56,12 +56,7 @@ func (s *Server) retryWebhookDeliveries(c *gin.Context) {
 	}
 	f := store.DeliveryFilter{ClientID: req.ClientID, StatusCode: req.StatusCode, FailedOnly: req.FailedOnly == nil || *req.FailedOnly,
 		Limit: req.Max}
-	if req.Since != nil {
-		f.Since = *req.Since
-	}
-	if req.Until != nil {
-		f.Until = *req.Until
-	}
+	f.Since, f.Until = orZero(req.Since), orZero(req.Until)
 	ctx := c.Request.Context()
 	matched, err := s.Store.CountFailedDeliveries(ctx, f)
 	if err != nil {
@@ -73,10 +68,7 @@ func (s *Server) retryWebhookDeliveries(c *gin.Context) {
 	filter, _ := json.Marshal(req)
 	markAudited(c)
 	if req.DryRun {
-		if err := s.Store.RecordAudit(ctx, store.AuditEntry{Actor: who.Name, Action: store.AuditDeliveryRetryBulk, Target: "webhook-deliveries",
-			Filter: filter, Result: store.AuditOK, Detail: store.AuditDetail(map[string]any{"matched": matched, "dry_run": true})}); err != nil {
-			s.Log.Error("audit: cannot record a bulk retry's dry run", "token", who.Name, "error", err)
-		}
+		s.recordDryRun(ctx, who.Name, store.AuditDeliveryRetryBulk, "webhook-deliveries", filter, matched, "a bulk retry's dry run")
 		c.JSON(http.StatusOK, out)
 		return
 	}
@@ -135,9 +127,7 @@ func bindBulkRetry(c *gin.Context) (BulkRetryRequest, bool) {
 		return req, false
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := decodeStrict(raw, &req); err != nil {
 			field := ""
 			if _, name, ok := strings.Cut(err.Error(), "unknown field "); ok {
 				field = strings.Trim(name, `"`)

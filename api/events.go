@@ -24,21 +24,38 @@ func (s *Server) eventRoutes(r *gin.Engine) {
 
 // getEvent: GET /api/v1/events/{id}, any source, payload included.
 func (s *Server) getEvent(c *gin.Context) {
+	ev, ok := s.eventParam(c, "load an event")
+	if !ok {
+		return
+	}
+	c.JSON(http.StatusOK, ev)
+}
+
+// eventParam loads the event the path's id names, or answers 404 (no such
+// event) or 500 (what names the failed load in the log) and says no.
+func (s *Server) eventParam(c *gin.Context, what string) (store.InboundEvent, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
 		failField(c, http.StatusNotFound, "id", "no event "+strconv.Quote(c.Param("id")))
-		return
+		return store.InboundEvent{}, false
 	}
 	evs, err := s.Store.EventsByID(c.Request.Context(), []int64{id})
 	if err != nil {
-		s.internalError(c, "load an event", err)
-		return
+		s.internalError(c, what, err)
+		return store.InboundEvent{}, false
 	}
 	if len(evs) == 0 {
 		failField(c, http.StatusNotFound, "id", fmt.Sprintf("no event %d", id))
-		return
+		return store.InboundEvent{}, false
 	}
-	c.JSON(http.StatusOK, evs[0])
+	return evs[0], true
+}
+
+// decodeStrict decodes a JSON body into v, refusing fields v does not have.
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // ProcessedAnswer says which reported events were marked.
@@ -53,15 +70,12 @@ const maxProcessedPerCall = 1000
 
 // markProcessed: POST /api/v1/events/processed {"events":[{id, outcome, error}]}.
 func (s *Server) markProcessed(c *gin.Context) {
-	body, p := s.inboundJSON(c)
-	if p != nil {
-		p.reply(c)
+	body, ok := s.readJSON(c)
+	if !ok {
 		return
 	}
 	var req hookflowsdk.Processed
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := decodeStrict(body, &req); err != nil {
 		failField(c, http.StatusBadRequest, "body", `the body is {"events":[{"id":1,"outcome":"applied","error":""}]}: `+err.Error())
 		return
 	}

@@ -1,11 +1,8 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -21,25 +18,21 @@ import (
 // configures: endpoints that return stored data need it.
 var reader = testenv.ReadHeader()
 
+// jsonType is the Content-Type header of a JSON body.
+var jsonType = map[string]string{"Content-Type": "application/json"}
+
+// bearer is the Authorization header of a token.
+func bearer(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
+}
+
 // call does one HTTP request and decodes a JSON answer into out (if not nil).
 // In a test that called checkContract, the request and the answer are also
 // validated against api/openapi.yaml (openapi_test.go).
 func call(t testing.TB, method, url string, body []byte, headers map[string]string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	req := testenv.Request(t, method, url, body, jsonType, headers)
+	resp, raw := testenv.Send(t, req)
 	checkExchange(t, req, body, resp, raw)
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

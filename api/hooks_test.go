@@ -148,17 +148,7 @@ func TestDeclaredSourceEndToEnd(t *testing.T) {
 	}
 	post := func(path string, body []byte, h map[string]string) answer {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, a.URL()+path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		for k, v := range h {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		resp, raw := testenv.Send(t, testenv.Request(t, http.MethodPost, a.URL()+path, body, jsonType, h))
 		ans := answer{status: resp.StatusCode}
 		if err := json.Unmarshal(raw, &ans.body); err != nil {
 			t.Fatalf("%s: not JSON: %s", path, raw)
@@ -301,15 +291,9 @@ func TestDeclaredSourceEndToEnd(t *testing.T) {
 	if bigSeen[0].Ref != fmt.Sprintf("/api/v1/events/%d", bigSeen[0].ID) || bigSeen[0].Seq != -1 {
 		t.Fatalf("large body: %+v", bigSeen[0])
 	}
-	req, _ := http.NewRequest(http.MethodGet, a.URL()+bigSeen[0].Ref, nil)
-	req.Header.Set("Authorization", "Bearer "+testenv.ReadToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := testenv.Send(t, testenv.Request(t, http.MethodGet, a.URL()+bigSeen[0].Ref, nil, bearer(testenv.ReadToken)))
 	var got store.InboundEvent
-	_ = json.NewDecoder(resp.Body).Decode(&got)
-	resp.Body.Close()
+	_ = json.Unmarshal(raw, &got)
 	if resp.StatusCode != 200 || !bytes.Equal(got.Payload, big) {
 		t.Fatalf("GET %s: %d, payload %d bytes (want the %d sent)", bigSeen[0].Ref, resp.StatusCode, len(got.Payload), len(big))
 	}
@@ -391,13 +375,7 @@ func TestDeclaredSourcesReload(t *testing.T) {
 	n := 0
 	status := func(path, token string) int {
 		n++
-		req, _ := http.NewRequest(http.MethodPost, a.URL()+path, strings.NewReader(fmt.Sprintf(`{"n":%d}`, n)))
-		req.Header.Set("X-Token", token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := testenv.Send(t, testenv.Request(t, http.MethodPost, a.URL()+path, fmt.Appendf(nil, `{"n":%d}`, n), map[string]string{"X-Token": token}))
 		return resp.StatusCode
 	}
 	if got := [3]int{status("/hooks/one", "first-token"), status("/hooks/two", "two-token"), status("/hooks/one", "rotated")}; got != [3]int{200, 404, 401} {
@@ -428,15 +406,9 @@ func TestDeclaredSourcesReload(t *testing.T) {
 	// environment): a bad file is refused with every problem, a good one
 	// served; a read token cannot.
 	reload := func(token string) (int, ErrorOrSources) {
-		req, _ := http.NewRequest(http.MethodPost, a.URL()+"/api/v1/sources/reload", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp, raw := testenv.Send(t, testenv.Request(t, http.MethodPost, a.URL()+"/api/v1/sources/reload", nil, bearer(token)))
 		var body ErrorOrSources
-		_ = json.NewDecoder(resp.Body).Decode(&body)
+		_ = json.Unmarshal(raw, &body)
 		return resp.StatusCode, body
 	}
 	if code, body := reload(hookAdminToken); code != 422 || body.Field != "SOURCES_FILE" || len(body.Details) == 0 ||
@@ -482,16 +454,7 @@ func TestDeclaredSourcesBesideABuiltInHookPath(t *testing.T) {
 		"SOURCES_FILE": file, "BESIDE_TOKEN": "t0ken",
 		"OKDESK_WEBHOOK_SECRET": "", "WEBHOOK_SECRET": "seed-secret", "WEBHOOK_PATH": "/hooks/okdesk"}), app.Roles{API: true})
 	post := func(path string, header map[string]string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, a.URL()+path, strings.NewReader(`{"n":1}`))
-		for k, v := range header {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
+		resp, raw := testenv.Send(t, testenv.Request(t, http.MethodPost, a.URL()+path, []byte(`{"n":1}`), header))
 		return resp.StatusCode, string(raw)
 	}
 	if code, body := post("/hooks/mine", map[string]string{"X-Token": "t0ken"}); code != 200 {

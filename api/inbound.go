@@ -78,7 +78,21 @@ func (s *Server) readJSON(c *gin.Context) ([]byte, bool) {
 //
 // Whether it is the JSON the endpoint expects is its parser's to say.
 func (s *Server) inboundJSON(c *gin.Context) ([]byte, *bodyProblem) {
-	if p := checkContentType(c.GetHeader("Content-Type"), "application/json", isJSONType); p != nil {
+	body, p := s.readTyped(c, "application/json", isJSONType, "a JSON object")
+	if p != nil {
+		return nil, p
+	}
+	if err := inbound.CheckJSON(body); err != nil {
+		return nil, refuse(http.StatusBadRequest, err.Field, err.Error())
+	}
+	return body, nil
+}
+
+// readTyped reads a body whose Content-Type ok accepts (see
+// checkContentType) within the size and time limits, and refuses an empty
+// one, asking for what.
+func (s *Server) readTyped(c *gin.Context, want string, ok func(mediaType string) bool, what string) ([]byte, *bodyProblem) {
+	if p := checkContentType(c.GetHeader("Content-Type"), want, ok); p != nil {
 		return nil, p
 	}
 	body, p := s.readLimited(c)
@@ -86,10 +100,7 @@ func (s *Server) inboundJSON(c *gin.Context) ([]byte, *bodyProblem) {
 		return nil, p
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, refuse(http.StatusBadRequest, "body", "the body is empty: send a JSON object")
-	}
-	if err := inbound.CheckJSON(body); err != nil {
-		return nil, refuse(http.StatusBadRequest, err.Field, err.Error())
+		return nil, refuse(http.StatusBadRequest, "body", "the body is empty: send "+what)
 	}
 	return body, nil
 }
@@ -124,15 +135,9 @@ func checkContentType(header, want string, ok func(mediaType string) bool) *body
 // events): the type (415), size (413), time (408), and every key and value
 // UTF-8 without NUL once decoded (400, naming the key).
 func (s *Server) inboundForm(c *gin.Context) (url.Values, *bodyProblem) {
-	if p := checkContentType(c.GetHeader("Content-Type"), "application/x-www-form-urlencoded", isFormType); p != nil {
-		return nil, p
-	}
-	body, p := s.readLimited(c)
+	body, p := s.readTyped(c, "application/x-www-form-urlencoded", isFormType, "application/x-www-form-urlencoded fields")
 	if p != nil {
 		return nil, p
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, refuse(http.StatusBadRequest, "body", "the body is empty: send application/x-www-form-urlencoded fields")
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {

@@ -356,13 +356,7 @@ func TestJobsCallbackSurvivesWorkerRestart(t *testing.T) {
 	// The wait between the attempts is what the worker restart must fit in.
 	e := startJobs(t, app.Roles{API: true}, map[string]string{"CALLBACK_RETRY_BASE": "5s"})
 	ctx := context.Background()
-	w1, err := app.New(ctx, e.cfg, testenv.Logger(), app.Roles{Worker: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w1 := testenv.StartStoppable(t, e.cfg, app.Roles{Worker: true})
 	e.rcv.FailNext(1, 500)
 	acc := submit(t, e.api, jobBody(acmeSecret, e.rcv.URL(), []string{"en"}, lot("car_001", 1)), nil)
 	st := waitStatus(t, e.api, acc.JobID, callbackIs("pending", 1))

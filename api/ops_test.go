@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -63,16 +62,9 @@ func TestOpsConsoleSimplyPrint(t *testing.T) {
 	b.Screenshot("ops-simplyprint")
 }
 
-func getPage(t *testing.T, url, bearer string) string {
+func getPage(t *testing.T, url, token string) string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	_, raw := testenv.Send(t, testenv.Request(t, "GET", url, nil, bearer(token)))
 	return string(raw)
 }
 
@@ -153,27 +145,14 @@ func TestOpsConsoleRatings(t *testing.T) {
 // session cookie, following no redirect.
 func opsRequest(t *testing.T, method, target string, cookie *http.Cookie, form url.Values) (*http.Response, string) {
 	t.Helper()
-	var body io.Reader
+	req := testenv.Request(t, method, target, nil)
 	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req = testenv.Request(t, method, target, []byte(form.Encode()), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 	}
 	if cookie != nil {
 		req.AddCookie(cookie)
 	}
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testenv.SendBy(t, testenv.NoRedirect, req)
 	return resp, string(raw)
 }
 

@@ -249,12 +249,8 @@ func (s *Server) listOrders(c *gin.Context) {
 		failField(c, http.StatusBadRequest, "offset", "offset is not supported: page with cursor= set to the X-Next-Cursor header of the previous page")
 		return
 	}
-	at, id, given, err := queryIDCursor(c)
-	if err != nil {
+	if f.After, err = queryIDCursor(c, func(at time.Time, id int64) *store.OrderCursor { return &store.OrderCursor{UpdatedAt: at, ID: id} }); err != nil {
 		return
-	}
-	if given {
-		f.After = &store.OrderCursor{UpdatedAt: at, ID: id}
 	}
 	orders, err := s.Store.ListOrders(c.Request.Context(), f)
 	if err != nil {
@@ -265,7 +261,7 @@ func (s *Server) listOrders(c *gin.Context) {
 	// travels in a header, only when the page is full.
 	if len(orders) == f.Limit {
 		last := orders[len(orders)-1]
-		c.Header("X-Next-Cursor", encodeCursor(last.UpdatedAt, strconv.FormatInt(last.ID, 10)))
+		nextIDCursor(c, last.UpdatedAt, last.ID)
 	}
 	c.JSON(http.StatusOK, orders)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/chromedp/chromedp"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -424,12 +423,11 @@ func TestOrdersBackSyncSyncDisabled(t *testing.T) {
 // retried (the shop is unreachable), a newer Bitrix version updates the
 // order but keeps the CRM status.
 func TestOrdersStatusKeptWhilePushPending(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testenv.FreeHostPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead := "http://" + ln.Addr().String() + "/api/"
-	ln.Close()
+	dead := "http://" + addr + "/api/"
 	a, st := startOrders(t, map[string]string{"BITRIX_API_URL": dead})
 	postSite(t, a, bitrixtest.SiteEvent{Event: "order.saved", IsNew: true, Order: siteOrder(43, "N", 1)})
 	waitEvents(t, st, store.BitrixSource, 1)

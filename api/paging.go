@@ -44,6 +44,16 @@ func queryTimeRange(c *gin.Context) (since, until time.Time, err error) {
 	return since, until, nil
 }
 
+// orZero is what p points to, or T's zero value when p is nil (an optional
+// field of a request body).
+func orZero[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
 // A cursor is the position of the last item of a page in the list's
 // order, (time, id), as opaque text: the next page starts after it, so a
 // deep page costs what the first does (OFFSET would read every row before
@@ -69,16 +79,24 @@ func queryCursor(c *gin.Context) (at time.Time, id string, err error) {
 }
 
 // queryIDCursor decodes the cursor of a list whose items have a numeric id
-// (given=false when absent).
-func queryIDCursor(c *gin.Context) (at time.Time, id int64, given bool, err error) {
+// into the list filter's cursor, made by cursor (nil when absent).
+func queryIDCursor[C any](c *gin.Context, cursor func(at time.Time, id int64) *C) (*C, error) {
 	at, raw, err := queryCursor(c)
 	if err != nil || raw == "" {
-		return at, 0, false, err
+		return nil, err
 	}
 	id, parseErr := strconv.ParseInt(raw, 10, 64)
 	if parseErr != nil || id <= 0 {
 		failField(c, http.StatusBadRequest, "cursor", "cursor is not one of this list (pass X-Next-Cursor of the previous page as is)")
-		return at, 0, false, errBadQuery
+		return nil, errBadQuery
 	}
-	return at, id, true, nil
+	return cursor(at, id), nil
+}
+
+// nextIDCursor puts the cursor of the page after the item at (at, id) of
+// a list with numeric ids in X-Next-Cursor, and returns it.
+func nextIDCursor(c *gin.Context, at time.Time, id int64) string {
+	next := encodeCursor(at, strconv.FormatInt(id, 10))
+	c.Header("X-Next-Cursor", next)
+	return next
 }

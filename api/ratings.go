@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -54,10 +55,7 @@ func (s *Server) okdeskReady(c *gin.Context) {
 // the last recorded change reached is a redelivery.
 func (s *Server) okdeskWebhook(c *gin.Context) {
 	if secret := s.Config.Ratings.Secret(); secret != "" {
-		token := c.Query("token")
-		if token == "" {
-			token = c.GetHeader(OkdeskSecretHeader)
-		}
+		token := cmp.Or(c.Query("token"), c.GetHeader(OkdeskSecretHeader))
 		if !s.acceptSecret(c, token, secret, s.Config.Ratings.PreviousSecret(), "OKDESK_WEBHOOK_SECRET_PREVIOUS (or WEBHOOK_SECRET_PREVIOUS)") {
 			fail(c, http.StatusUnauthorized, "missing or wrong webhook secret (query parameter token or header "+OkdeskSecretHeader+")")
 			return

@@ -659,13 +659,7 @@ func TestRatingsReminderAndExpiry(t *testing.T) {
 func TestRatingsWorkerRestartWhileWaiting(t *testing.T) {
 	e := startRatings(t, app.Roles{API: true}, nil)
 	ctx := context.Background()
-	w1, err := app.New(ctx, e.cfg, testenv.Logger(), app.Roles{Worker: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w1 := testenv.StartStoppable(t, e.cfg, app.Roles{Worker: true})
 	issue, chat := e.id(170), e.id(9101)
 	e.okd.AddContact(okdesktest.Contact{ID: 50})
 	e.okd.AddIssue(okdesktest.Issue{ID: issue, ContactID: 50})

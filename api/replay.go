@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,22 +38,11 @@ type ReplayAnswer struct {
 
 // replayEvent: POST /api/v1/events/{id}/replay.
 func (s *Server) replayEvent(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		failField(c, http.StatusNotFound, "id", "no event "+strconv.Quote(c.Param("id")))
+	ev, ok := s.eventParam(c, "load an event to replay")
+	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	evs, err := s.Store.EventsByID(ctx, []int64{id})
-	if err != nil {
-		s.internalError(c, "load an event to replay", err)
-		return
-	}
-	if len(evs) == 0 {
-		failField(c, http.StatusNotFound, "id", fmt.Sprintf("no event %d", id))
-		return
-	}
-	ev := evs[0]
+	id, ctx := ev.ID, c.Request.Context()
 	declared := s.declaredNames()
 	isDeclared := slices.Contains(declared, ev.Source)
 	switch {
@@ -107,9 +95,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 	var req ReplayRequest
 	raw, err := io.ReadAll(c.Request.Body)
 	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&req)
+		err = decodeStrict(raw, &req)
 	}
 	if err != nil {
 		failField(c, http.StatusBadRequest, "body", "the body is a JSON filter: source (required), type, entity_id, outcome, since, until, before_id, dry_run, max ("+err.Error()+")")
@@ -134,12 +120,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 		req.Max = 100
 	}
 	f := store.EventFilter{Source: req.Source, EventType: req.Type, EntityID: req.EntityID, Outcome: req.Outcome, BeforeID: req.BeforeID, Limit: req.Max + 1}
-	if req.Since != nil {
-		f.Since = *req.Since
-	}
-	if req.Until != nil {
-		f.Until = *req.Until
-	}
+	f.Since, f.Until = orZero(req.Since), orZero(req.Until)
 	ctx := c.Request.Context()
 	evs, err := s.Store.ListEvents(ctx, f)
 	if err != nil {
@@ -164,10 +145,7 @@ func (s *Server) replayEvents(c *gin.Context) {
 	filter, _ := json.Marshal(req)
 	markAudited(c)
 	if req.DryRun {
-		if err := s.Store.RecordAudit(ctx, store.AuditEntry{Actor: who.Name, Action: store.AuditEventsReplay, Target: req.Source,
-			Filter: filter, Result: store.AuditOK, Detail: store.AuditDetail(map[string]any{"matched": out.Matched, "dry_run": true})}); err != nil {
-			s.Log.Error("audit: cannot record a replay's dry run", "token", who.Name, "error", err)
-		}
+		s.recordDryRun(ctx, who.Name, store.AuditEventsReplay, req.Source, filter, out.Matched, "a replay's dry run")
 		c.JSON(http.StatusOK, out)
 		return
 	}

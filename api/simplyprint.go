@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,12 +44,30 @@ func SimplyPrintWorkflowID(printerID int64) (workflowID, entityID string) {
 	return "simplyprint-printer-" + id, id
 }
 
+// SimplyPrintRecord is the inbound event the webhook records for ev, whose
+// body is body: its printer's workflow, its dedup key and attributes.
+func SimplyPrintRecord(ev simplyprint.Event, body []byte) *store.InboundEvent {
+	workflowID, entityID := SimplyPrintWorkflowID(ev.PrinterID)
+	attrs := map[string]any{"webhook_id": ev.WebhookID}
+	if ev.PrinterID != 0 {
+		attrs["printer_id"] = ev.PrinterID
+	}
+	if ev.JobID != "" {
+		attrs["job_id"] = ev.JobID
+	}
+	if ev.Timestamp != 0 {
+		attrs["timestamp"] = ev.Timestamp
+	}
+	return &store.InboundEvent{
+		Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
+		WorkflowID: workflowID, EntityID: entityID,
+		Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body,
+	}
+}
+
 func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	if sp := s.Config.SimplyPrint; sp.WebhookSecret != "" {
-		token := c.GetHeader("X-SP-Token")
-		if token == "" {
-			token = c.GetHeader("X-SP-Secret")
-		}
+		token := cmp.Or(c.GetHeader("X-SP-Token"), c.GetHeader("X-SP-Secret"))
 		if !s.acceptSecret(c, token, sp.WebhookSecret, sp.WebhookSecretPrevious, "SIMPLYPRINT_WEBHOOK_SECRET_PREVIOUS") {
 			fail(c, http.StatusUnauthorized, "missing or wrong webhook secret (header X-SP-Token or X-SP-Secret)")
 			return
@@ -67,23 +86,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 		fail(c, http.StatusBadRequest, err.Error())
 		return
 	}
-	workflowID, entityID := SimplyPrintWorkflowID(ev.PrinterID)
-	attrs := map[string]any{"webhook_id": ev.WebhookID}
-	if ev.PrinterID != 0 {
-		attrs["printer_id"] = ev.PrinterID
-	}
-	if ev.JobID != "" {
-		attrs["job_id"] = ev.JobID
-	}
-	if ev.Timestamp != 0 {
-		attrs["timestamp"] = ev.Timestamp
-	}
-	rec := &store.InboundEvent{
-		Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
-		WorkflowID: workflowID, EntityID: entityID,
-		Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body,
-	}
-	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), rec)
+	id, duplicate, err := s.Pipeline.Accept(c.Request.Context(), SimplyPrintRecord(ev, body))
 	if err != nil {
 		s.recordFailed(c, "simplyprint: cannot record event", err, "event", ev.Name)
 		return
@@ -181,12 +184,8 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	if f.Since, f.Until, err = queryTimeRange(c); err != nil {
 		return
 	}
-	at, id, given, err := queryIDCursor(c)
-	if err != nil {
+	if f.After, err = queryIDCursor(c, func(at time.Time, id int64) *store.EventCursor { return &store.EventCursor{ReceivedAt: at, ID: id} }); err != nil {
 		return
-	}
-	if given {
-		f.After = &store.EventCursor{ReceivedAt: at, ID: id}
 	}
 	f.Outcome = c.Query("outcome")
 	events, err := s.Store.ListEvents(c.Request.Context(), f)
@@ -198,7 +197,7 @@ func (s *Server) simplyPrintEvents(c *gin.Context) {
 	// is cursor=<this header> (before_id pages a list in id order).
 	if f.ByTime() && len(events) == f.Limit {
 		last := events[len(events)-1]
-		c.Header("X-Next-Cursor", encodeCursor(last.ReceivedAt, strconv.FormatInt(last.ID, 10)))
+		nextIDCursor(c, last.ReceivedAt, last.ID)
 	}
 	out := make([]SimplyPrintEvent, 0, len(events))
 	for _, e := range events {

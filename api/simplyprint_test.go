@@ -432,23 +432,12 @@ func TestSimplyPrintRelaySurvivesTemporalOutage(t *testing.T) {
 // eventsPage gets a page of the event list and its X-Next-Cursor.
 func eventsPage(t *testing.T, url string, headers map[string]string) ([]api.SimplyPrintEvent, string) {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp, raw := testenv.Send(t, testenv.Request(t, "GET", url, nil, headers))
 	var page []api.SimplyPrintEvent
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d", url, resp.StatusCode)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+	if err := json.Unmarshal(raw, &page); err != nil {
 		t.Fatal(err)
 	}
 	return page, resp.Header.Get("X-Next-Cursor")

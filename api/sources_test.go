@@ -47,13 +47,7 @@ func TestSourcePauseHoldsThroughWorkerRestart(t *testing.T) {
 	cfg := testenv.Config(t, dbURL, testenv.Temporal(t), map[string]string{"ADMIN_TOKEN": adminToken})
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
 	ctx := context.Background()
-	w1, err := app.New(ctx, cfg, testenv.Logger(), app.Roles{Worker: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w1.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w1 := testenv.StartStoppable(t, cfg, app.Roles{Worker: true})
 	admin := map[string]string{"Authorization": "Bearer " + adminToken}
 
 	// A read token may not pause (requireAdmin audits the refusal); an

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -37,13 +36,7 @@ func TestEntityLoopDeadLettersInvalidData(t *testing.T) {
 		dead = append(dead, in)
 		return int64(len(in.IDs)), nil
 	})
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{2, 3}})
-	}, time.Minute)
-	env.ExecuteWorkflow("BitrixOrder", workflows.EntityInput{Source: "bitrix", EntityID: "236", Pending: []int64{1}})
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
+	runOrderWithLateEvents(t, env)
 	if calls != 2 || !slices.Equal(applied, []int64{2, 3}) {
 		t.Fatalf("%d apply calls, applied %v: the failing batch was retried or the next one lost", calls, applied)
 	}

@@ -253,9 +253,23 @@ func generatePacedLots(ctx workflow.Context, jobID string, plan activities.JobPl
 // fails for good.
 func generateEachLot(ctx workflow.Context, jobID string, plan activities.JobPlan, db dbStep, lotCtx workflow.Context, lotActivity any) error {
 	var a *activities.Jobs
-	sem := workflow.NewSemaphore(ctx, int64(max(plan.Concurrency, 1)))
+	return eachBounded(ctx, max(plan.Concurrency, 1), plan.Pending, func(ctx workflow.Context, lot activities.LotRef) {
+		err := workflow.ExecuteActivity(lotCtx, lotActivity, activities.LotInput{JobID: jobID, Position: lot.Position, LotID: lot.LotID}).Get(ctx, nil)
+		if err == nil {
+			return
+		}
+		reason := lotFailureReason(err, plan.LotTimeout)
+		// Retried until Postgres takes it; only cancellation ends it early.
+		_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+	})
+}
+
+// eachBounded runs do for each item in a coroutine of its own, at most n
+// at a time in item order, and waits for all of them.
+func eachBounded[T any](ctx workflow.Context, n int, items []T, do func(ctx workflow.Context, item T)) error {
+	sem := workflow.NewSemaphore(ctx, int64(n))
 	wg := workflow.NewWaitGroup(ctx)
-	for _, lot := range plan.Pending {
+	for _, item := range items {
 		if err := sem.Acquire(ctx, 1); err != nil {
 			return err
 		}
@@ -263,13 +277,7 @@ func generateEachLot(ctx workflow.Context, jobID string, plan activities.JobPlan
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
 			defer sem.Release(1)
-			err := workflow.ExecuteActivity(lotCtx, lotActivity, activities.LotInput{JobID: jobID, Position: lot.Position, LotID: lot.LotID}).Get(ctx, nil)
-			if err == nil {
-				return
-			}
-			reason := lotFailureReason(err, plan.LotTimeout)
-			// Retried until Postgres takes it; only cancellation ends it early.
-			_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: lot.Position, Error: reason}).Get(ctx, nil)
+			do(ctx, item)
 		})
 	}
 	wg.Wait(ctx)
@@ -325,79 +333,61 @@ func generateLotBatches(ctx workflow.Context, jobID string, plan activities.JobP
 	// each, bounded by the lot's timeout), no activity task round trips.
 	local := len(plan.Pending) <= concurrency &&
 		workflow.GetVersion(ctx, versionJobLocalFirstRound, workflow.DefaultVersion, 1) >= 1
-	sem := workflow.NewSemaphore(ctx, int64(concurrency))
-	wg := workflow.NewWaitGroup(ctx)
-	for _, batch := range batches {
-		if err := sem.Acquire(ctx, 1); err != nil {
-			return err
-		}
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			defer sem.Release(1)
-			batchCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-				StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
-				HeartbeatTimeout:    plan.LotTimeout + 30*time.Second, // a dead worker shows after one lot's time
-				RetryPolicy:         &retry,                           // idempotent: finished lots are skipped
-			})
-			in := activities.LotsInput{JobID: jobID, Lots: batch, LotTimeout: plan.LotTimeout}
-			var f workflow.Future
-			if local {
-				f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-					StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
-					RetryPolicy:         &retry, // idempotent: finished lots are skipped
-				}), a.JobGenerateLots, in)
-			} else {
-				f = workflow.ExecuteActivity(batchCtx, a.JobGenerateLots, in)
-			}
-			var res activities.LotsResult
-			if err := f.Get(ctx, &res); err != nil {
-				return // cancelled: the job ends with ctx.Err()
-			}
-			for _, f := range res.Failed {
-				_ = db(ctx, a.JobFailLot, f).Get(ctx, nil)
-			}
-			for _, r := range res.Retry {
-				reason := r.Error
-				if plan.LotAttempts > 1 {
-					wait := r.RetryAfter
-					if wait <= 0 {
-						wait = plan.LotRetryBase
-					}
-					if err := workflow.Sleep(ctx, wait); err != nil {
-						return
-					}
-					// Attempts 2.. of the lot; their backoff starts at twice the
-					// base, as it would have after a first failed attempt.
-					opts := plan
-					opts.LotRetryBase = 2 * plan.LotRetryBase
-					err := workflow.ExecuteActivity(lotActivityOptions(ctx, opts, plan.LotAttempts-1), a.JobGenerateLot,
-						activities.LotInput{JobID: jobID, Position: r.Position, LotID: r.LotID}).Get(ctx, nil)
-					if err == nil {
-						continue
-					}
-					reason = lotFailureReason(err, plan.LotTimeout)
-				}
-				_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: r.Position, Error: reason}).Get(ctx, nil)
-			}
+	return eachBounded(ctx, concurrency, batches, func(ctx workflow.Context, batch []activities.LotRef) {
+		batchCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
+			HeartbeatTimeout:    plan.LotTimeout + 30*time.Second, // a dead worker shows after one lot's time
+			RetryPolicy:         &retry,                           // idempotent: finished lots are skipped
 		})
-	}
-	wg.Wait(ctx)
-	return ctx.Err()
+		in := activities.LotsInput{JobID: jobID, Lots: batch, LotTimeout: plan.LotTimeout}
+		var f workflow.Future
+		if local {
+			f = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: plan.LotTimeout*time.Duration(len(batch)) + time.Minute,
+				RetryPolicy:         &retry, // idempotent: finished lots are skipped
+			}), a.JobGenerateLots, in)
+		} else {
+			f = workflow.ExecuteActivity(batchCtx, a.JobGenerateLots, in)
+		}
+		var res activities.LotsResult
+		if err := f.Get(ctx, &res); err != nil {
+			return // cancelled: the job ends with ctx.Err()
+		}
+		for _, f := range res.Failed {
+			_ = db(ctx, a.JobFailLot, f).Get(ctx, nil)
+		}
+		for _, r := range res.Retry {
+			reason := r.Error
+			if plan.LotAttempts > 1 {
+				wait := r.RetryAfter
+				if wait <= 0 {
+					wait = plan.LotRetryBase
+				}
+				if err := workflow.Sleep(ctx, wait); err != nil {
+					return
+				}
+				// Attempts 2.. of the lot; their backoff starts at twice the
+				// base, as it would have after a first failed attempt.
+				opts := plan
+				opts.LotRetryBase = 2 * plan.LotRetryBase
+				err := workflow.ExecuteActivity(lotActivityOptions(ctx, opts, plan.LotAttempts-1), a.JobGenerateLot,
+					activities.LotInput{JobID: jobID, Position: r.Position, LotID: r.LotID}).Get(ctx, nil)
+				if err == nil {
+					continue
+				}
+				reason = lotFailureReason(err, plan.LotTimeout)
+			}
+			_ = db(ctx, a.JobFailLot, activities.LotFailure{JobID: jobID, Position: r.Position, Error: reason}).Get(ctx, nil)
+		}
+	})
 }
 
 // lotFailureReason is the error a failed lot shows: the generator's own
 // message, or what timed out.
 func lotFailureReason(err error, timeout time.Duration) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	var toErr *temporal.TimeoutError
-	if errors.As(err, &toErr) {
+	return activityErrorText(err, func(*temporal.TimeoutError) string {
 		return "the generator did not answer within " + timeout.String()
-	}
-	return err.Error()
+	})
 }
 
 // startCallback starts the delivery's attempt series as a child that
@@ -405,13 +395,21 @@ func lotFailureReason(err error, timeout time.Duration) string {
 // workflow ID is refused by Temporal and ignored here. Runs from
 // versionJobCallbackByActivity on use JobStartCallback instead.
 func startCallback(ctx workflow.Context, in activities.CallbackInput) error {
+	return startChildOnce(ctx, activities.CallbackWorkflowID(in.DeliveryID, in.Series), CallbackSearchAttributes(in.ClientID), CallbackDelivery, in)
+}
+
+// startChildOnce starts the child workflow wf(in) as workflowID, one that
+// outlives this run (ABANDON), and only once: a second start of the same
+// ID is refused by Temporal (REJECT_DUPLICATE) and ignored here. It waits
+// for the start, not for the child.
+func startChildOnce(ctx workflow.Context, workflowID string, attrs temporal.SearchAttributes, wf, in any) error {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            activities.CallbackWorkflowID(in.DeliveryID, in.Series),
+		WorkflowID:            workflowID,
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: CallbackSearchAttributes(in.ClientID),
+		TypedSearchAttributes: attrs,
 	})
-	f := workflow.ExecuteChildWorkflow(cctx, CallbackDelivery, in)
+	f := workflow.ExecuteChildWorkflow(cctx, wf, in)
 	var exec workflow.Execution
 	err := f.GetChildWorkflowExecution().Get(ctx, &exec)
 	var started *temporal.ChildWorkflowExecutionAlreadyStartedError

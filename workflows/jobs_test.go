@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
@@ -30,12 +29,7 @@ const cbSecret = "your-shared-secret-key"
 
 func newJobsEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
-	env.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
-	env.RegisterActivity(&activities.Jobs{})
-	return env
+	return newTestEnv(&activities.Jobs{}, jobWorkflows...)
 }
 
 // callbackRun is what one CallbackDelivery run did: the workflow-clock
@@ -474,16 +468,9 @@ func TestDescriptionJobWithoutCallback(t *testing.T) {
 // activities only (versionJobLocalFirstRound). A change that breaks
 // determinism fails here.
 func TestJobReplay(t *testing.T) {
-	for _, file := range []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
+	replay(t, []string{"testdata/job.json", "testdata/callback.json", "testdata/job-v0.json", "testdata/callback-v0.json", "testdata/job-v1.json",
 		"testdata/job-paced.json", "testdata/job-v2.json", "testdata/job-continued.json", "testdata/job-v3.json", "testdata/callback-v1.json",
-		"testdata/job-small.json", "testdata/callback-small.json"} {
-		r := worker.NewWorkflowReplayer()
-		r.RegisterWorkflowWithOptions(workflows.DescriptionJob, workflow.RegisterOptions{Name: "DescriptionJob"})
-		r.RegisterWorkflowWithOptions(workflows.CallbackDelivery, workflow.RegisterOptions{Name: "CallbackDelivery"})
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
+		"testdata/job-small.json", "testdata/callback-small.json"}, jobWorkflows...)
 }
 
 // TestCallbackSupersededSeriesStops: a series whose delivery was taken over
@@ -507,6 +494,20 @@ func TestCallbackSupersededSeriesStops(t *testing.T) {
 	env.AssertExpectations(t)
 }
 
+// deliverSeed runs the seed's callback series, collecting the attempts it
+// records, and gives back its result.
+func deliverSeed(env *testsuite.TestWorkflowEnvironment) (workflows.CallbackResult, []activities.AttemptRecord, error) {
+	var recorded []activities.AttemptRecord
+	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
+		recorded = append(recorded, r)
+		return nil
+	})
+	env.ExecuteWorkflow("CallbackDelivery", seedInput())
+	var res workflows.CallbackResult
+	err := env.GetWorkflowResult(&res)
+	return res, recorded, err
+}
+
 // TestCallbackDeliveredButResultLost: attempt 1 reached the receiver and
 // the activity recorded the 2xx, but its worker died before Temporal heard
 // of it (the attempt times out). Attempt 2 finds the delivery delivered,
@@ -516,14 +517,8 @@ func TestCallbackDeliveredButResultLost(t *testing.T) {
 	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{},
 		temporal.NewApplicationError("worker went away", "test")).Once()
 	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{AlreadyDelivered: true}, nil).Once()
-	var recorded []activities.AttemptRecord
-	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
-		recorded = append(recorded, r)
-		return nil
-	})
-	env.ExecuteWorkflow("CallbackDelivery", seedInput())
-	var res workflows.CallbackResult
-	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 1 {
+	res, recorded, err := deliverSeed(env)
+	if err != nil || res.Status != "delivered" || res.Attempts != 1 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 	// The lost attempt is recorded as the workflow saw it (the store keeps
@@ -544,14 +539,8 @@ func TestCallbackDeliveredAndRecorded(t *testing.T) {
 		Attempt: callback.Attempt{Outcome: callback.OutcomeRetryable, StatusCode: 503}}, nil).Once()
 	env.OnActivity(jobActs.CallbackDeliver, mockAny, mockAny).Return(activities.DeliverResult{
 		Attempt: callback.Attempt{Outcome: callback.OutcomeDelivered, StatusCode: 200}, Recorded: true}, nil).Once()
-	var recorded []activities.AttemptRecord
-	env.OnActivity(jobActs.CallbackRecordAttempt, mockAny, mockAny).Return(func(_ context.Context, r activities.AttemptRecord) error {
-		recorded = append(recorded, r)
-		return nil
-	})
-	env.ExecuteWorkflow("CallbackDelivery", seedInput())
-	var res workflows.CallbackResult
-	if err := env.GetWorkflowResult(&res); err != nil || res.Status != "delivered" || res.Attempts != 2 {
+	res, recorded, err := deliverSeed(env)
+	if err != nil || res.Status != "delivered" || res.Attempts != 2 {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 	if len(recorded) != 1 || recorded[0].Attempt != 1 || recorded[0].DeliveryStatus != "pending" {

@@ -11,8 +11,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/workflows"
@@ -31,12 +29,7 @@ var retry24h = func() workflows.BackSyncRetry {
 
 func newOrdersEnv(t *testing.T, retry workflows.BackSyncRetry) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: "BitrixOrder"})
-	env.RegisterWorkflowWithOptions(workflows.OrderBackSync{Retry: retry}.Run, workflow.RegisterOptions{Name: "BitrixBackSync"})
-	env.RegisterActivity(&activities.Orders{})
-	return env
+	return newTestEnv(&activities.Orders{}, named{"BitrixOrder", workflows.BitrixOrder}, named{"BitrixBackSync", workflows.OrderBackSync{Retry: retry}.Run})
 }
 
 // pushRecorder mocks OrderPushToBitrix: it fails with fail(attempt) (nil:
@@ -69,16 +62,21 @@ func unavailable() error {
 	return temporal.NewApplicationError("bitrix hookflow_order_update.php: HTTP 503: Service Unavailable (retryable)", "BitrixRetryable")
 }
 
+// unavailableFor fails the first n pushes with unavailable().
+func unavailableFor(n int) func(attempt int) error {
+	return func(attempt int) error {
+		if attempt <= n {
+			return unavailable()
+		}
+		return nil
+	}
+}
+
 // TestBackSyncRetrySchedule proves the default schedule: 10 s doubling up
 // to 1 h, then hourly; the request is not failed while it succeeds in time.
 func TestBackSyncRetrySchedule(t *testing.T) {
 	env := newOrdersEnv(t, retry24h)
-	rec := &pushRecorder{env: env, fail: func(n int) error {
-		if n <= 12 {
-			return unavailable()
-		}
-		return nil
-	}}
+	rec := &pushRecorder{env: env, fail: unavailableFor(12)}
 	env.OnActivity(ordersActs.OrderPushToBitrix, mockAny, mockAny).Return(rec.push)
 	failed := false
 	env.OnActivity(ordersActs.OrderFailBackSync, mockAny, mockAny, mockAny).Return(func(context.Context, []int64, string) error {
@@ -181,12 +179,7 @@ func TestBackSyncPermanentAndRetryAfter(t *testing.T) {
 // retried wait for it and go out together, in order.
 func TestBackSyncCoalescesAndKeepsOrder(t *testing.T) {
 	env := newOrdersEnv(t, retry24h)
-	rec := &pushRecorder{env: env, fail: func(n int) error {
-		if n <= 3 {
-			return unavailable()
-		}
-		return nil
-	}}
+	rec := &pushRecorder{env: env, fail: unavailableFor(3)}
 	env.OnActivity(ordersActs.OrderPushToBitrix, mockAny, mockAny).Return(rec.push)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{42}})
@@ -214,6 +207,16 @@ func TestBitrixOrderAppliesInOrder(t *testing.T) {
 		applied = append(applied, ids...)
 		return activities.ApplyResult{Processed: len(ids)}, nil
 	})
+	runOrderWithLateEvents(t, env)
+	if !slices.Equal(applied, []int64{1, 2, 3}) {
+		t.Fatalf("applied %v", applied)
+	}
+}
+
+// runOrderWithLateEvents runs order 236's workflow with event 1 pending
+// and events 2 and 3 signalled a minute in; it must end without error.
+func runOrderWithLateEvents(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	t.Helper()
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{2, 3}})
 	}, time.Minute)
@@ -221,29 +224,18 @@ func TestBitrixOrderAppliesInOrder(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(applied, []int64{1, 2, 3}) {
-		t.Fatalf("applied %v", applied)
-	}
 }
 
 // TestOrderWorkflowsReplay replays histories recorded from real runs (the
 // api tests write them with UPDATE_HISTORY=1).
 func TestOrderWorkflowsReplay(t *testing.T) {
-	for file, register := range map[string]func(worker.WorkflowReplayer){
-		"testdata/bitrix-order.json": func(r worker.WorkflowReplayer) {
-			r.RegisterWorkflowWithOptions(workflows.BitrixOrder, workflow.RegisterOptions{Name: "BitrixOrder"})
-		},
-		"testdata/bitrix-backsync.json": func(r worker.WorkflowReplayer) {
-			r.RegisterWorkflowWithOptions(workflows.OrderBackSync{}.Run, workflow.RegisterOptions{Name: "BitrixBackSync"})
-		},
+	for file, w := range map[string]named{
+		"testdata/bitrix-order.json":    {"BitrixOrder", workflows.BitrixOrder},
+		"testdata/bitrix-backsync.json": {"BitrixBackSync", workflows.OrderBackSync{}.Run},
 	} {
 		if _, err := os.Stat(file); err != nil {
 			t.Fatalf("%s: %v (record it: UPDATE_HISTORY=1 go test ./api/ -run TestOrdersBackSyncToSite)", file, err)
 		}
-		r := worker.NewWorkflowReplayer()
-		register(r)
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+		replay(t, []string{file}, w)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -78,23 +77,10 @@ func OkdeskIssue(ctx workflow.Context, in EntityInput) error {
 // outlives this run (ABANDON), once: a second start of the same ID (the
 // action redone after a lost result) is refused by Temporal and ignored.
 func startRating(ctx workflow.Context, issueID string, in activities.RatingInput) error {
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            in.WorkflowID,
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchSource.ValueSet(store.OkdeskSource),
-			SearchEntity.ValueSet(issueID),
-		),
-	})
-	f := workflow.ExecuteChildWorkflow(cctx, OkdeskRating, in)
-	var exec workflow.Execution
-	err := f.GetChildWorkflowExecution().Get(ctx, &exec)
-	var started *temporal.ChildWorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) {
-		return nil
-	}
-	return err
+	return startChildOnce(ctx, in.WorkflowID, temporal.NewSearchAttributes(
+		SearchSource.ValueSet(store.OkdeskSource),
+		SearchEntity.ValueSet(issueID),
+	), OkdeskRating, in)
 }
 
 // TelegramChat applies one chat's updates in order (workflow ID
@@ -326,13 +312,21 @@ func isBlocked(err error) bool {
 
 // errorText is the most useful message of an activity error.
 func errorText(err error) string {
+	return activityErrorText(err, func(toErr *temporal.TimeoutError) string {
+		return "no success in time: " + toErr.Error()
+	})
+}
+
+// activityErrorText is the message of an activity's failure: an
+// application error's own, timedOut's for a timeout, else the error's text.
+func activityErrorText(err error, timedOut func(*temporal.TimeoutError) string) string {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		return appErr.Message()
 	}
 	var toErr *temporal.TimeoutError
 	if errors.As(err, &toErr) {
-		return "no success in time: " + toErr.Error()
+		return timedOut(toErr)
 	}
 	return err.Error()
 }

@@ -11,8 +11,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/store"
@@ -24,13 +22,7 @@ var ratingActs *activities.Ratings
 
 func newRatingEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.OkdeskRating, workflow.RegisterOptions{Name: "OkdeskRating"})
-	env.RegisterWorkflowWithOptions(workflows.OkdeskIssue, workflow.RegisterOptions{Name: "OkdeskIssue"})
-	env.RegisterWorkflowWithOptions(workflows.TelegramChat, workflow.RegisterOptions{Name: "TelegramChat"})
-	env.RegisterActivity(&activities.Ratings{})
-	return env
+	return newTestEnv(&activities.Ratings{}, ratingWorkflows...)
 }
 
 var ratingIn = activities.RatingInput{RequestID: 7, IssueID: 153, Resolution: 1, WorkflowID: "okdesk-rating-153-1",
@@ -54,6 +46,13 @@ type ratingLog struct {
 
 func (l *ratingLog) since() time.Duration { return l.env.Now().Sub(l.start) }
 
+// note records, under the log's lock, what a mocked activity was asked.
+func (l *ratingLog) note(record func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	record()
+}
+
 type sendFunc = func(context.Context, int64) (int, error)
 
 // mockRating wires every rating activity to l; chatID 0 means no chat.
@@ -69,47 +68,35 @@ func mockRatingSend(env *testsuite.TestWorkflowEnvironment, chatID int64, send f
 		env.OnActivity(ratingActs.RatingSend, mock.Anything, mock.Anything).Return(send(l))
 	} else {
 		env.OnActivity(ratingActs.RatingSend, mock.Anything, mock.Anything).Return(func(context.Context, int64) (int, error) {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.sends = append(l.sends, l.since())
+			l.note(func() { l.sends = append(l.sends, l.since()) })
 			return 42, nil
 		})
 	}
 	env.OnActivity(ratingActs.RatingRemind, mock.Anything, mock.Anything).Return(func(context.Context, int64) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.reminds = append(l.reminds, l.since())
+		l.note(func() { l.reminds = append(l.reminds, l.since()) })
 		return nil
 	})
 	env.OnActivity(ratingActs.RatingClose, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RatingCloseInput) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.closes = append(l.closes, in)
-		l.closedAt = append(l.closedAt, l.since())
+		l.note(func() {
+			l.closes = append(l.closes, in)
+			l.closedAt = append(l.closedAt, l.since())
+		})
 		return nil
 	})
 	env.OnActivity(ratingActs.RatingAnswer, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RatingAnswerInput) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.answers = append(l.answers, in)
+		l.note(func() { l.answers = append(l.answers, in) })
 		return nil
 	})
 	env.OnActivity(ratingActs.RatingRecord, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RatingRecordInput) (store.Rating, error) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.records = append(l.records, in)
+		l.note(func() { l.records = append(l.records, in) })
 		return store.Rating{RequestID: in.RequestID, Score: in.Press.Score}, nil
 	})
 	env.OnActivity(ratingActs.RatingCommentFailed, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, _ int64, reason string) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.failed = append(l.failed, reason)
+		l.note(func() { l.failed = append(l.failed, reason) })
 		return nil
 	})
 	env.OnActivity(ratingActs.RatingThank, mock.Anything, mock.Anything).Return(func(context.Context, int64) error {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		l.thanks++
+		l.note(func() { l.thanks++ })
 		return nil
 	})
 	return l
@@ -351,13 +338,5 @@ func testStartOptions(id string) client.StartWorkflowOptions {
 // tests write them with UPDATE_HISTORY=1): a change that breaks
 // determinism fails.
 func TestRatingsReplay(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.OkdeskRating, workflow.RegisterOptions{Name: "OkdeskRating"})
-	r.RegisterWorkflowWithOptions(workflows.OkdeskIssue, workflow.RegisterOptions{Name: "OkdeskIssue"})
-	r.RegisterWorkflowWithOptions(workflows.TelegramChat, workflow.RegisterOptions{Name: "TelegramChat"})
-	for _, f := range []string{"okdesk-rating-153-1.json", "okdesk-issue-153.json", "telegram-chat-5001.json"} {
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, "testdata/"+f); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-	}
+	replay(t, []string{"testdata/okdesk-rating-153-1.json", "testdata/okdesk-issue-153.json", "testdata/telegram-chat-5001.json"}, ratingWorkflows...)
 }

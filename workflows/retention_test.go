@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
-
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/internal/retention"
 	"github.com/hookflow/hookflow/workflows"
@@ -17,11 +14,8 @@ import (
 // while it reports more, with the same cutoff moment every time, and sums
 // what each call purged.
 func TestRetentionCallsUntilNothingIsLeft(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.Retention, workflow.RegisterOptions{Name: "Retention"})
 	var acts *activities.Retention
-	env.RegisterActivity(acts)
+	env := newTestEnv(acts, named{"Retention", workflows.Retention})
 	var nows []time.Time
 	calls := []activities.RetentionResult{
 		{Purged: retention.Counts{"events/simplyprint": 2000}, More: true},

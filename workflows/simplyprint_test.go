@@ -9,7 +9,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
@@ -17,11 +16,7 @@ import (
 )
 
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.SimplyPrintPrinter, workflow.RegisterOptions{Name: "SimplyPrintPrinter"})
-	env.RegisterActivity(&activities.SimplyPrint{})
-	return env
+	return newTestEnv(&activities.SimplyPrint{}, printerWorkflow)
 }
 
 func TestPrinterAppliesSignalsInOrderAndBatches(t *testing.T) {
@@ -117,11 +112,5 @@ func TestPrinterActivityFailureIsRetried(t *testing.T) {
 // determinism fails. The -v0 history was recorded before batches moved to
 // local activities; runs like it must still replay.
 func TestPrinterReplay(t *testing.T) {
-	for _, file := range []string{"testdata/simplyprint-printer-101.json", "testdata/simplyprint-printer-101-v0.json"} {
-		r := worker.NewWorkflowReplayer()
-		r.RegisterWorkflowWithOptions(workflows.SimplyPrintPrinter, workflow.RegisterOptions{Name: "SimplyPrintPrinter"})
-		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-	}
+	replay(t, []string{"testdata/simplyprint-printer-101.json", "testdata/simplyprint-printer-101-v0.json"}, printerWorkflow)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -146,15 +145,8 @@ func TestDevDemo(t *testing.T) {
 
 	act := func(form url.Values) string {
 		t.Helper()
-		req, _ := http.NewRequest("POST", base+"/ops/demo/act", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Authorization", "Bearer "+admin)
-		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := testenv.SendBy(t, testenv.NoRedirect, testenv.Request(t, "POST", base+"/ops/demo/act", []byte(form.Encode()),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": "Bearer " + admin}))
 		loc, _ := url.QueryUnescape(resp.Header.Get("Location"))
 		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "done=") {
 			t.Fatalf("%v: %d %s", form, resp.StatusCode, loc)
@@ -163,14 +155,7 @@ func TestDevDemo(t *testing.T) {
 	}
 	page := func() string {
 		t.Helper()
-		req, _ := http.NewRequest("GET", base+"/ops/demo", nil)
-		req.Header.Set("Authorization", "Bearer "+admin)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		_, b := testenv.Send(t, testenv.Request(t, "GET", base+"/ops/demo", nil, map[string]string{"Authorization": "Bearer " + admin}))
 		return string(b)
 	}
 	act(url.Values{"action": {"resolve"}, "issue": {"153"}})
@@ -255,14 +240,7 @@ func TestDevDemo(t *testing.T) {
 // runTour runs `hookflow demo tour` in dir with env.
 func runTour(t *testing.T, bin, dir string, env []string, args ...string) (string, string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"demo", "tour"}, args...)...)
-	cmd.Dir, cmd.Env = dir, env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
+	return runFor(t, 5*time.Minute, bin, dir, env, append([]string{"demo", "tour"}, args...)...)
 }
 
 // The tour refuses, clearly and with a non-zero exit, a hookflow that is
@@ -276,14 +254,7 @@ func TestDemoTourRefusesWithoutDemoMode(t *testing.T) {
 	srv := httptest.NewServer((&api.Server{Config: cfg, Log: slog.New(slog.DiscardHandler)}).Handler())
 	defer srv.Close()
 
-	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/demo", nil)
-	req.Header.Set("Authorization", "Bearer "+admin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := testenv.Send(t, testenv.Request(t, "GET", srv.URL+"/api/v1/demo", nil, map[string]string{"Authorization": "Bearer " + admin}))
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"error":"demo mode is off`) {
 		t.Fatalf("GET /api/v1/demo without demo mode: %d %s", resp.StatusCode, body)
 	}

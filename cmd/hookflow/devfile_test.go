@@ -36,7 +36,13 @@ func bareEnv(extra ...string) []string {
 // error.
 func runIn(t *testing.T, bin, dir string, env []string, args ...string) (string, string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return runFor(t, time.Minute, bin, dir, env, args...)
+}
+
+// runFor is runIn with the time the run may take.
+func runFor(t *testing.T, timeout time.Duration, bin, dir string, env []string, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Env = dir, env

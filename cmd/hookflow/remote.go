@@ -260,23 +260,32 @@ func deliveriesCommand(ctx context.Context, cfg config.Config, args []string, st
 	if strings.HasPrefix(args[1], "-") {
 		return retryByFilter(ctx, r, args[1:], stdout)
 	}
-	ids := args[1:]
-	var failed int
-	for i, id := range ids {
+	return oneByOne(args[1:], stdout, "", "deliveries", "retried", func(id string) (string, error) {
 		var answer struct {
 			Series     int    `json:"series"`
 			WorkflowID string `json:"workflow_id"`
 		}
 		err := r.do(ctx, http.MethodPost, "/api/v1/webhook-deliveries/"+url.PathEscape(id)+"/retry", nil, &answer)
+		return fmt.Sprintf("series %d started (%s)", answer.Series, answer.WorkflowID), err
+	})
+}
+
+// oneByOne calls do for each id in turn, with a progress line each:
+// "[i/n] <label><id>: " and what do said, or "not <done>: " and its error.
+// It fails when a call did, counting them as things (deliveries, events).
+func oneByOne(ids []string, stdout io.Writer, label, things, done string, do func(id string) (string, error)) error {
+	var failed int
+	for i, id := range ids {
+		said, err := do(id)
 		if err != nil {
 			failed++
-			fmt.Fprintf(stdout, "[%d/%d] %s: not retried: %v\n", i+1, len(ids), id, err)
+			fmt.Fprintf(stdout, "[%d/%d] %s%s: not %s: %v\n", i+1, len(ids), label, id, done, err)
 			continue
 		}
-		fmt.Fprintf(stdout, "[%d/%d] %s: series %d started (%s)\n", i+1, len(ids), id, answer.Series, answer.WorkflowID)
+		fmt.Fprintf(stdout, "[%d/%d] %s%s: %s\n", i+1, len(ids), label, id, said)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d deliveries were not retried", failed, len(ids))
+		return fmt.Errorf("%d of %d %s were not %s", failed, len(ids), things, done)
 	}
 	return nil
 }
@@ -374,20 +383,10 @@ func eventsCommand(ctx context.Context, cfg config.Config, args []string, stdout
 		NextBeforeID int64   `json:"next_before_id"`
 	}
 	if !strings.HasPrefix(args[1], "-") {
-		var failed int
-		for i, id := range args[1:] {
+		return oneByOne(args[1:], stdout, "event ", "events", "replayed", func(id string) (string, error) {
 			var a answer
-			if err := r.do(ctx, http.MethodPost, "/api/v1/events/"+url.PathEscape(id)+"/replay", nil, &a); err != nil {
-				failed++
-				fmt.Fprintf(stdout, "[%d/%d] event %s: not replayed: %v\n", i+1, len(args)-1, id, err)
-				continue
-			}
-			fmt.Fprintf(stdout, "[%d/%d] event %s: handed to its flow again\n", i+1, len(args)-1, id)
-		}
-		if failed > 0 {
-			return fmt.Errorf("%d of %d events were not replayed", failed, len(args)-1)
-		}
-		return nil
+			return "handed to its flow again", r.do(ctx, http.MethodPost, "/api/v1/events/"+url.PathEscape(id)+"/replay", nil, &a)
+		})
 	}
 	fs := flag.NewFlagSet("events replay", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,6 +158,42 @@ func (t *tour) wait(ctx context.Context, what, where string, check func(ctx cont
 	}
 }
 
+// waitFor polls load until found picks what the step waits for out of it,
+// and gives that back (see wait).
+func waitFor[S, T any](ctx context.Context, t *tour, what, where string, load func(context.Context) (S, error), found func(S) (T, bool)) (T, error) {
+	var got T
+	err := t.wait(ctx, what, where, func(ctx context.Context) (bool, error) {
+		s, err := load(ctx)
+		if err != nil {
+			return false, err
+		}
+		var ok bool
+		got, ok = found(s)
+		return ok, nil
+	})
+	return got, err
+}
+
+// getList loads a list the API answers at path (for waitFor).
+func getList[T any](t *tour, path string) func(context.Context) ([]T, error) {
+	return func(ctx context.Context) ([]T, error) {
+		var xs []T
+		err := t.r.do(ctx, http.MethodGet, path, nil, &xs)
+		return xs, err
+	}
+}
+
+// firstOf is the first of xs that is the one, if any (for waitFor).
+func firstOf[T any](xs []T, is func(T) bool) (T, bool) {
+	for _, x := range xs {
+		if is(x) {
+			return x, true
+		}
+	}
+	var none T
+	return none, false
+}
+
 func (t *tour) say(format string, args ...any) { fmt.Fprintf(t.out, "  "+format+"\n", args...) }
 
 // where prints the console page and the Temporal UI runs of a step.
@@ -188,21 +225,13 @@ func (t *tour) simplyPrint(ctx context.Context, printer int64) error {
 		return fmt.Errorf("the fake SimplyPrint could not deliver job.done: %w", err)
 	}
 	t.say("→ %s", done)
-	var ev api.SimplyPrintEvent
-	if err := t.wait(ctx, "the job.done event recorded and processed", t.r.base+"/ops/simplyprint and the hookflow log",
-		func(ctx context.Context) (bool, error) {
-			var evs []api.SimplyPrintEvent
-			if err := t.r.do(ctx, http.MethodGet, list, nil, &evs); err != nil {
-				return false, err
-			}
-			for _, e := range evs {
-				if e.ID > seen && (e.Event == "job.done" || e.EventType == "job.done") && e.Processed {
-					ev = e
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
+	ev, err := waitFor(ctx, t, "the job.done event recorded and processed", t.r.base+"/ops/simplyprint and the hookflow log",
+		getList[api.SimplyPrintEvent](t, list), func(evs []api.SimplyPrintEvent) (api.SimplyPrintEvent, bool) {
+			return firstOf(evs, func(e api.SimplyPrintEvent) bool {
+				return e.ID > seen && (e.Event == "job.done" || e.EventType == "job.done") && e.Processed
+			})
+		})
+	if err != nil {
 		return err
 	}
 	outcome := "ok"
@@ -252,25 +281,15 @@ func (t *tour) rating(ctx context.Context, chat int64) error {
 	}
 	t.say("→ %s", done)
 	data := samples.TelegramRateData(issue, 5)
-	var msg api.DemoMessage
-	if err := t.wait(ctx, fmt.Sprintf("the rating request for issue %d in the demo chat", issue),
+	msg, err := waitFor(ctx, t, fmt.Sprintf("the rating request for issue %d in the demo chat", issue),
 		t.r.base+"/ops/demo (Telegram) and "+t.r.base+"/ops/ratings",
-		func(ctx context.Context) (bool, error) {
-			st, err := t.state(ctx)
-			if err != nil {
-				return false, err
-			}
+		t.state, func(st api.DemoState) (api.DemoMessage, bool) {
 			ms := messagesOf(st, chat)
-			for _, m := range ms[min(msgs, len(ms)):] {
-				for _, b := range m.Buttons {
-					if b.Data == data {
-						msg = m
-						return true, nil
-					}
-				}
-			}
-			return false, nil
-		}); err != nil {
+			return firstOf(ms[min(msgs, len(ms)):], func(m api.DemoMessage) bool {
+				return slices.ContainsFunc(m.Buttons, func(b api.DemoButton) bool { return b.Data == data })
+			})
+		})
+	if err != nil {
 		return err
 	}
 	var labels []string
@@ -283,20 +302,15 @@ func (t *tour) rating(ctx context.Context, chat int64) error {
 		return fmt.Errorf("pressing 5 stars: %w", err)
 	}
 	t.say("→ the customer pressed 5 stars: %s", done)
-	var comment api.DemoComment
-	if err := t.wait(ctx, fmt.Sprintf("the rating's comment on Okdesk issue %d", issue),
+	comment, err := waitFor(ctx, t, fmt.Sprintf("the rating's comment on Okdesk issue %d", issue),
 		t.r.base+"/ops/ratings and "+t.r.base+"/ops/demo (Okdesk comments)",
-		func(ctx context.Context) (bool, error) {
-			st, err := t.state(ctx)
-			if err != nil {
-				return false, err
-			}
+		t.state, func(st api.DemoState) (api.DemoComment, bool) {
 			if cs := commentsOf(st, issue); len(cs) > comments {
-				comment = cs[len(cs)-1]
-				return true, nil
+				return cs[len(cs)-1], true
 			}
-			return false, nil
-		}); err != nil {
+			return api.DemoComment{}, false
+		})
+	if err != nil {
 		return err
 	}
 	t.say("✓ hookflow posted to Okdesk issue %d: %q", issue, firstLine(comment.Content))
@@ -337,21 +351,11 @@ func (t *tour) order(ctx context.Context) error {
 		return fmt.Errorf("the fake Bitrix24 could not send ONSALEORDERSAVED: %w", err)
 	}
 	t.say("→ %s", done)
-	var o store.Order
-	if err := t.wait(ctx, fmt.Sprintf("Bitrix24 order %d in the CRM (GET /api/orders)", id), t.r.base+"/crm/sync (sync log)",
-		func(ctx context.Context) (bool, error) {
-			var orders []store.Order
-			if err := t.r.do(ctx, http.MethodGet, "/api/orders?limit=100", nil, &orders); err != nil {
-				return false, err
-			}
-			for _, x := range orders {
-				if x.BitrixID == id {
-					o = x
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
+	o, err := waitFor(ctx, t, fmt.Sprintf("Bitrix24 order %d in the CRM (GET /api/orders)", id), t.r.base+"/crm/sync (sync log)",
+		getList[store.Order](t, "/api/orders?limit=100"), func(orders []store.Order) (store.Order, bool) {
+			return firstOf(orders, func(x store.Order) bool { return x.BitrixID == id })
+		})
+	if err != nil {
 		return err
 	}
 	t.say("✓ order %d is in the CRM as %d: status %s, %s %s, sync %s", id, o.ID, o.Status, o.Total, o.Currency, o.SyncState)
@@ -378,22 +382,12 @@ func (t *tour) job(ctx context.Context) error {
 		return fmt.Errorf("the demo lists no new job after the submission; look at %s/ops/demo", t.r.base)
 	}
 	jobID := st.Jobs[len(st.Jobs)-1].JobID
-	var cb api.DemoCallback
-	if err := t.wait(ctx, fmt.Sprintf("the callback of job %s at the demo receiver", jobID),
+	cb, err := waitFor(ctx, t, fmt.Sprintf("the callback of job %s at the demo receiver", jobID),
 		t.r.base+"/ops/jobs (the job and its delivery) and "+t.r.base+"/ops/demo (callbacks received)",
-		func(ctx context.Context) (bool, error) {
-			st, err := t.state(ctx)
-			if err != nil {
-				return false, err
-			}
-			for _, c := range st.Callbacks {
-				if c.JobID == jobID {
-					cb = c
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
+		t.state, func(st api.DemoState) (api.DemoCallback, bool) {
+			return firstOf(st.Callbacks, func(c api.DemoCallback) bool { return c.JobID == jobID })
+		})
+	if err != nil {
 		return err
 	}
 	if !cb.Verified {

@@ -46,9 +46,7 @@ import (
 // commit and whether issue 17's targets are met; it fails only on lost,
 // duplicated or unprocessed events and on failed requests, never on time.
 func TestBenchCeiling(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench` or `make bench-ceiling`")
-	}
+	benchOnly(t, "load benchmark: run with `make bench` or `make bench-ceiling`")
 	const (
 		workers  = 32
 		printers = 50

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"sort"
@@ -47,6 +48,55 @@ const (
 	benchModel  = "gpt-4o-mini"
 )
 
+// benchOnly skips t unless HOOKFLOW_BENCH=1; how says how to run it.
+func benchOnly(t *testing.T, how string) {
+	t.Helper()
+	if os.Getenv("HOOKFLOW_BENCH") != "1" {
+		t.Skip(how)
+	}
+}
+
+// skipIfOnlyBig skips a jobs benchmark other than TestBenchJobs's big job
+// when BENCH_JOBS_ONLY=big.
+func skipIfOnlyBig(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
+		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
+	}
+}
+
+// fanOut calls do(i) for every i below n in goroutines, at most limit at
+// a time, and waits for all of them.
+func fanOut(n, limit int, do func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			do(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// jobsVars is the environment of a jobs benchmark, with more's variables
+// added: the bench client, the fake generator at genURL, and callbacks
+// allowed to 127.0.0.1.
+func jobsVars(genURL string, more map[string]string) map[string]string {
+	vars := map[string]string{
+		"JOBS_CLIENTS":                    "bench:" + benchSecret,
+		"GENERATOR_URL":                   genURL,
+		"GENERATOR_API_KEY":               benchKey,
+		"GENERATOR_MODEL":                 benchModel,
+		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true", // the receiver and the images are on 127.0.0.1
+	}
+	maps.Copy(vars, more)
+	return vars
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -78,9 +128,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // BENCH_JOBS_LOTS (2000), BENCH_JOBS_BIG (10000) and BENCH_JOBS_BASELINE (as
 // the burst) change the sizes; BENCH_JOBS_ONLY=big runs only the last phase.
 func TestBenchJobs(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench-jobs`")
-	}
+	benchOnly(t, "load benchmark: run with `make bench-jobs`")
 	burst := envInt("BENCH_JOBS_BURST", 400)
 	baselineN := envInt("BENCH_JOBS_BASELINE", burst)
 	rate := envInt("BENCH_JOBS_RATE", 20)
@@ -101,16 +149,11 @@ func TestBenchJobs(t *testing.T) {
 	}
 	// hookflow as `make run` ships it (relay defaults, generator
 	// concurrency, info logs to io.Discard), with room for the large job.
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{
-		"LOG_LEVEL":                       defaults.LogLevel,
-		"JOBS_CLIENTS":                    "bench:" + benchSecret,
-		"JOBS_MAX_LOTS":                   "0",
-		"BODY_LIMIT_BYTES":                strconv.Itoa(64 << 20),
-		"GENERATOR_URL":                   gen.URL(),
-		"GENERATOR_API_KEY":               benchKey,
-		"GENERATOR_MODEL":                 benchModel,
-		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true", // the receiver and the images are on 127.0.0.1
-	})
+	cfg := testenv.Config(t, dbURL, tmp, jobsVars(gen.URL(), map[string]string{
+		"LOG_LEVEL":        defaults.LogLevel,
+		"JOBS_MAX_LOTS":    "0",
+		"BODY_LIMIT_BYTES": strconv.Itoa(64 << 20),
+	}))
 	cfg.Relay = defaults.Relay
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
 	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, log)
@@ -209,23 +252,14 @@ func measureBaseline(t *testing.T, c client.Client, n int) float64 {
 	run := func(n int, prefix string) time.Duration {
 		start := time.Now()
 		runs := make([]client.WorkflowRun, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		for i := range n {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("%s-%d-%d", prefix, start.UnixNano(), i), TaskQueue: queue}, "BenchBaseline")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				runs[i] = r
-			}()
-		}
-		wg.Wait()
+		fanOut(n, 32, func(i int) {
+			r, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("%s-%d-%d", prefix, start.UnixNano(), i), TaskQueue: queue}, "BenchBaseline")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			runs[i] = r
+		})
 		for _, r := range runs {
 			if r == nil {
 				continue
@@ -316,22 +350,13 @@ func (b *jobsBench) submitOne(lots int) (string, error) {
 // submitMany submits n jobs of `lots` lots from 16 clients at once.
 func (b *jobsBench) submitMany(n, lots int) []string {
 	ids := make([]string, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			id, err := b.submitOne(lots)
-			if err != nil {
-				b.t.Error(err)
-			}
-			ids[i] = id
-		}()
-	}
-	wg.Wait()
+	fanOut(n, 16, func(i int) {
+		id, err := b.submitOne(lots)
+		if err != nil {
+			b.t.Error(err)
+		}
+		ids[i] = id
+	})
 	return ids
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -170,12 +169,8 @@ func (r bigJobResult) String() string {
 // run's history must stay under 10,240 events; it prints the events per
 // lot.
 func TestBenchJobsGeneratorDown(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench-jobs`")
-	}
-	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
-		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
-	}
+	benchOnly(t, "load benchmark: run with `make bench-jobs`")
+	skipIfOnlyBig(t)
 	n := envInt("BENCH_JOBS_DOWN", 600)
 	gen := generatortest.New(benchKey, benchModel)
 	t.Cleanup(gen.Close)
@@ -184,17 +179,12 @@ func TestBenchJobsGeneratorDown(t *testing.T) {
 	t.Cleanup(rcv.Close)
 	dbURL, st := testenv.Database(t)
 	tmp := testenv.Temporal(t)
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{
-		"JOBS_CLIENTS":                    "bench:" + benchSecret,
-		"JOBS_MAX_LOTS":                   "0",
-		"BODY_LIMIT_BYTES":                strconv.Itoa(64 << 20),
-		"GENERATOR_URL":                   gen.URL(),
-		"GENERATOR_API_KEY":               benchKey,
-		"GENERATOR_MODEL":                 benchModel,
-		"GENERATOR_RETRY_BASE":            "1ms",
-		"GENERATOR_MAX_ATTEMPTS":          "2",
-		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true",
-	})
+	cfg := testenv.Config(t, dbURL, tmp, jobsVars(gen.URL(), map[string]string{
+		"JOBS_MAX_LOTS":          "0",
+		"BODY_LIMIT_BYTES":       strconv.Itoa(64 << 20),
+		"GENERATOR_RETRY_BASE":   "1ms",
+		"GENERATOR_MAX_ATTEMPTS": "2",
+	}))
 	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	b := &jobsBench{t: t, url: a.URL() + "/api/v1/generate-descriptions", hook: rcv.URL(), rcv: rcv,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, submitted: map[string]time.Time{}, st: st}

@@ -65,12 +65,8 @@ func (m memSample) String() string {
 // more of them add nothing. It fails when a callback never gets its first
 // attempt.
 func TestBenchJobsParkedCallbacks(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench-jobs`")
-	}
-	if os.Getenv("BENCH_JOBS_ONLY") == "big" {
-		t.Skip("BENCH_JOBS_ONLY=big: only the 10,000-lot job")
-	}
+	benchOnly(t, "load benchmark: run with `make bench-jobs`")
+	skipIfOnlyBig(t)
 	n := envInt("BENCH_JOBS_PARKED", 10000)
 	defaults, err := config.LoadFrom(nil)
 	if err != nil {
@@ -88,15 +84,10 @@ func TestBenchJobsParkedCallbacks(t *testing.T) {
 	t.Cleanup(rcv.Close)
 	dbURL, st := testenv.Database(t)
 	tmp := testenv.Temporal(t)
-	cfg := testenv.Config(t, dbURL, tmp, map[string]string{
-		"JOBS_CLIENTS":                    "bench:" + benchSecret,
-		"GENERATOR_URL":                   gen.URL(),
-		"GENERATOR_API_KEY":               benchKey,
-		"GENERATOR_MODEL":                 benchModel,
-		"CALLBACK_RETRY_BASE":             "1h",
-		"WORKER_WORKFLOW_CACHE_SIZE":      strconv.Itoa(cacheSize),
-		"CALLBACK_ALLOW_PRIVATE_NETWORKS": "true",
-	})
+	cfg := testenv.Config(t, dbURL, tmp, jobsVars(gen.URL(), map[string]string{
+		"CALLBACK_RETRY_BASE":        "1h",
+		"WORKER_WORKFLOW_CACHE_SIZE": strconv.Itoa(cacheSize),
+	}))
 	a := testenv.StartAppWithLogger(t, cfg, app.Roles{API: true, Worker: true}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	b := &jobsBench{t: t, url: a.URL() + "/api/v1/generate-descriptions", hook: rcv.URL + "/hook",
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, submitted: map[string]time.Time{}, st: st}

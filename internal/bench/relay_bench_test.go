@@ -23,9 +23,7 @@ import (
 // shards of one killed with SIGKILL. Run with `make bench
 // BENCH_TARGET=cluster` (or both).
 func TestBenchRelayHandover(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench BENCH_TARGET=cluster`")
-	}
+	benchOnly(t, "load benchmark: run with `make bench BENCH_TARGET=cluster`")
 	if !slices.Contains(benchTargets(t), "cluster") {
 		t.Skip("the hand-over is measured on the cluster: BENCH_TARGET=cluster or both")
 	}

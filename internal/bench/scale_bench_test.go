@@ -101,9 +101,7 @@ type scaleSide struct {
 // ack whose event was not stored), processing that stalls or wrong
 // counters, never on timings.
 func TestBenchScale(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("scale benchmark: run with `make bench-scale`")
-	}
+	benchOnly(t, "scale benchmark: run with `make bench-scale`")
 	n := int64(10_000_000)
 	if v := os.Getenv("BENCH_SCALE_N"); v != "" {
 		var err error

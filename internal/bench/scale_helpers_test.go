@@ -157,19 +157,7 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 	if err != nil {
 		return nil, store.EventOutcome{}, err
 	}
-	workflowID, entityID := api.SimplyPrintWorkflowID(ev.PrinterID)
-	attrs := map[string]any{"webhook_id": ev.WebhookID}
-	if ev.PrinterID != 0 {
-		attrs["printer_id"] = ev.PrinterID
-	}
-	if ev.JobID != "" {
-		attrs["job_id"] = ev.JobID
-	}
-	if ev.Timestamp != 0 {
-		attrs["timestamp"] = ev.Timestamp
-	}
-	rec := &store.InboundEvent{Source: store.SimplyPrintSource, DedupKey: simplyprint.DedupKey(ev, body),
-		WorkflowID: workflowID, EntityID: entityID, Event: ev.Name, EventType: ev.Type, Attrs: attrs, Payload: body}
+	rec := api.SimplyPrintRecord(ev, body) // as the webhook records it
 	out := store.EventOutcome{Outcome: "applied"}
 	switch h := uint64(i) * 0xBF58476D1CE4E5B9 >> 32 % 1000; {
 	case ev.PrinterID == 0:
@@ -177,7 +165,7 @@ func (s *seeder) seedEvent(k int64) (*store.InboundEvent, store.EventOutcome, er
 	case h < 20:
 		out = store.EventOutcome{Outcome: "failed", Error: "simplyprint: cannot apply the event (seeded failure)"}
 	case h < 70:
-		out = store.EventOutcome{Outcome: "stale", Error: "older than the last applied event of printer " + entityID}
+		out = store.EventOutcome{Outcome: "stale", Error: "older than the last applied event of printer " + rec.EntityID}
 	}
 	return rec, out, nil
 }

@@ -184,9 +184,7 @@ func benchTargets(t *testing.T) []string {
 }
 
 func TestBenchSimplyPrintAcks(t *testing.T) {
-	if os.Getenv("HOOKFLOW_BENCH") != "1" {
-		t.Skip("load benchmark: run with `make bench`")
-	}
+	benchOnly(t, "load benchmark: run with `make bench`")
 	var runs []ackRun
 	for _, target := range benchTargets(t) {
 		t.Run(target, func(t *testing.T) {

@@ -7,29 +7,28 @@ import (
 	"github.com/hookflow/hookflow/internal/callback"
 )
 
-func TestPayloadMarshalMatchesSeed(t *testing.T) {
+func TestPayloadMarshal(t *testing.T) {
 	finished := time.Date(2025, 8, 6, 14, 30, 0, 123456789, time.FixedZone("MSK", 3*3600))
-	p := callback.NewPayload("365a09ce-5416-49b5-8471-d6aad042761c", finished, 10, 10, 0, "https://your-domain.com/webhook-handler")
-	got, err := p.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The seed's example, compacted: same fields, same order, UTC whole seconds.
-	want := `{"job_id":"365a09ce-5416-49b5-8471-d6aad042761c","status":"completed","timestamp":"2025-08-06T11:30:00Z","total_lots":10,"completed_lots":10,"failed_lots":0,"webhook_url":"https://your-domain.com/webhook-handler","results_available":true}`
-	if string(got) != want {
-		t.Errorf("Marshal =\n%s\nwant\n%s", got, want)
-	}
-}
-
-func TestPayloadMarshalKeepsURLReadable(t *testing.T) {
-	p := callback.Payload{WebhookURL: "https://x.example/h?a=1&b=<2>"}
-	got, err := p.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"job_id":"","status":"","timestamp":"","total_lots":0,"completed_lots":0,"failed_lots":0,"webhook_url":"https://x.example/h?a=1&b=<2>","results_available":false}`
-	if string(got) != want {
-		t.Errorf("Marshal = %s, want %s", got, want)
+	for _, tc := range []struct {
+		name string
+		p    callback.Payload
+		want string
+	}{
+		// The seed's example, compacted: same fields, same order, UTC whole seconds.
+		{"matches the seed", callback.NewPayload("365a09ce-5416-49b5-8471-d6aad042761c", finished, 10, 10, 0, "https://your-domain.com/webhook-handler"),
+			`{"job_id":"365a09ce-5416-49b5-8471-d6aad042761c","status":"completed","timestamp":"2025-08-06T11:30:00Z","total_lots":10,"completed_lots":10,"failed_lots":0,"webhook_url":"https://your-domain.com/webhook-handler","results_available":true}`},
+		{"keeps the URL readable", callback.Payload{WebhookURL: "https://x.example/h?a=1&b=<2>"},
+			`{"job_id":"","status":"","timestamp":"","total_lots":0,"completed_lots":0,"failed_lots":0,"webhook_url":"https://x.example/h?a=1&b=<2>","results_available":false}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.p.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("Marshal =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
 	}
 }
 

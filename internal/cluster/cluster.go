@@ -294,20 +294,22 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.startUI(ctx); err != nil {
 		return err
 	}
-	for i, port := range o.Ports.APIs {
-		name := fmt.Sprintf("api-%d", i+1)
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		env := c.hookflowEnv("HTTP_ADDR=:" + strconv.Itoa(port))
-		if err := c.startHookflow(ctx, name, "api", env, "http://"+addr+"/readyz"); err != nil {
-			return err
-		}
-	}
-	for i, port := range o.Ports.WorkerMetrics {
-		name := fmt.Sprintf("worker-%d", i+1)
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		env := c.hookflowEnv("METRICS_ADDR=:" + strconv.Itoa(port))
-		if err := c.startHookflow(ctx, name, "worker", env, "http://"+addr+"/metrics"); err != nil {
-			return err
+	// The API replicas, then the workers: each listens on its port (the
+	// variable) and is up when the probe path answers there.
+	for _, r := range []struct {
+		role, addrVar, probe string
+		ports                []int
+	}{
+		{"api", "HTTP_ADDR", "/readyz", o.Ports.APIs},
+		{"worker", "METRICS_ADDR", "/metrics", o.Ports.WorkerMetrics},
+	} {
+		for i, port := range r.ports {
+			name := fmt.Sprintf("%s-%d", r.role, i+1)
+			addr := "127.0.0.1:" + strconv.Itoa(port)
+			env := c.hookflowEnv(r.addrVar + "=:" + strconv.Itoa(port))
+			if err := c.startHookflow(ctx, name, r.role, env, "http://"+addr+r.probe); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -75,31 +74,17 @@ func ratingRequest(t *testing.T, fakes *demo.Fakes, issue int64) telegramtest.Me
 
 func do(t *testing.T, method, target, bearer string, form url.Values, body string, out any) (int, http.Header, string) {
 	t.Helper()
-	var rd io.Reader
+	h := map[string]string{}
+	var b []byte
 	if form != nil {
-		rd = strings.NewReader(form.Encode())
+		b, h["Content-Type"] = []byte(form.Encode()), "application/x-www-form-urlencoded"
 	} else if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, target, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		b, h["Content-Type"] = []byte(body), "application/json"
 	}
 	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+		h["Authorization"] = "Bearer " + bearer
 	}
-	hc := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	resp, raw := testenv.SendBy(t, testenv.NoRedirect, testenv.Request(t, method, target, b, h))
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("%s %s: %d %s: %v", method, target, resp.StatusCode, raw, err)

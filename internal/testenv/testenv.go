@@ -285,6 +285,27 @@ func StartAppWithLogger(t testing.TB, cfg config.Config, roles app.Roles, log *s
 // fakes there.
 func StartAppPrepared(t testing.TB, cfg config.Config, roles app.Roles, log *slog.Logger, prepare func(*app.App)) *app.App {
 	t.Helper()
+	a := startApp(t, cfg, roles, log, prepare)
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// Runs an API alone started (its relay does) are ended too, or a
+		// later test's events would be signalled to a run nobody polls for.
+		terminateRuns(stopCtx, a, cfg.Temporal.TaskQueue)
+		a.Stop(stopCtx)
+	})
+	return a
+}
+
+// StartStoppable starts an app the test stops itself, with Stop (a worker
+// that goes away mid-test): nothing is cleaned up after the test.
+func StartStoppable(t testing.TB, cfg config.Config, roles app.Roles) *app.App {
+	t.Helper()
+	return startApp(t, cfg, roles, Logger(), nil)
+}
+
+func startApp(t testing.TB, cfg config.Config, roles app.Roles, log *slog.Logger, prepare func(*app.App)) *app.App {
+	t.Helper()
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg, log, roles)
 	if err != nil {
@@ -296,14 +317,6 @@ func StartAppPrepared(t testing.TB, cfg config.Config, roles app.Roles, log *slo
 	if err := a.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		// Runs an API alone started (its relay does) are ended too, or a
-		// later test's events would be signalled to a run nobody polls for.
-		terminateRuns(stopCtx, a, cfg.Temporal.TaskQueue)
-		a.Stop(stopCtx)
-	})
 	return a
 }
 
