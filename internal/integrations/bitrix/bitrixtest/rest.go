@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -68,12 +67,9 @@ type REST struct {
 	userID string
 	code   string
 
-	mu       sync.Mutex
-	orders   map[int64]map[string]any
-	statuses map[string]bool
-	calls    []Call
-	fails    []*failure
-	now      func() time.Time
+	shop
+	calls []Call
+	fails []*failure
 }
 
 // NewREST starts a fake portal accepting webhook /rest/{userID}/{code}/
@@ -86,12 +82,7 @@ func NewREST(tb testing.TB, userID, code string) *REST {
 	if code == "" {
 		code = DefaultCode
 	}
-	r := &REST{
-		userID: userID, code: code,
-		orders:   map[int64]map[string]any{},
-		statuses: map[string]bool{"N": true, "P": true, "F": true, "S": true, "D": true},
-		now:      time.Now,
-	}
+	r := &REST{userID: userID, code: code, shop: newShop()}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	if tb != nil {
 		tb.Cleanup(r.Close)
@@ -111,46 +102,9 @@ func (r *REST) Root() string { return r.srv.URL }
 // Code is the accepted webhook code.
 func (r *REST) Code() string { return r.code }
 
-// SetClock sets the clock used for dateUpdate/dateStatus (default time.Now).
-func (r *REST) SetClock(now func() time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.now = now
-}
-
-// SetStatuses replaces the status ids sale.order.update accepts (default
-// N, P, F, S, D).
-func (r *REST) SetStatuses(ids ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.statuses = map[string]bool{}
-	for _, id := range ids {
-		r.statuses[id] = true
-	}
-}
-
 // PutOrder stores a camelCase order (see NewOrder); it must have an "id".
 // The order is copied.
-func (r *REST) PutOrder(order map[string]any) {
-	id, ok := intOf(order["id"])
-	if !ok {
-		panic(fmt.Sprintf("bitrixtest: PutOrder: order has no numeric id: %v", order["id"]))
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.orders[id] = clone(order)
-}
-
-// Order returns a copy of the stored order.
-func (r *REST) Order(id int64) (map[string]any, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	o, ok := r.orders[id]
-	if !ok {
-		return nil, false
-	}
-	return clone(o), true
-}
+func (r *REST) PutOrder(order map[string]any) { r.putOrder("PutOrder", "id", order) }
 
 // Orders returns copies of every stored order, by ascending id.
 func (r *REST) Orders() []map[string]any {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,12 +39,9 @@ type Site struct {
 	srv   *httptest.Server
 	token string
 
-	mu       sync.Mutex
-	orders   map[int64]map[string]any
-	statuses map[string]bool
+	shop
 	calls    []SiteCall
 	fails    []*failure
-	now      func() time.Time
 	echoURL  string
 	echoTok  string
 	echoHC   *http.Client
@@ -55,12 +51,7 @@ type Site struct {
 // NewSite starts a fake shop whose endpoint accepts token. With a non-nil tb
 // it is closed in tb.Cleanup.
 func NewSite(tb testing.TB, token string) *Site {
-	s := &Site{
-		token:    token,
-		orders:   map[int64]map[string]any{},
-		statuses: map[string]bool{"N": true, "P": true, "F": true, "S": true, "D": true},
-		now:      time.Now,
-	}
+	s := &Site{token: token, shop: newShop()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	if tb != nil {
 		tb.Cleanup(s.Close)
@@ -73,23 +64,6 @@ func (s *Site) Close() { s.srv.Close() }
 
 // URL is BITRIX_API_URL for this shop: "<root>/api/".
 func (s *Site) URL() string { return s.srv.URL + "/api/" }
-
-// SetClock sets the clock used for DATE_UPDATE/DATE_STATUS.
-func (s *Site) SetClock(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
-}
-
-// SetStatuses replaces the status ids the shop knows (default N P F S D).
-func (s *Site) SetStatuses(ids ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.statuses = map[string]bool{}
-	for _, id := range ids {
-		s.statuses[id] = true
-	}
-}
 
 // SetEcho makes the shop behave like a site with the PHP handler installed:
 // every change the endpoint saves is posted back to hookflowURL (the base,
@@ -115,26 +89,7 @@ func (s *Site) EchoErrors() []error {
 
 // PutOrder stores a site-shaped order (see NewSiteOrder); it must have an
 // "ID". The order is copied.
-func (s *Site) PutOrder(order map[string]any) {
-	id, ok := intOf(order["ID"])
-	if !ok {
-		panic(fmt.Sprintf("bitrixtest: Site.PutOrder: order has no numeric ID: %v", order["ID"]))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.orders[id] = clone(order)
-}
-
-// Order returns a copy of the stored order.
-func (s *Site) Order(id int64) (map[string]any, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orders[id]
-	if !ok {
-		return nil, false
-	}
-	return clone(o), true
-}
+func (s *Site) PutOrder(order map[string]any) { s.putOrder("Site.PutOrder", "ID", order) }
 
 // Calls returns the requests received so far, in order.
 func (s *Site) Calls() []SiteCall {
