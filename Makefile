@@ -197,7 +197,7 @@ FUZZ_TARGETS = \
 	./internal/ordersync:FuzzParseDecimal \
 	./internal/jobs:FuzzParseSubmission \
 	./internal/jobs:FuzzVerifySignature \
-	./internal/callback:FuzzParseRetryAfter \
+	./internal/integrations/apierr:FuzzParseRetryAfter \
 	./api:FuzzMatchSecret \
 	./internal/auth:FuzzParse \
 	./internal/inbound:FuzzCheckJSON

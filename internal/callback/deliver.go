@@ -149,7 +149,7 @@ func Deliver(ctx context.Context, client *http.Client, req Request) Attempt {
 		// The receiver said 2xx; a body cut short by our timeout does not undo that.
 		return a
 	case OutcomeRetryable:
-		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+		if d, ok := apierr.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			a.RetryAfter = d
 		}
 	}
@@ -248,11 +248,4 @@ func readSnippet(r io.Reader) (string, error) {
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.ReplaceAll(s, "\x00", "\uFFFD"), err
-}
-
-// ParseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
-// (relative to now; a date in the past means 0). ok is false when v is empty
-// or malformed. It is apierr.ParseRetryAfter, the parser of every client.
-func ParseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	return apierr.ParseRetryAfter(v, now)
 }

@@ -381,31 +381,3 @@ func TestDeliverResponseSnippet(t *testing.T) {
 		}
 	}
 }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2025, 8, 6, 11, 30, 0, 0, time.UTC)
-	tests := []struct {
-		v      string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"2", 2 * time.Second, true},
-		{" 120 ", 2 * time.Minute, true},
-		{"0", 0, true},
-		{"Wed, 06 Aug 2025 11:31:30 GMT", 90 * time.Second, true},
-		{"Wednesday, 06-Aug-25 11:31:00 GMT", time.Minute, true}, // RFC 850
-		{"Wed Aug  6 11:30:10 2025", 10 * time.Second, true},     // asctime
-		{"Wed, 06 Aug 2025 11:00:00 GMT", 0, true},               // in the past
-		{"99999999999999999999", time.Duration(1<<63-1) / time.Second * time.Second, true},
-		{"", 0, false},
-		{"-5", 0, false},
-		{"1.5", 0, false},
-		{"tomorrow", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := callback.ParseRetryAfter(tt.v, now)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.v, got, ok, tt.want, tt.wantOK)
-		}
-	}
-}

@@ -153,6 +153,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{"Wed, 21 Oct 2015 07:28:00 GMT", 0, true}, // past date
 		{"Sunday, 06-Nov-94 08:49:37 GMT", 0, true},
+		{"Tuesday, 01-Dec-26 12:01:00 GMT", time.Minute, true}, // RFC 850
+		{"Tue Dec  1 12:00:10 2026", 10 * time.Second, true},   // asctime
 		{"99999999999999999999", time.Duration(1<<63-1) / time.Second * time.Second, true},
 		{"-1", 0, false},
 		{"+5", 0, false},

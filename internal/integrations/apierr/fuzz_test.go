@@ -1,4 +1,4 @@
-package callback_test
+package apierr_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookflow/hookflow/internal/callback"
+	"github.com/hookflow/hookflow/internal/integrations/apierr"
 )
 
 // FuzzParseRetryAfter: never panics, never a negative delay, and agrees with
@@ -22,7 +22,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 	}
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := callback.ParseRetryAfter(v, now)
+		d, ok := apierr.ParseRetryAfter(v, now)
 		if d < 0 {
 			t.Fatalf("%q: negative delay %s", v, d)
 		}
