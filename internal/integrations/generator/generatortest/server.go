@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -152,13 +153,7 @@ func (s *Server) Requests() []Request {
 
 // RequestsFor returns the requests for one lot.
 func (s *Server) RequestsFor(lotID string) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.LotID == lotID {
-			out = append(out, r)
-		}
-	}
-	return out
+	return slices.DeleteFunc(s.Requests(), func(r Request) bool { return r.LotID != lotID })
 }
 
 func (s *Server) record(r Request) {

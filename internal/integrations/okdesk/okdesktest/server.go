@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,13 +190,7 @@ func (s *Server) Comments() []RecordedComment {
 
 // CommentsFor returns the accepted comments of one issue, oldest first.
 func (s *Server) CommentsFor(issueID int64) []RecordedComment {
-	var out []RecordedComment
-	for _, c := range s.Comments() {
-		if c.IssueID == issueID {
-			out = append(out, c)
-		}
-	}
-	return out
+	return slices.DeleteFunc(s.Comments(), func(c RecordedComment) bool { return c.IssueID != issueID })
 }
 
 // Requests returns every request received, oldest first.

@@ -218,13 +218,7 @@ func (s *Server) Requests() []Request {
 
 // RequestsTo returns the requests to one endpoint ("webhooks/Create").
 func (s *Server) RequestsTo(endpoint string) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.Endpoint == endpoint {
-			out = append(out, r)
-		}
-	}
-	return out
+	return slices.DeleteFunc(s.Requests(), func(r Request) bool { return r.Endpoint != endpoint })
 }
 
 // Deliveries returns every webhook POST sent so far, in order.

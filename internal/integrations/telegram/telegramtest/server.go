@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,13 +188,7 @@ func (s *Server) Calls() []Call {
 
 // CallsTo returns the calls of one method (case-insensitive).
 func (s *Server) CallsTo(method string) []Call {
-	var out []Call
-	for _, c := range s.Calls() {
-		if strings.EqualFold(c.Method, method) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return slices.DeleteFunc(s.Calls(), func(c Call) bool { return !strings.EqualFold(c.Method, method) })
 }
 
 // Messages returns the messages the bot sent to chatID, oldest first, as
