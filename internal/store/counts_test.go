@@ -51,6 +51,7 @@ func sourceEvents(source string, from, to int, typ func(i int) string) []*store.
 func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	typ := func(i int) string { return []string{"job_started", "job_progress", "job_completed"}[i%3] }
 
 	// Four writers record overlapping ranges of keys, so each key is
@@ -70,10 +71,8 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 	if _, err := st.RecordEvents(ctx, sourceEvents("other", 0, 30, func(int) string { return "e" })); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload)
-		VALUES ('sp', 'direct', 'w', 'e', 'job_started', '{}')`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload)
+		VALUES ('sp', 'direct', 'w', 'e', 'job_started', '{}')`)
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after recording: %s", d)
 	}
@@ -114,12 +113,8 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 
 	// Retention deletes rows; an update that changes no counted column
 	// changes no counter.
-	if _, err := st.Pool.Exec(ctx, `DELETE FROM inbound_events WHERE id % 5 = 0`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `UPDATE inbound_events SET attrs = '{"touched": true}' WHERE id % 7 = 0`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`DELETE FROM inbound_events WHERE id % 5 = 0`)
+	exec(`UPDATE inbound_events SET attrs = '{"touched": true}' WHERE id % 7 = 0`)
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after deleting: %s", d)
 	}
@@ -151,13 +146,12 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 func TestEventCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	migrate := newMigrator(t, dbURL)
 	migrate.downTo(3)
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, processed, outcome, error)
+	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, processed, outcome, error)
 		VALUES ('sp', 'a', 'w', 'e', 't1', '{}', true, 'applied', NULL), ('sp', 'b', 'w', 'e', 't1', '{}', true, 'stale', 'old'),
-		       ('sp', 'c', 'w', 'e', 't2', '{}', false, NULL, NULL), ('sp', 'd', 'w', 'e', 't2', '{}', false, NULL, NULL)`); err != nil {
-		t.Fatal(err)
-	}
+		       ('sp', 'c', 'w', 'e', 't2', '{}', false, NULL, NULL), ('sp', 'd', 'w', 'e', 't2', '{}', false, NULL, NULL)`)
 	migrate.upTo(4)
 	if d := countsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
@@ -199,19 +193,15 @@ func explain(t *testing.T, db interface {
 // with statistics (the planner prefers a scan on a table of a few rows).
 func TestEventListFiltersUseAnIndex(t *testing.T) {
 	_, st := testenv.Database(t)
-	ctx := context.Background()
+	exec := execer(t, st)
 	// 40,000 events of 20 types and 50 entities, most processed, over 40 days.
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, payload, received_at, processed, outcome)
+	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, payload, received_at, processed, outcome)
 		SELECT CASE WHEN i % 10 = 0 THEN 'other' ELSE 'sp' END, 'k' || i, 'w', 'e', 'type_' || (i % 20), (i % 50)::text, '{"data": {}}',
 			now() - interval '40 days' + i * interval '86 seconds', i < 39000,
 			CASE WHEN i >= 39000 THEN NULL WHEN i % 7 = 0 THEN 'stale' ELSE 'applied' END
-		FROM generate_series(1, 40000) i`); err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(1, 40000) i`)
 	// VACUUM as autovacuum would: an index-only scan needs the visibility map.
-	if _, err := st.Pool.Exec(ctx, `VACUUM ANALYZE inbound_events`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`VACUUM ANALYZE inbound_events`)
 	now := time.Now()
 	for name, f := range map[string]store.EventFilter{
 		"type":              {EventType: "type_3"},
@@ -254,14 +244,13 @@ func TestEventListFiltersUseAnIndex(t *testing.T) {
 func TestListEventsPagesByTime(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	// Events 1..12: received_at goes up by a minute every third event, and
 	// events 5 and 6 swap their minute with 7: ids are not in time order.
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (id, source, dedup_key, workflow_id, event, event_type, entity_id, payload, received_at)
+	exec(`INSERT INTO inbound_events (id, source, dedup_key, workflow_id, event, event_type, entity_id, payload, received_at)
 		SELECT i, 'sp', 'k' || i, 'w', 'e', 't', '1', '{}', timestamptz '2025-01-09 12:00:00+00' +
 			(CASE i WHEN 5 THEN 3 WHEN 6 THEN 3 WHEN 7 THEN 1 ELSE i / 3 END) * interval '1 minute'
-		FROM generate_series(1, 12) i`); err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(1, 12) i`)
 	base := time.Date(2025, 1, 9, 12, 0, 0, 0, time.UTC)
 	f := store.EventFilter{Source: "sp", Since: base.Add(time.Minute), Until: base.Add(4 * time.Minute), Limit: 2}
 	seen := pageKeys(t, 10, f.Limit, func() ([]store.InboundEvent, error) { return st.ListEvents(ctx, f) },
@@ -278,11 +267,10 @@ func TestListEventsPagesByTime(t *testing.T) {
 func TestListOrdersPagesByCursor(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO orders (bitrix_id, number, status, bitrix_status, updated_at)
+	exec := execer(t, st)
+	exec(`INSERT INTO orders (bitrix_id, number, status, bitrix_status, updated_at)
 		SELECT i, 'N' || i, 'new', 'N', timestamptz '2025-01-09 12:00:00+00' + (i / 3) * interval '1 minute'
-		FROM generate_series(1, 11) i`); err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(1, 11) i`)
 	f := store.OrderFilter{Limit: 4}
 	seen := pageKeys(t, 5, f.Limit, func() ([]store.Order, error) { return st.ListOrders(ctx, f) },
 		func(last store.Order) { f.After = &store.OrderCursor{UpdatedAt: last.UpdatedAt, ID: last.ID} },
@@ -297,14 +285,11 @@ func TestListOrdersPagesByCursor(t *testing.T) {
 func TestSyncLogFiltersUseAnIndex(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO sync_log (direction, entity, entity_id, action, status)
+	exec := execer(t, st)
+	exec(`INSERT INTO sync_log (direction, entity, entity_id, action, status)
 		SELECT 'inbound', 'order', (i % 5000)::text, 'update', CASE WHEN i % 200 = 0 THEN 'error' ELSE 'success' END
-		FROM generate_series(1, 200000) i`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `VACUUM ANALYZE sync_log`); err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(1, 200000) i`)
+	exec(`VACUUM ANALYZE sync_log`)
 	// The plan a prepared statement settles on after five calls: generic,
 	// made without the parameters' values.
 	conn, err := st.Pool.Acquire(ctx)

@@ -30,6 +30,7 @@ func failedEvent(t *testing.T, st *store.Store, source, key, outcome string, at 
 func TestDeadLettersMergeAndPageAcrossKinds(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 
@@ -61,9 +62,7 @@ func TestDeadLettersMergeAndPageAcrossKinds(t *testing.T) {
 		min    int
 	}{{"c10a", store.DeliveryFailed, 10}, {"c10b", store.DeliveryGone, 10}, {"c25", store.DeliveryFailed, 25}, {"c1", store.DeliveryFailed, 1}} {
 		id := finishedDelivery(t, st, 500, c.status, at(c.min))
-		if _, err := st.Pool.Exec(ctx, `UPDATE callback_deliveries SET finished_at = $2 WHERE id = $1`, id, at(c.min)); err != nil {
-			t.Fatal(err)
-		}
+		exec(`UPDATE callback_deliveries SET finished_at = $2 WHERE id = $1`, id, at(c.min))
 		cb[id] = c.label
 	}
 	// Expected: by minute desc; at 10, events (higher id first: e10b was
@@ -141,31 +140,25 @@ func TestDeadLettersMergeAndPageAcrossKinds(t *testing.T) {
 // cursor of every kind, at a size where a scan would be chosen otherwise.
 func TestDeadLettersUseTheirIndexes(t *testing.T) {
 	_, st := testenv.Database(t)
-	ctx := context.Background()
+	exec := execer(t, st)
 	// 60,000 events, 1 in 200 failed, a few of them back syncs (without
 	// these indexes, a page walks inbound_events_by_received or scans).
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, payload, received_at,
+	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, payload, received_at,
 			processed, processed_at, outcome, error)
 		SELECT CASE WHEN i % 1000 = 0 THEN 'bitrix-backsync' WHEN i % 3 = 0 THEN 'bitrix' ELSE 'simplyprint' END, 'k' || i, 'w', 'e', 't', (i % 50)::text, '{}',
 			now() - interval '40 days' + i * interval '58 seconds', true, now() - interval '40 days' + i * interval '58 seconds',
 			CASE WHEN i % 200 = 0 THEN 'failed' ELSE 'applied' END, CASE WHEN i % 200 = 0 THEN 'boom' END
-		FROM generate_series(1, 60000) i`); err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(1, 60000) i`)
 	// 20,000 callbacks, 1 in 50 failed for good.
-	if _, err := st.Pool.Exec(ctx, `WITH j AS (
+	exec(`WITH j AS (
 			INSERT INTO jobs (id, client_id, languages, webhook_url, total_lots, request_hash, status)
 			SELECT gen_random_uuid(), 'acme', '{en}', 'http://r.invalid/', 1, 'h', 'completed' FROM generate_series(1, 20000)
 			RETURNING id)
 		INSERT INTO callback_deliveries (id, job_id, client_id, url, webhook_id, body, status, attempts, finished_at)
 		SELECT gen_random_uuid(), id, 'acme', 'http://r.invalid/', 'msg', '{}', CASE WHEN random() < 0.02 THEN 'failed' ELSE 'delivered' END, 1,
 			now() - random() * interval '40 days'
-		FROM j`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `VACUUM ANALYZE inbound_events, callback_deliveries`); err != nil {
-		t.Fatal(err)
-	}
+		FROM j`)
+	exec(`VACUUM ANALYZE inbound_events, callback_deliveries`)
 	index := map[string]string{store.DeadEvent: "inbound_events_failed", store.DeadBackSync: "inbound_events_backsync_failed",
 		store.DeadCallback: "callback_deliveries_failed"}
 	at := time.Now().Add(-20 * 24 * time.Hour)

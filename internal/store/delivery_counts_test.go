@@ -194,6 +194,7 @@ func newDelivery(t *testing.T, st *store.Store) string {
 func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	now := time.Now()
 
 	const n = 60
@@ -203,10 +204,8 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 	}
 	// Spread their creation over the last 30 hours (one multi-row update
 	// that moves counts between hours), one of them an hour ahead.
-	if _, err := st.Pool.Exec(ctx, `UPDATE callback_deliveries d SET created_at = now() - (x.i * interval '29 minutes') + interval '1 hour'
-		FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM callback_deliveries) x WHERE x.id = d.id`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`UPDATE callback_deliveries d SET created_at = now() - (x.i * interval '29 minutes') + interval '1 hour'
+		FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM callback_deliveries) x WHERE x.id = d.id`)
 	created := map[string]time.Time{}
 	rows, err := st.Pool.Query(ctx, `SELECT id::text, created_at FROM callback_deliveries`)
 	if err != nil {
@@ -270,10 +269,8 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Finished at some time after their creation, not all within the hour.
-	if _, err := st.Pool.Exec(ctx, `UPDATE callback_deliveries SET finished_at = created_at + (attempts * interval '23 minutes')
-		WHERE finished_at IS NOT NULL`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`UPDATE callback_deliveries SET finished_at = created_at + (attempts * interval '23 minutes')
+		WHERE finished_at IS NOT NULL`)
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after the attempts: %s", d)
 	}
@@ -325,9 +322,7 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 	if purged == 0 {
 		t.Fatal("retention purged no attempt: the workload should leave some to purge")
 	}
-	if _, err := st.Pool.Exec(ctx, `DELETE FROM jobs WHERE id = (SELECT job_id FROM callback_deliveries WHERE attempts = 3 ORDER BY id LIMIT 1)`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`DELETE FROM jobs WHERE id = (SELECT job_id FROM callback_deliveries WHERE attempts = 3 ORDER BY id LIMIT 1)`)
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("after retention: %s", d)
 	}
@@ -384,9 +379,7 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 		INSERT INTO attempt_latency_counts (hour, bucket, slot, n) SELECT hour, bucket, (slot + 1) % 8, 1 FROM one
 		ON CONFLICT (hour, bucket, slot) DO UPDATE SET n = attempt_latency_counts.n + 1`,
 	} {
-		if _, err := st.Pool.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
+		exec(q)
 	}
 	if d := deliveryCountsMismatch(t, st); d != "" {
 		t.Fatalf("before compacting: %s", d)
@@ -423,6 +416,7 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	migrate := newMigrator(t, dbURL)
 	migrate.downTo(45)
 	finishedDelivery(t, st, 200, store.DeliveryDelivered, time.Now().Add(-3*time.Hour))
@@ -451,9 +445,7 @@ func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 		t.Fatalf("after upgrading again: %s", d)
 	}
 	// TRUNCATE (cascading to the attempts) empties the counters too.
-	if _, err := st.Pool.Exec(ctx, `TRUNCATE callback_deliveries CASCADE`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`TRUNCATE callback_deliveries CASCADE`)
 	var rowsLeft int
 	if err := st.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM delivery_counts) + (SELECT count(*) FROM delivery_finished_counts)
 		+ (SELECT count(*) FROM attempt_counts) + (SELECT count(*) FROM attempt_latency_counts)`).Scan(&rowsLeft); err != nil || rowsLeft != 0 {
@@ -467,13 +459,12 @@ func TestDeliveryCountsMigrationBackfills(t *testing.T) {
 func TestDeliveryCountsCompactWhileWriting(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	ids := make([]string, 40)
 	for i := range ids {
 		ids[i] = newDelivery(t, st)
 	}
-	if _, err := st.Pool.Exec(ctx, `UPDATE callback_deliveries SET created_at = now() - (hashtext(id::text) & 3) * interval '1 hour'`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`UPDATE callback_deliveries SET created_at = now() - (hashtext(id::text) & 3) * interval '1 hour'`)
 	done := make(chan struct{})
 	compacted := make(chan error, 1)
 	go func() {
@@ -531,6 +522,7 @@ func TestDeliveryCountsCompactWhileWriting(t *testing.T) {
 func TestDeliveryMetricsReadOnlyTheEdgeHour(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	for _, q := range []string{
 		`INSERT INTO jobs (id, client_id, languages, total_lots, request_hash, webhook_url)
 			SELECT ('00000000-0000-0000-0000-' || lpad(to_hex(i), 12, '0'))::uuid, 'acme', '{en}', 1, 'h', 'http://x' FROM generate_series(1, 20000) i`,
@@ -545,9 +537,7 @@ func TestDeliveryMetricsReadOnlyTheEdgeHour(t *testing.T) {
 			FROM callback_deliveries d, generate_series(1, d.attempts) a`,
 		`ANALYZE`,
 	} {
-		if _, err := st.Pool.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
+		exec(q)
 	}
 	since := time.Now().Add(-24 * time.Hour)
 	edge := since.Truncate(time.Hour).Add(time.Hour)

@@ -194,12 +194,11 @@ func (m migrator) up() {
 func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	migrate := newMigrator(t, dbURL)
 	migrate.downTo(2)
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, dispatched_at, dispatch_attempts)
-		VALUES ('test', 'sent', 'w', 'e', 'e', '{}', now(), 1), ('test', 'waiting', 'w', 'e', 'e', '{}', NULL, 3)`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, dispatched_at, dispatch_attempts)
+		VALUES ('test', 'sent', 'w', 'e', 'e', '{}', now(), 1), ('test', 'waiting', 'w', 'e', 'e', '{}', NULL, 3)`)
 	migrate.upTo(3)
 	var key string
 	var attempts int

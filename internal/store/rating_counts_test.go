@@ -446,14 +446,11 @@ func TestRatingCountsStayEqualToAFullComputation(t *testing.T) {
 func TestRatingStatsReadTheCounters(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	base := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, requested_at, sent_at, state)
-		VALUES (1, 1, 'a', $1, $1, 'waiting'), (2, 1, 'b', $1::timestamptz + interval '40 days', NULL, 'pending')`, base); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `UPDATE rating_request_counts SET n = n + 5 WHERE level = 2 AND state = 'waiting'`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`INSERT INTO rating_requests (issue_id, resolution, workflow_id, requested_at, sent_at, state)
+		VALUES (1, 1, 'a', $1, $1, 'waiting'), (2, 1, 'b', $1::timestamptz + interval '40 days', NULL, 'pending')`, base)
+	exec(`UPDATE rating_request_counts SET n = n + 5 WHERE level = 2 AND state = 'waiting'`)
 	got, err := st.RatingStats(ctx, store.RatingStatsFilter{})
 	if err != nil {
 		t.Fatal(err)
@@ -476,22 +473,19 @@ func TestRatingStatsReadTheCounters(t *testing.T) {
 func TestRatingCountsMigrationBackfills(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	migrate := newMigrator(t, dbURL)
 	migrate.downTo(45)
 	base := time.Now().UTC().AddDate(0, 0, -50)
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
+	exec(`INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
 		SELECT g, 1, 'wf-' || g, nullif(g % 3, 0), $1::timestamptz + g * interval '97 minutes',
 			CASE WHEN g % 4 <> 0 THEN $1::timestamptz + g * interval '97 minutes' + interval '5 seconds' END,
 			CASE WHEN g % 4 = 0 THEN 'no_chat' WHEN g % 2 = 0 THEN 'rated' ELSE 'expired' END
-		FROM generate_series(1, 200) g`, base); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO ratings (request_id, issue_id, chat_id, score, assignee_id, rated_at, comment_state)
+		FROM generate_series(1, 200) g`, base)
+	exec(`INSERT INTO ratings (request_id, issue_id, chat_id, score, assignee_id, rated_at, comment_state)
 		SELECT id, issue_id, 1, 1 + id % 5, assignee_id, sent_at + (id * 91 % 5000) * interval '1 second',
 			CASE WHEN id % 3 = 0 THEN 'posted' ELSE 'pending' END
-		FROM rating_requests WHERE state = 'rated'`); err != nil {
-		t.Fatal(err)
-	}
+		FROM rating_requests WHERE state = 'rated'`)
 	migrate.upTo(50)
 	if d := ratingCountsMismatch(t, st); d != "" {
 		t.Fatalf("after the upgrade: %s", d)
@@ -531,17 +525,14 @@ func TestRatingCountsMigrationBackfills(t *testing.T) {
 func TestExportRatingsMatchesAFullJoin(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	base := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, requested_at, sent_at, state)
+	exec(`INSERT INTO rating_requests (issue_id, resolution, workflow_id, requested_at, sent_at, state)
 		SELECT g, 1, 'wf-' || g, $1::timestamptz + (g / 3) * interval '17 minutes', $1::timestamptz + (g / 3) * interval '17 minutes',
 			CASE WHEN g % 2 = 0 THEN 'rated' ELSE 'expired' END
-		FROM generate_series(1, 300) g ORDER BY g DESC`, base); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO ratings (request_id, issue_id, chat_id, score, rated_at, comment_state)
-		SELECT id, issue_id, 1, 1 + id % 5, requested_at + interval '1 minute', 'posted' FROM rating_requests WHERE state = 'rated'`); err != nil {
-		t.Fatal(err)
-	}
+		FROM generate_series(1, 300) g ORDER BY g DESC`, base)
+	exec(`INSERT INTO ratings (request_id, issue_id, chat_id, score, rated_at, comment_state)
+		SELECT id, issue_id, 1, 1 + id % 5, requested_at + interval '1 minute', 'posted' FROM rating_requests WHERE state = 'rated'`)
 	for _, f := range []store.RatingStatsFilter{{}, {From: base.Add(5 * time.Hour)}, {To: base.Add(20 * time.Hour)},
 		{From: base.Add(3*time.Hour + 7*time.Minute), To: base.Add(9*time.Hour + 51*time.Minute)}} {
 		var from, to any
@@ -607,22 +598,17 @@ func (c *queryCapture) take() []pgx.TraceQueryStartData {
 func TestRatingReadsUseTheCountersAndIndexes(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	// 20,000 requests over 400 days (about two an hour), half rated.
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
+	exec(`INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
 		SELECT g, 1, 'wf-' || g, 1 + g % 20, now() - interval '400 days' + g * interval '1728 seconds',
 			now() - interval '400 days' + g * interval '1728 seconds' + interval '5 seconds',
 			CASE WHEN g % 2 = 0 THEN 'rated' ELSE 'expired' END
-		FROM generate_series(1, 20000) g`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO ratings (request_id, issue_id, chat_id, score, assignee_id, rated_at, comment_state)
+		FROM generate_series(1, 20000) g`)
+	exec(`INSERT INTO ratings (request_id, issue_id, chat_id, score, assignee_id, rated_at, comment_state)
 		SELECT id, issue_id, 1, 1 + id % 5, assignee_id, sent_at + (id % 900) * interval '1 minute', 'posted'
-		FROM rating_requests WHERE state = 'rated'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `ANALYZE`); err != nil {
-		t.Fatal(err)
-	}
+		FROM rating_requests WHERE state = 'rated'`)
+	exec(`ANALYZE`)
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		t.Fatal(err)

@@ -186,15 +186,12 @@ func TestRetentionPurge(t *testing.T) {
 func TestRetentionPurgeBudget(t *testing.T) {
 	_, st := testenv.Database(t)
 	ctx := context.Background()
+	exec := execer(t, st)
 	if _, err := st.RecordEvents(ctx, sourceEvents("simplyprint", 0, 50, func(int) string { return "job_started" })); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Pool.Exec(ctx, `UPDATE inbound_events SET processed = true, outcome = 'applied', received_at = now() - interval '2 hours'`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Pool.Exec(ctx, `DELETE FROM relay_outbox`); err != nil {
-		t.Fatal(err)
-	}
+	exec(`UPDATE inbound_events SET processed = true, outcome = 'applied', received_at = now() - interval '2 hours'`)
+	exec(`DELETE FROM relay_outbox`)
 	cfg := config.RetentionConfig{Events: config.Period(time.Hour)}
 	res, err := retention.Purge(ctx, st, cfg, retention.Options{BatchSize: 10, Budget: time.Nanosecond})
 	if err != nil || !res.More || res.Purged.Total() != 0 {
