@@ -110,13 +110,9 @@ func (s WebhookSpec) String() string {
 		s.ID, s.Name, s.URL, s.Enabled, len(s.Events), redacted(s.Secret))
 }
 
-// LogValue logs the spec without its secret.
+// LogValue logs the spec without its secret, as the webhook it describes.
 func (s WebhookSpec) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.Int64("id", s.ID), slog.String("name", s.Name), slog.String("url", s.URL),
-		slog.Bool("enabled", s.Enabled), slog.Int("events", len(s.Events)),
-		slog.String("secret", redacted(s.Secret)),
-	)
+	return Webhook{ID: s.ID, Name: s.Name, URL: s.URL, Enabled: s.Enabled, Events: s.Events, Secret: s.Secret}.LogValue()
 }
 
 func redacted(secret string) string {
