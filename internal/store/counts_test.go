@@ -144,11 +144,9 @@ func TestEventCountsStayEqualToAFullCount(t *testing.T) {
 // An installation upgraded with events already recorded starts with exact
 // counters (the migration backfills them), and keeps them exact after.
 func TestEventCountsMigrationBackfills(t *testing.T) {
-	dbURL, st := testenv.Database(t)
+	st, migrate := databaseAt(t, 3)
 	ctx := context.Background()
 	exec := execer(t, st)
-	migrate := newMigrator(t, dbURL)
-	migrate.downTo(3)
 	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, processed, outcome, error)
 		VALUES ('sp', 'a', 'w', 'e', 't1', '{}', true, 'applied', NULL), ('sp', 'b', 'w', 'e', 't1', '{}', true, 'stale', 'old'),
 		       ('sp', 'c', 'w', 'e', 't2', '{}', false, NULL, NULL), ('sp', 'd', 'w', 'e', 't2', '{}', false, NULL, NULL)`)

@@ -414,11 +414,9 @@ func TestDeliveryCountsEqualAFullScan(t *testing.T) {
 // An installation upgraded with callbacks already recorded starts with
 // exact counters (the migration backfills them); going back removes them.
 func TestDeliveryCountsMigrationBackfills(t *testing.T) {
-	dbURL, st := testenv.Database(t)
+	st, migrate := databaseAt(t, 45)
 	ctx := context.Background()
 	exec := execer(t, st)
-	migrate := newMigrator(t, dbURL)
-	migrate.downTo(45)
 	finishedDelivery(t, st, 200, store.DeliveryDelivered, time.Now().Add(-3*time.Hour))
 	finishedDelivery(t, st, 0, store.DeliveryPending, time.Now())
 	finishedDelivery(t, st, 410, store.DeliveryGone, time.Now().Add(-30*time.Minute))

@@ -163,8 +163,14 @@ type migrator struct {
 	provider *goose.Provider
 }
 
-func newMigrator(t *testing.T, dbURL string) migrator {
-	return migrator{t: t, provider: migrationProvider(t, dbURL)}
+// databaseAt is a test database migrated down to version: its store (the
+// pool works at any version) and the migrator that moves it on.
+func databaseAt(t *testing.T, version int64) (*store.Store, migrator) {
+	t.Helper()
+	dbURL, st := testenv.Database(t)
+	m := migrator{t: t, provider: migrationProvider(t, dbURL)}
+	m.downTo(version)
+	return st, m
 }
 
 func (m migrator) downTo(version int64) {
@@ -192,11 +198,9 @@ func (m migrator) up() {
 // Upgrading with events waiting for Temporal keeps them waiting (with their
 // attempts), and so does going back.
 func TestRelayOutboxMigrationKeepsTheBacklog(t *testing.T) {
-	dbURL, st := testenv.Database(t)
+	st, migrate := databaseAt(t, 2)
 	ctx := context.Background()
 	exec := execer(t, st)
-	migrate := newMigrator(t, dbURL)
-	migrate.downTo(2)
 	exec(`INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, payload, dispatched_at, dispatch_attempts)
 		VALUES ('test', 'sent', 'w', 'e', 'e', '{}', now(), 1), ('test', 'waiting', 'w', 'e', 'e', '{}', NULL, 3)`)
 	migrate.upTo(3)

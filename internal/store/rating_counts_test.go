@@ -471,11 +471,9 @@ func TestRatingStatsReadTheCounters(t *testing.T) {
 // counters (the migration backfills them), keeps them exact after, and
 // going back removes them.
 func TestRatingCountsMigrationBackfills(t *testing.T) {
-	dbURL, st := testenv.Database(t)
+	st, migrate := databaseAt(t, 45)
 	ctx := context.Background()
 	exec := execer(t, st)
-	migrate := newMigrator(t, dbURL)
-	migrate.downTo(45)
 	base := time.Now().UTC().AddDate(0, 0, -50)
 	exec(`INSERT INTO rating_requests (issue_id, resolution, workflow_id, assignee_id, requested_at, sent_at, state)
 		SELECT g, 1, 'wf-' || g, nullif(g % 3, 0), $1::timestamptz + g * interval '97 minutes',
