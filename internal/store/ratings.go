@@ -787,53 +787,36 @@ func ratingSegments(f RatingStatsFilter) ratingSegmentSet {
 			s.edgeLos, s.edgeHis = append(s.edgeLos, lo), append(s.edgeHis, hi)
 		}
 	}
-	floorHour := func(t time.Time) time.Time { return t.Truncate(time.Hour) }
-	ceilHour := func(t time.Time) time.Time {
-		if h := floorHour(t); h.Equal(t) {
-			return h
-		} else {
-			return h.Add(time.Hour)
+	// From the finest unit up, the whole units inside [lo, hi) go on to the
+	// next step; what is left at the two ends is kept at the level below
+	// (the hours' ends are the edges); the whole months are kept as months.
+	units := []struct {
+		level int16
+		floor func(time.Time) time.Time
+		next  func(time.Time) time.Time
+	}{
+		{levelHour, func(t time.Time) time.Time { return t.Truncate(time.Hour) }, func(t time.Time) time.Time { return t.Add(time.Hour) }},
+		{levelDay, func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) },
+			func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+		{levelMonth, func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) },
+			func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+	}
+	keep, lo, hi := edge, from, to
+	for _, u := range units {
+		first, last := u.floor(lo), u.floor(hi)
+		if !first.Equal(lo) {
+			first = u.next(first)
 		}
-	}
-	floorDay := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
-	ceilDay := func(t time.Time) time.Time {
-		if d := floorDay(t); d.Equal(t) {
-			return d
-		} else {
-			return d.AddDate(0, 0, 1)
+		if !first.Before(last) {
+			keep(lo, hi) // within one unit, or two partial ones
+			return s
 		}
+		keep(lo, first)
+		keep(last, hi)
+		lo, hi = first, last
+		keep = func(lo, hi time.Time) { add(u.level, lo, hi) }
 	}
-	floorMonth := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
-	ceilMonth := func(t time.Time) time.Time {
-		if m := floorMonth(t); m.Equal(t) {
-			return m
-		} else {
-			return m.AddDate(0, 1, 0)
-		}
-	}
-
-	h1, h2 := ceilHour(from), floorHour(to)
-	if !h1.Before(h2) {
-		edge(from, to) // within one hour, or two partial ones
-		return s
-	}
-	edge(from, h1)
-	edge(h2, to)
-	d1, d2 := ceilDay(h1), floorDay(h2)
-	if !d1.Before(d2) {
-		add(levelHour, h1, h2)
-		return s
-	}
-	add(levelHour, h1, d1)
-	add(levelHour, d2, h2)
-	m1, m2 := ceilMonth(d1), floorMonth(d2)
-	if !m1.Before(m2) {
-		add(levelDay, d1, d2)
-		return s
-	}
-	add(levelDay, d1, m1)
-	add(levelDay, m2, d2)
-	add(levelMonth, m1, m2)
+	keep(lo, hi)
 	return s
 }
 
