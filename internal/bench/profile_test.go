@@ -74,7 +74,7 @@ func (p *profiler) capture(label string, d time.Duration, processes []string, pe
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	for _, name := range processes {
 		addr := p.pprof[name]
-		file := filepath.Join(p.dir, label+"-"+slug(name)+".pprof")
+		file := filepath.Join(p.dir, label+"-"+name+".pprof")
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -94,7 +94,7 @@ func (p *profiler) capture(label string, d time.Duration, processes []string, pe
 		for i, pid := range pids {
 			list[i] = strconv.Itoa(pid)
 		}
-		file := filepath.Join(p.dir, label+"-"+slug(part)+".perf.data")
+		file := filepath.Join(p.dir, label+"-"+part+".perf.data")
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -147,16 +147,4 @@ func fetchTo(url, file string, timeout time.Duration) error {
 		return err
 	}
 	return f.Close()
-}
-
-func slug(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			return r
-		}
-		if r >= 'A' && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return '-'
-	}, s)
 }
