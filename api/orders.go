@@ -193,7 +193,7 @@ func (s *Server) acceptOrderEvent(c *gin.Context, rec *store.InboundEvent, order
 		s.recordFailed(c, "bitrix: cannot record event", err, "event", rec.Event, "order_id", orderID)
 		return
 	}
-	s.Log.Info("bitrix event received", "event", rec.Event, "event_type", rec.EventType, "order_id", orderID,
+	s.Log.Debug("bitrix event received", "event", rec.Event, "event_type", rec.EventType, "order_id", orderID,
 		"id", id, "duplicate", duplicate)
 	answer := gin.H{
 		"status":      "accepted",

@@ -116,7 +116,7 @@ func (s *Server) okdeskWebhook(c *gin.Context) {
 		return
 	}
 	markDuplicate(c, duplicate)
-	s.Log.Info("okdesk webhook received", "event", w.EventType, "issue_id", w.IssueID, "new_status", w.NewStatus.Code,
+	s.Log.Debug("okdesk webhook received", "event", w.EventType, "issue_id", w.IssueID, "new_status", w.NewStatus.Code,
 		"id", id, "duplicate", duplicate)
 	c.JSON(http.StatusOK, gin.H{
 		"status":      "received",
@@ -144,7 +144,7 @@ func (s *Server) okdeskIgnore(c *gin.Context, body []byte, eventType string) {
 		return
 	}
 	markDuplicate(c, duplicate)
-	s.Log.Info("okdesk webhook ignored", "event", eventType, "id", id, "duplicate", duplicate)
+	s.Log.Debug("okdesk webhook ignored", "event", eventType, "id", id, "duplicate", duplicate)
 	c.JSON(http.StatusOK, gin.H{"status": store.OutcomeIgnored, "event": eventType, "reason": *rec.Error, "id": id, "duplicate": duplicate})
 }
 

@@ -95,7 +95,7 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 	if ev.Type == "unknown" {
 		s.Log.Warn("simplyprint: unknown event type, stored as unknown", "event", ev.Name, "id", id)
 	}
-	s.Log.Info("simplyprint webhook received", "event", ev.Name, "event_type", ev.Type,
+	s.Log.Debug("simplyprint webhook received", "event", ev.Name, "event_type", ev.Type,
 		"webhook_id", ev.WebhookID, "printer_id", ev.PrinterID, "id", id, "duplicate", duplicate)
 	c.JSON(http.StatusOK, simplyPrintAck{Status: "received", Event: ev.Name, Message: "Webhook processed successfully",
 		ID: id, Duplicate: duplicate})
