@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/metric"
 	"go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/internal/auth"
@@ -171,10 +173,27 @@ func countInbound(c *gin.Context, source string, start time.Time) {
 		outcome = "ignored"
 	}
 	ctx := c.Request.Context()
-	m.Inbound.Add(ctx, 1, telemetry.Attrs("source", source, "outcome", outcome))
+	m.Inbound.Add(ctx, 1, inboundAttrs(source, outcome))
 	if outcome == "accepted" || outcome == "duplicate" {
-		m.AckLatency.Record(ctx, time.Since(start).Seconds(), telemetry.Attrs("source", source))
+		m.AckLatency.Record(ctx, time.Since(start).Seconds(), inboundAttrs(source, ""))
 	}
+}
+
+// inboundAttrSets holds countInbound's attribute sets, built once per
+// source and outcome ("" for the source alone) instead of per request.
+var inboundAttrSets sync.Map // [2]string{source, outcome} -> metric.MeasurementOption
+
+func inboundAttrs(source, outcome string) metric.MeasurementOption {
+	key := [2]string{source, outcome}
+	if o, ok := inboundAttrSets.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	kv := []string{"source", source}
+	if outcome != "" {
+		kv = append(kv, "outcome", outcome)
+	}
+	o, _ := inboundAttrSets.LoadOrStore(key, telemetry.Attrs(kv...))
+	return o.(metric.MeasurementOption)
 }
 
 const duplicateKey = "hookflow.duplicate"
