@@ -28,6 +28,7 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		`hookflow_inbound_events_total{outcome="duplicate",source="simplyprint"}`,
 		`hookflow_inbound_events_total{outcome="rejected",source="simplyprint"}`,
 		`hookflow_ack_duration_seconds_bucket{source="simplyprint",le="+Inf"}`,
+		`hookflow_ack_batch_rows_bucket{le="1"}`,
 		`hookflow_relay_events_total{outcome="dispatched"}`,
 		`hookflow_relay_signals_total`,
 		`hookflow_relay_backlog `,

@@ -273,6 +273,23 @@ func TestBenchCeiling(t *testing.T) {
 	hookPerf := func() map[string][]int {
 		return map[string][]int{"postgres": dbPIDs(hookDB, probePID)(), "temporal": {devPID}}
 	}
+	// The API's hookflow_ack_batch_rows: events and commits so far (the
+	// process is new each round: read before and after a window).
+	batchRows := func() (rows, commits float64) {
+		page := testenv.Metrics(t, "http://"+apiAddr)
+		return testenv.MetricValue(t, page, "hookflow_ack_batch_rows_sum"), testenv.MetricValue(t, page, "hookflow_ack_batch_rows_count")
+	}
+	type batching struct{ rows, commits float64 }
+	perCommit := map[*scenario]*batching{}
+	countBatches := func(s *scenario, rows0, commits0 float64) {
+		rows, commits := batchRows()
+		b := perCommit[s]
+		if b == nil {
+			b = &batching{}
+			perCommit[s] = b
+		}
+		b.rows, b.commits = b.rows+rows-rows0, b.commits+commits-commits0
+	}
 	measure := func(s *scenario) (result, cpuWindow) {
 		m := startCPU(parts)
 		r := load(s.urls, workers, phase, &seq, body)
@@ -303,8 +320,10 @@ func TestBenchCeiling(t *testing.T) {
 		acked += load(hookURL, workers, 500*time.Millisecond, &seq, body).acks // warm the new process
 		_, processedBefore := counts()
 		profile(round, "ack-only", []string{"api"}, hookPerf())
+		rows0, commits0 := batchRows()
 		r, cpu := measure(ackOnly)
 		prof.wait()
+		countBatches(ackOnly, rows0, commits0)
 		acked += r.acks
 		stored, processed := counts()
 		var outbox int64
@@ -324,10 +343,12 @@ func TestBenchCeiling(t *testing.T) {
 		// hookflow end to end: its CPU window runs until everything the
 		// load acked is processed.
 		profile(round, "end-to-end", []string{"api", "worker"}, hookPerf())
+		rows0, commits0 = batchRows()
 		m := startCPU(parts)
 		t0 := time.Now()
 		r = load(hookURL, workers, phase, &seq, body)
 		lastAck := time.Now()
+		countBatches(e2e, rows0, commits0)
 		acked += r.acks
 		drained := waitProcessed()
 		e2e.cpu.add(m.stop())
@@ -399,6 +420,11 @@ func TestBenchCeiling(t *testing.T) {
 		fmt.Printf("  %-22s %9.0f %9s %9s %7d %12s %11s\n", s.name, r.rate(), ms(r.pct(0.50)), ms(r.pct(0.99)), errs, proc, drain)
 	}
 	fmt.Printf("  hookflow: %d events acked, stored and processed exactly once\n", acked)
+	for _, s := range []*scenario{ackOnly, e2e} {
+		b := perCommit[s]
+		fmt.Printf("  %s: %.1f events per ack commit (hookflow_ack_batch_rows: %.0f events in %.0f commits)\n",
+			s.name, b.rows/max(b.commits, 1), b.rows, b.commits)
+	}
 	prof.done()
 
 	// CPU per 1,000 events, summed over the rounds.

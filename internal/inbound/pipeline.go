@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hookflow/hookflow/internal/store"
+	"github.com/hookflow/hookflow/internal/telemetry"
 )
 
 // Pipeline records accepted events and wakes the relay. With Run started,
@@ -83,6 +84,7 @@ func (p *Pipeline) flush(ctx context.Context) {
 		// finds a duplicate).
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		res, err := p.Store.RecordEvents(wctx, evs)
+		telemetry.Metrics().AckBatchRows.Record(wctx, int64(len(evs)))
 		var errs []error
 		if err != nil && len(evs) > 1 && store.IsDataError(err) {
 			// Postgres refuses one event's data (something the handlers'
