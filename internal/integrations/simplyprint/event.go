@@ -54,54 +54,56 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Problem }
 
-// webhookEnvelope mirrors the top level; json.RawMessage keeps type checks ours.
-type webhookEnvelope struct {
-	WebhookID json.RawMessage `json:"webhook_id"`
-	Event     json.RawMessage `json:"event"`
-	Timestamp json.RawMessage `json:"timestamp"`
-	Data      json.RawMessage `json:"data"`
-	Test      json.RawMessage `json:"test"`
-}
-
 // ParseEvent validates and parses a webhook body. The seed's curl check
 // `{"test": true}` is the event "test".
+//
+// The body is checked once (json.Valid) and then read in place: the
+// members of the object, of data and of its job, printer and queue_item
+// are slices of body (members), so a webhook costs a few allocations
+// instead of one per member. Top-level and data fields match their names as
+// encoding/json matches struct fields (case aside), the members of job,
+// printer and queue_item exactly, as a map lookup does; the last of repeated
+// keys counts (the edge refuses those anyway: inbound.CheckJSON).
 func ParseEvent(body []byte) (Event, error) {
-	var env webhookEnvelope
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&env); err != nil {
-		return Event{}, &InputError{"body", "must be a JSON object: " + err.Error()}
-	}
-	if dec.More() {
+	if !json.Valid(body) {
+		var v json.RawMessage
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&v); err != nil {
+			return Event{}, &InputError{"body", "must be a JSON object: " + err.Error()}
+		}
 		return Event{}, &InputError{"body", "has data after the JSON object"}
+	}
+	var buf [8]member
+	top, ok := members(body, buf[:0])
+	if !ok && !isNull(body) { // null reads as an empty object, as before
+		return Event{}, &InputError{"body", "must be a JSON object, got " + kindOf(body)}
 	}
 	var ev Event
 	var err error
-	if ev.Name, err = optString(env.Event, "event"); err != nil {
+	if ev.Name, err = optString(field(top, "event"), "event"); err != nil {
 		return ev, err
 	}
 	if ev.Name == "" {
-		if isTrue(env.Test) {
+		if isTrue(field(top, "test")) {
 			ev.Name = "test"
 		} else {
 			return ev, &InputError{"event", "is required (a string such as \"job.started\")"}
 		}
 	}
-	if ev.WebhookID, err = optInt(env.WebhookID, "webhook_id"); err != nil {
+	if ev.WebhookID, err = optInt(field(top, "webhook_id"), "webhook_id"); err != nil {
 		return ev, err
 	}
-	if ev.Timestamp, err = optInt(env.Timestamp, "timestamp"); err != nil {
+	if ev.Timestamp, err = optInt(field(top, "timestamp"), "timestamp"); err != nil {
 		return ev, err
 	}
 	if ev.Timestamp > maxUnixSeconds || ev.Timestamp < -maxUnixSeconds {
 		return ev, &InputError{"timestamp", "is out of range: not a time in unix seconds"}
 	}
 	ev.Type = MapEventType(ev.Name)
-	if len(env.Data) > 0 && !isNull(env.Data) {
-		if env.Data[0] != '{' {
+	if data := field(top, "data"); len(data) > 0 && !isNull(data) {
+		if data[0] != '{' {
 			return ev, &InputError{"data", "must be a JSON object"}
 		}
-		ev.Data = env.Data
+		ev.Data = data
 		if err := ev.parseData(); err != nil {
 			return ev, err
 		}
@@ -109,22 +111,65 @@ func ParseEvent(body []byte) (Event, error) {
 	return ev, nil
 }
 
-func (ev *Event) parseData() error {
-	var d struct {
-		Job       map[string]json.RawMessage `json:"job"`
-		Printer   map[string]json.RawMessage `json:"printer"`
-		PrinterID json.RawMessage            `json:"printer_id"`
-		QueueItem map[string]json.RawMessage `json:"queue_item"`
-		State     json.RawMessage            `json:"state"`
-		NewState  json.RawMessage            `json:"new_state"`
+// kindOf names the kind of the JSON value raw.
+func kindOf(raw []byte) string {
+	switch raw[skipSpace(raw, 0)] {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
 	}
-	if err := json.Unmarshal(ev.Data, &d); err != nil {
-		return &InputError{"data", "cannot be read: " + err.Error()}
+	return "a number"
+}
+
+// object reads data's member name as encoding/json decodes it into a map
+// field: every member whose key matches but for case is merged into it in
+// order (null empties it), so the last of a repeated key counts. It
+// returns the members, nil when there are none, and an error naming the
+// member when it is another kind of value.
+func object(data []member, name string, buf []member) ([]member, error) {
+	var ms []member
+	for _, m := range data {
+		if !keyIs(m.key, name, true) {
+			continue
+		}
+		if isNull(m.value) {
+			ms = nil
+			continue
+		}
+		var ok bool
+		if ms, ok = members(m.value, append(buf[:0], ms...)); !ok {
+			return nil, &InputError{"data", "cannot be read: data." + name + " must be a JSON object, got " + kindOf(m.value)}
+		}
+		if ms == nil {
+			ms = buf[:0] // an empty object is still one
+		}
+	}
+	return ms, nil
+}
+
+func (ev *Event) parseData() error {
+	var dataBuf, jobBuf, printerBuf, jobPrinterBuf [16]member
+	d, _ := members(ev.Data, dataBuf[:0])
+	job, err := object(d, "job", jobBuf[:0])
+	if err != nil {
+		return err
+	}
+	printer, err := object(d, "printer", printerBuf[:0])
+	if err != nil {
+		return err
+	}
+	queueItem, err := object(d, "queue_item", nil)
+	if err != nil {
+		return err
 	}
 	// Ids are checked where they are found, in the order they are looked
 	// up: an id hookflow would store must be one (not a fraction, not beyond
 	// 64 bits, where it used to be stored as another printer's).
-	var err error
 	setPrinter := func(raw json.RawMessage, field string) error {
 		if ev.PrinterID != 0 || err != nil {
 			return err
@@ -132,61 +177,61 @@ func (ev *Event) parseData() error {
 		ev.PrinterID, err = idValue(raw, field)
 		return err
 	}
-	if d.Printer != nil {
-		if err := setPrinter(d.Printer["id"], "data.printer.id"); err != nil {
+	if printer != nil {
+		if err := setPrinter(get(printer, "id"), "data.printer.id"); err != nil {
 			return err
 		}
-		ev.PrinterName = looseString(d.Printer["name"])
-		ev.PrinterState = firstNonEmpty(looseString(d.Printer["state"]), looseString(d.Printer["status"]))
+		ev.PrinterName = looseString(get(printer, "name"))
+		ev.PrinterState = firstNonEmpty(looseString(get(printer, "state")), looseString(get(printer, "status")))
 	}
-	if err := setPrinter(d.PrinterID, "data.printer_id"); err != nil {
+	if err := setPrinter(field(d, "printer_id"), "data.printer_id"); err != nil {
 		return err
 	}
-	ev.PrinterState = firstNonEmpty(looseString(d.NewState), looseString(d.State), ev.PrinterState)
-	if d.Job != nil {
-		id, err := textID(d.Job["id"], "data.job.id")
+	ev.PrinterState = firstNonEmpty(looseString(field(d, "new_state")), looseString(field(d, "state")), ev.PrinterState)
+	if job != nil {
+		id, err := textID(get(job, "id"), "data.job.id")
 		if err != nil {
 			return err
 		}
-		uid, err := textID(d.Job["uid"], "data.job.uid")
+		uid, err := textID(get(job, "uid"), "data.job.uid")
 		if err != nil {
 			return err
 		}
 		j := &Job{
 			ID:    firstNonEmpty(id, uid),
-			State: firstNonEmpty(looseString(d.Job["state"]), looseString(d.Job["status"])),
-			File:  firstNonEmpty(looseString(d.Job["file"]), looseString(d.Job["file_name"]), looseString(d.Job["filename"])),
+			State: firstNonEmpty(looseString(get(job, "state")), looseString(get(job, "status"))),
+			File:  firstNonEmpty(looseString(get(job, "file")), looseString(get(job, "file_name")), looseString(get(job, "filename"))),
 		}
-		if j.Percentage, err = looseInt32Ptr(d.Job["percentage"], "data.job.percentage"); err != nil {
+		if j.Percentage, err = looseInt32Ptr(get(job, "percentage"), "data.job.percentage"); err != nil {
 			return err
 		}
-		if j.Duration, err = looseInt32Ptr(d.Job["duration"], "data.job.duration"); err != nil {
+		if j.Duration, err = looseInt32Ptr(get(job, "duration"), "data.job.duration"); err != nil {
 			return err
 		}
-		if j.Started, err = looseTime(d.Job["started"], "data.job.started"); err != nil {
+		if j.Started, err = looseTime(get(job, "started"), "data.job.started"); err != nil {
 			return err
 		}
-		if j.Ended, err = looseTime(d.Job["ended"], "data.job.ended"); err != nil {
+		if j.Ended, err = looseTime(get(job, "ended"), "data.job.ended"); err != nil {
 			return err
 		}
 		ev.Job, ev.JobID = j, j.ID
-		if err := setPrinter(d.Job["printer_id"], "data.job.printer_id"); err != nil {
+		if err := setPrinter(get(job, "printer_id"), "data.job.printer_id"); err != nil {
 			return err
 		}
-		if p := map[string]json.RawMessage{}; json.Unmarshal(d.Job["printer"], &p) == nil {
-			if err := setPrinter(p["id"], "data.job.printer.id"); err != nil {
+		if p, ok := members(get(job, "printer"), jobPrinterBuf[:0]); ok {
+			if err := setPrinter(get(p, "id"), "data.job.printer.id"); err != nil {
 				return err
 			}
 			if ev.PrinterName == "" {
-				ev.PrinterName = looseString(p["name"])
+				ev.PrinterName = looseString(get(p, "name"))
 			}
 		}
 		if ev.PrinterName == "" {
-			ev.PrinterName = looseString(d.Job["printer_name"])
+			ev.PrinterName = looseString(get(job, "printer_name"))
 		}
 	}
-	if d.QueueItem != nil {
-		id, err := textID(d.QueueItem["id"], "data.queue_item.id")
+	if queueItem != nil {
+		id, err := textID(get(queueItem, "id"), "data.queue_item.id")
 		if err != nil {
 			return err
 		}
