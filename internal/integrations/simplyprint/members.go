@@ -43,23 +43,17 @@ func members(raw []byte, into []member) (out []member, ok bool) {
 
 // get is the value of the last member named name exactly, as a map keeps
 // it; nil when there is none.
-func get(ms []member, name string) json.RawMessage {
-	var v json.RawMessage
-	for _, m := range ms {
-		if keyIs(m.key, name, false) {
-			v = m.value
-		}
-	}
-	return v
-}
+func get(ms []member, name string) json.RawMessage { return last(ms, name, false) }
 
 // field is the value a struct field tagged name receives from encoding/json:
 // the last member whose key matches it exactly or, as encoding/json
 // accepts, but for case.
-func field(ms []member, name string) json.RawMessage {
+func field(ms []member, name string) json.RawMessage { return last(ms, name, true) }
+
+func last(ms []member, name string, foldCase bool) json.RawMessage {
 	var v json.RawMessage
 	for _, m := range ms {
-		if keyIs(m.key, name, true) {
+		if keyIs(m.key, name, foldCase) {
 			v = m.value
 		}
 	}
