@@ -134,13 +134,19 @@ func phoneVariants(phone string) []string {
 	return out
 }
 
+// okdeskMissing answers the chat with text and fails the action for good:
+// without Okdesk neither a phone link nor a new issue can be made.
+func (a *Ratings) okdeskMissing(ctx context.Context, chatID int64, text, keyboard string) error {
+	if err := a.send(ctx, chatID, text, keyboard); err != nil {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError("Okdesk is not configured: set OKDESK_API_URL and OKDESK_API_TOKEN", ErrTypeRatingsNotConfigured, nil)
+}
+
 func (a *Ratings) linkPhone(ctx context.Context, p linkPhonePayload) error {
 	t := a.texts
 	if a.Okdesk == nil {
-		if err := a.send(ctx, p.ChatID, t.PhoneNotFound, keyboardRemove); err != nil {
-			return err
-		}
-		return temporal.NewNonRetryableApplicationError("Okdesk is not configured: set OKDESK_API_URL and OKDESK_API_TOKEN", ErrTypeRatingsNotConfigured, nil)
+		return a.okdeskMissing(ctx, p.ChatID, t.PhoneNotFound, keyboardRemove)
 	}
 	var contact *okdesk.Contact
 	for _, v := range phoneVariants(p.Phone) {
@@ -169,10 +175,7 @@ func (a *Ratings) linkPhone(ctx context.Context, p linkPhonePayload) error {
 func (a *Ratings) createIssue(ctx context.Context, act store.RatingAction, p createIssuePayload) error {
 	t := a.texts
 	if a.Okdesk == nil {
-		if err := a.send(ctx, p.ChatID, t.IssueFailed, keyboardNone); err != nil {
-			return err
-		}
-		return temporal.NewNonRetryableApplicationError("Okdesk is not configured: set OKDESK_API_URL and OKDESK_API_TOKEN", ErrTypeRatingsNotConfigured, nil)
+		return a.okdeskMissing(ctx, p.ChatID, t.IssueFailed, keyboardNone)
 	}
 	var res struct {
 		IssueID int64 `json:"issue_id"`

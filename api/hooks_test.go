@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,10 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/internal/app"
@@ -126,21 +121,8 @@ func TestDeclaredSourceEndToEnd(t *testing.T) {
 	})
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
 
-	tc, err := client.Dial(client.Options{HostPort: tmp.HostPort, Namespace: "default",
-		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	w := worker.New(tc, queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(hookIssueWorkflow, workflow.RegisterOptions{Name: "HookIssue"})
-	w.RegisterWorkflowWithOptions(hookEachWorkflow, workflow.RegisterOptions{Name: "HookEach"})
-	sdk := &hookflowsdk.Client{BaseURL: a.URL(), Token: hookAdminToken}
-	w.RegisterActivityWithOptions(sdk.MarkProcessed, activity.RegisterOptions{Name: hookflowsdk.ActivityMarkProcessed})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
+	tc := tmp.Client()
+	testenv.UserWorker(t, tc, queue, a.URL(), hookAdminToken, map[string]any{"HookIssue": hookIssueWorkflow, "HookEach": hookEachWorkflow})
 
 	type answer struct {
 		status int

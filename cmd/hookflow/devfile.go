@@ -38,14 +38,6 @@ type devFile struct {
 	Env       map[string]string `json:"env"`
 }
 
-// devFileCommands read the dev file: the ones that talk to a running
-// hookflow or its database. serve, api, worker and migrate never do, so a
-// production process cannot pick up a developer's settings.
-var devFileCommands = map[string]bool{
-	"okdesk": true, "telegram": true, "simplyprint": true, "sources": true, "clients": true,
-	"deliveries": true, "events": true, "trigger": true, "demo": true,
-}
-
 // devGeneratedSecrets are the inbound secrets without which an endpoint is
 // disabled (403/503): dev makes one for this run when it is unset, so that
 // `hookflow trigger` works against `make run` out of the box. The

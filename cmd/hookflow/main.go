@@ -112,34 +112,38 @@ func run(ctx context.Context, cmd string, args []string, stdout io.Writer) error
 		return dev(ctx, cfg, log, args, stdout)
 	case "cluster":
 		return clusterCommand(ctx, cfg, log, args, stdout)
-	case "simplyprint":
-		return simplyPrintCommand(ctx, cfg, args, stdout)
-	case "telegram":
-		return telegramCommand(ctx, cfg, args, stdout)
-	case "okdesk":
-		return okdeskCommand(ctx, cfg, args, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
-	case "sources":
-		return pausesCommand(ctx, sourcesKind, cfg, args, stdout)
-	case "clients":
-		return pausesCommand(ctx, clientsKind, cfg, args, stdout)
-	case "deliveries":
-		return deliveriesCommand(ctx, cfg, args, stdout)
-	case "events":
-		return eventsCommand(ctx, cfg, args, stdout)
-	case "trigger":
-		return triggerCommand(ctx, cfg, args, stdout)
-	case "demo":
-		return demoCommand(ctx, cfg, args, stdout)
+	}
+	if c, ok := clientCommands[cmd]; ok {
+		return c(ctx, cfg, args, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// clientCommands talk to a running hookflow or its database. They alone read
+// the dev file (loadConfig): serve, api, worker and migrate never do, so a
+// production process cannot pick up a developer's settings.
+var clientCommands = map[string]func(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error{
+	"okdesk":      okdeskCommand,
+	"telegram":    telegramCommand,
+	"simplyprint": simplyPrintCommand,
+	"sources": func(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+		return pausesCommand(ctx, sourcesKind, cfg, args, stdout)
+	},
+	"clients": func(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+		return pausesCommand(ctx, clientsKind, cfg, args, stdout)
+	},
+	"deliveries": deliveriesCommand,
+	"events":     eventsCommand,
+	"trigger":    triggerCommand,
+	"demo":       demoCommand,
 }
 
 // loadConfig reads the environment; the client commands also read the
 // running `hookflow dev`'s file for what the environment leaves unset.
 func loadConfig(cmd string) (config.Config, error) {
-	if devFileCommands[cmd] {
+	if _, ok := clientCommands[cmd]; ok {
 		return loadConfigWithDevFile(devDataDir, os.Stderr)
 	}
 	return config.Load()

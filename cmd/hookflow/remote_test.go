@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -195,11 +192,7 @@ func TestRemoteEventsReplayDeclared(t *testing.T) {
 	dbURL, st := testenv.Database(t)
 	tmp := testenv.Temporal(t)
 	a := testenv.StartApp(t, testenv.Config(t, dbURL, tmp, map[string]string{"ADMIN_TOKEN": token, "SOURCES_FILE": file}), app.Roles{API: true})
-	tc, err := client.Dial(client.Options{HostPort: tmp.HostPort, Namespace: "default", Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
+	tc := tmp.Client()
 	ctx := context.Background()
 	resp, err := http.Post(a.URL()+"/hooks/shop", "application/json", strings.NewReader(`{"id":"o-7"}`))
 	if err != nil || resp.StatusCode != 200 {

@@ -257,14 +257,10 @@ func (a *App) Stop(ctx context.Context) {
 	if a.metrics != nil {
 		_ = a.metrics.Close()
 	}
-	if a.sourceGauge != nil {
-		_ = a.sourceGauge.Unregister()
-	}
-	if a.clientGauge != nil {
-		_ = a.clientGauge.Unregister()
-	}
-	if a.backlogGauge != nil {
-		_ = a.backlogGauge.Unregister()
+	for _, g := range []metric.Registration{a.sourceGauge, a.clientGauge, a.backlogGauge} {
+		if g != nil {
+			_ = g.Unregister()
+		}
 	}
 	if a.worker != nil {
 		a.worker.Stop()

@@ -125,6 +125,13 @@ func LoadFrom(vars map[string]string) (Config, error) {
 	return cfg, nil
 }
 
+// httpURL parses s as an absolute http(s) URL with a host; ok is false
+// when it is not one.
+func httpURL(s string) (u *url.URL, ok bool) {
+	u, err := url.Parse(s)
+	return u, err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 func (c Config) validate() error {
 	var errs []error
 	switch strings.ToLower(c.LogLevel) {
@@ -132,7 +139,7 @@ func (c Config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if _, ok := httpURL(c.PublicBaseURL); !ok {
 		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL: %q is not an http(s) URL", c.PublicBaseURL))
 	}
 	if addr := c.Telemetry.PprofAddr; addr != "" {

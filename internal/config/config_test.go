@@ -108,3 +108,14 @@ func loadFails(t *testing.T, vars map[string]string, want string) error {
 	}
 	return err
 }
+
+func TestHTTPURL(t *testing.T) {
+	for s, want := range map[string]bool{
+		"http://x": true, "https://x.example/api/?a=b": true, "HTTPS://x": true,
+		"": false, "ftp://x": false, "x.example/api": false, "https://": false, "http://[::1": false, "/relative": false,
+	} {
+		if _, ok := httpURL(s); ok != want {
+			t.Errorf("httpURL(%q) = %v, want %v", s, ok, want)
+		}
+	}
+}

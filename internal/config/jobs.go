@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"time"
 
 	"github.com/hookflow/hookflow/internal/callback"
@@ -102,7 +101,7 @@ func (c JobsConfig) validate() error {
 		errs = append(errs, errors.New("JOBS_MAX_LOTS and JOBS_MAX_IMAGES_PER_LOT: must not be negative"))
 	}
 	if c.GeneratorURL != "" {
-		if u, err := url.Parse(c.GeneratorURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if _, ok := httpURL(c.GeneratorURL); !ok {
 			errs = append(errs, errors.New("GENERATOR_URL: not an http(s) URL")) // the URL may embed a key: not repeated
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -58,7 +57,7 @@ func (c OrdersConfig) validate() error {
 		if v.value == "" {
 			continue
 		}
-		if u, err := url.Parse(strings.TrimSpace(v.value)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if _, ok := httpURL(strings.TrimSpace(v.value)); !ok {
 			errs = append(errs, fmt.Errorf("%s: not an http(s) URL", v.name))
 		}
 	}

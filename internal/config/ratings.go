@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -116,7 +115,7 @@ func (c RatingsConfig) validate() error {
 		if v.value == "" {
 			continue
 		}
-		if u, err := url.Parse(strings.TrimSpace(v.value)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		if u, ok := httpURL(strings.TrimSpace(v.value)); !ok || u.RawQuery != "" {
 			errs = append(errs, fmt.Errorf("%s: not an http(s) URL without a query", v.name))
 		}
 	}

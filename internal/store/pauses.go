@@ -18,15 +18,21 @@ const (
 	AuditClientResume  = "client.resume" // POST /api/v1/clients/{client}/resume
 )
 
-// SourceState is a source's pause state and the events the relay holds for
-// it (its relay_outbox rows: while paused, everything it acked since).
-type SourceState struct {
-	Source   string     `json:"source"`
+// Pause is a source's or callback client's pause: whether, since when, by
+// whom and why (the first pause's, while it lasts).
+type Pause struct {
 	Paused   bool       `json:"paused"`
 	PausedAt *time.Time `json:"paused_at,omitempty"`
 	PausedBy string     `json:"paused_by,omitempty"` // the token's name
 	Reason   string     `json:"reason,omitempty"`
-	Held     int64      `json:"held"` // recorded, acked, not yet handed to Temporal
+}
+
+// SourceState is a source's pause state and the events the relay holds for
+// it (its relay_outbox rows: while paused, everything it acked since).
+type SourceState struct {
+	Source string `json:"source"`
+	Pause
+	Held int64 `json:"held"` // recorded, acked, not yet handed to Temporal
 }
 
 // SourceStates lists the given sources, in that order, with their pause
@@ -37,16 +43,16 @@ func (s *Store) SourceStates(ctx context.Context, sources []string) ([]SourceSta
 	rows, err := s.pauseStates(ctx, sourcePauses, sources, `SELECT count(*) FROM relay_outbox o WHERE o.source = n.name`)
 	out := make([]SourceState, len(rows))
 	for i, r := range rows {
-		out[i] = SourceState{Source: r.name, Paused: r.pausedAt != nil, PausedAt: r.pausedAt, PausedBy: r.by, Reason: r.reason, Held: r.n}
+		out[i] = SourceState{Source: r.name, Pause: r.Pause, Held: r.n}
 	}
 	return out, err
 }
 
 // pauseRow is a name's pause state and the count of what waits for it.
 type pauseRow struct {
-	name, by, reason string
-	pausedAt         *time.Time
-	n                int64
+	name string
+	Pause
+	n int64
 }
 
 // pauseStates reads the given names' pause rows from t, in that order,
@@ -62,7 +68,8 @@ func (s *Store) pauseStates(ctx context.Context, t pauseTable, names []string, c
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (pauseRow, error) {
 		var p pauseRow
-		err := r.Scan(&p.name, &p.pausedAt, &p.by, &p.reason, &p.n)
+		err := r.Scan(&p.name, &p.PausedAt, &p.PausedBy, &p.Reason, &p.n)
+		p.Paused = p.PausedAt != nil
 		return p, err
 	})
 }
@@ -154,12 +161,9 @@ func (s *Store) setPaused(ctx context.Context, t pauseTable, actor, name string,
 // ClientState is a callback client's pause state and its deliveries
 // waiting for an attempt.
 type ClientState struct {
-	ClientID string     `json:"client_id"`
-	Paused   bool       `json:"paused"`
-	PausedAt *time.Time `json:"paused_at,omitempty"`
-	PausedBy string     `json:"paused_by,omitempty"` // the token's name
-	Reason   string     `json:"reason,omitempty"`
-	Pending  int64      `json:"pending"` // deliveries not finished yet (waiting, while paused)
+	ClientID string `json:"client_id"`
+	Pause
+	Pending int64 `json:"pending"` // deliveries not finished yet (waiting, while paused)
 }
 
 // ClientStates lists the given clients, in that order, with their pause
@@ -169,7 +173,7 @@ func (s *Store) ClientStates(ctx context.Context, clients []string) ([]ClientSta
 		`SELECT count(*) FROM callback_deliveries d WHERE d.status = 'pending' AND d.client_id = n.name`)
 	out := make([]ClientState, len(rows))
 	for i, r := range rows {
-		out[i] = ClientState{ClientID: r.name, Paused: r.pausedAt != nil, PausedAt: r.pausedAt, PausedBy: r.by, Reason: r.reason, Pending: r.n}
+		out[i] = ClientState{ClientID: r.name, Pause: r.Pause, Pending: r.n}
 	}
 	return out, err
 }

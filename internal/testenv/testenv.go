@@ -25,13 +25,17 @@ import (
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/internal/app"
 	"github.com/hookflow/hookflow/internal/config"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/temporalx"
+	"github.com/hookflow/hookflow/pkg/hookflowsdk"
 )
 
 // AdminDatabaseURL is where test databases are created (TEST_DATABASE_URL
@@ -129,6 +133,25 @@ func TemporalCLI() (string, error) {
 type DevServer struct {
 	*testsuite.DevServer
 	HostPort string
+}
+
+// UserWorker starts a worker on queue as a user of declared sources runs
+// one: workflows registered under their names, and hookflowsdk's
+// MarkProcessed activity reporting to the hookflow at baseURL with token.
+// It is stopped when the test ends.
+func UserWorker(t testing.TB, tc client.Client, queue, baseURL, token string, workflows map[string]any) worker.Worker {
+	t.Helper()
+	w := worker.New(tc, queue, worker.Options{})
+	for name, wf := range workflows {
+		w.RegisterWorkflowWithOptions(wf, workflow.RegisterOptions{Name: name})
+	}
+	sdk := &hookflowsdk.Client{BaseURL: baseURL, Token: token}
+	w.RegisterActivityWithOptions(sdk.MarkProcessed, activity.RegisterOptions{Name: hookflowsdk.ActivityMarkProcessed})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
 }
 
 // StartTemporal starts a dev server with hookflow's search attributes on a

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/integrations/bitrix"
 	"github.com/hookflow/hookflow/internal/integrations/bitrix/bitrixtest"
+	"github.com/hookflow/hookflow/internal/integrations/clienttest"
 	"github.com/hookflow/hookflow/internal/ordersync"
 )
 
@@ -159,14 +160,7 @@ func TestRESTClassification(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				for k, v := range tc.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
-			}))
-			defer srv.Close()
+			srv := clienttest.Answering(t, tc.status, tc.header, tc.body)
 			c, err := bitrix.NewRESTClient(srv.URL+"/rest/1/s3cr3tc0de/", nil)
 			require.NoError(t, err)
 			_, err = c.GetOrder(context.Background(), 5)

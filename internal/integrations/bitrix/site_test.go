@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookflow/hookflow/internal/integrations/bitrix"
 	"github.com/hookflow/hookflow/internal/integrations/bitrix/bitrixtest"
+	"github.com/hookflow/hookflow/internal/integrations/clienttest"
 	"github.com/hookflow/hookflow/internal/ordersync"
 )
 
@@ -120,11 +121,7 @@ func TestSiteClassification(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tc.status)
-				_, _ = w.Write([]byte(tc.body))
-			}))
-			defer srv.Close()
+			srv := clienttest.Answering(t, tc.status, nil, tc.body)
 			c, err := bitrix.NewSiteClient(srv.URL+"/api/", siteToken, nil)
 			require.NoError(t, err)
 			_, err = c.UpdateOrder(context.Background(), bitrix.OrderUpdate{OrderID: 1, StatusID: "P"})

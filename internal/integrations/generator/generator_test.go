@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hookflow/hookflow/internal/integrations/clienttest"
 	"github.com/hookflow/hookflow/internal/integrations/generator"
 	"github.com/hookflow/hookflow/internal/integrations/generator/generatortest"
 )
@@ -322,14 +321,7 @@ func TestDescribeAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				for k, v := range tt.header {
-					w.Header().Set(k, v)
-				}
-				w.WriteHeader(tt.status)
-				w.Write([]byte(tt.body))
-			}))
-			defer srv.Close()
+			srv := clienttest.Answering(t, tt.status, tt.header, tt.body)
 			c := generator.New(srv.URL+"/v1/", apiKey, model, srv.Client())
 			got, err := c.Describe(context.Background(), "car_001", images, []string{"en", "ru"})
 			if tt.errHas == "" {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/internal/integrations/clienttest"
 	"github.com/hookflow/hookflow/internal/integrations/okdesk"
 	"github.com/hookflow/hookflow/internal/integrations/okdesk/okdesktest"
 )
@@ -175,15 +176,7 @@ func TestTransportErrors(t *testing.T) {
 	assert.False(t, ae.Retryable)
 	assert.True(t, errors.Is(err, context.Canceled))
 
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer slow.Close()
-	defer close(release) // before Close: the server may not notice the client left
+	slow := clienttest.Hanging(t)
 	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err = okdesk.New(slow.URL+"/api/v1", token, slow.Client()).GetIssue(ctx, 153)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/internal/integrations/clienttest"
 	"github.com/hookflow/hookflow/internal/integrations/telegram"
 	"github.com/hookflow/hookflow/internal/integrations/telegram/telegramtest"
 )
@@ -261,15 +262,7 @@ func TestWrongTokenAndTransport(t *testing.T) {
 	assert.False(t, ae.Retryable)
 	assert.ErrorIs(t, err, context.Canceled)
 
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer slow.Close()
-	defer close(release) // before Close: the server may not notice the client left
+	slow := clienttest.Hanging(t)
 	c4, err := telegram.New(slow.URL, botToken, slow.Client())
 	require.NoError(t, err)
 	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,10 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/examples/github-issues/issues"
@@ -156,29 +152,15 @@ func startWith(t *testing.T, yaml func(queue, run string) string, vars map[strin
 	cfg := testenv.Config(t, dbURL, tmp, vars)
 	a := testenv.StartApp(t, cfg, app.Roles{API: true})
 	e.url = a.URL()
-	tc, err := client.Dial(client.Options{HostPort: tmp.HostPort, Namespace: "default",
-		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.tc = tc
-	w := worker.New(tc, e.queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(recordEvents, workflow.RegisterOptions{Name: "RecordEvents"})
-	w.RegisterWorkflowWithOptions(startEvent, workflow.RegisterOptions{Name: "StartEvent"})
-	w.RegisterWorkflowWithOptions(issues.Workflow, workflow.RegisterOptions{Name: issues.WorkflowType})
-	sdk := &hookflowsdk.Client{BaseURL: a.URL(), Token: adminToken}
-	w.RegisterActivityWithOptions(sdk.MarkProcessed, activity.RegisterOptions{Name: hookflowsdk.ActivityMarkProcessed})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
+	e.tc = tmp.Client()
+	testenv.UserWorker(t, e.tc, e.queue, a.URL(), adminToken, map[string]any{
+		"RecordEvents": recordEvents, "StartEvent": startEvent, issues.WorkflowType: issues.Workflow})
 	t.Cleanup(func() {
 		e.mu.Lock()
 		for _, id := range e.runs {
-			_ = tc.TerminateWorkflow(t.Context(), id, "", "test over")
+			_ = e.tc.TerminateWorkflow(t.Context(), id, "", "test over")
 		}
 		e.mu.Unlock()
-		w.Stop()
-		tc.Close()
 	})
 	return e
 }
