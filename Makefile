@@ -187,6 +187,7 @@ FUZZ_EXECS ?= 1000000
 FUZZ_TARGETS = \
 	./internal/integrations/simplyprint:FuzzParseEvent \
 	./internal/integrations/simplyprint:FuzzLooseStringMatchesItsDefinition \
+	./internal/integrations/simplyprint:FuzzParseEventMatchesItsDefinition \
 	./internal/integrations/okdesk:FuzzParseWebhook \
 	./internal/integrations/telegram:FuzzParseUpdate \
 	./internal/integrations/telegram:FuzzParseRateCallback \
