@@ -64,7 +64,15 @@ type ApplyFunc func(ctx workflow.Context, ids []int64) error
 // they were signalled, draining whatever is buffered into one activity call,
 // and continues-as-new before the history grows large. It returns when the
 // entity has been idle for EntityIdleTimeout.
+//
+// Runs started before version 1 ("entity-idle-timer-kept") started a new
+// idle timer each time the entity went idle and cancelled it at the next
+// signal: two more history events per signal (TimerCanceled, TimerStarted)
+// and a timer task for the server to write, under load at every signal.
+// From version 1, one timer stays pending across signals; when it fires
+// after activity, the next one covers only the rest of the idle time.
 func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error {
+	keepTimer := workflow.GetVersion(ctx, "entity-idle-timer-kept", workflow.DefaultVersion, 1) == 1
 	ch := workflow.GetSignalChannel(ctx, SignalEvents)
 	pending := in.Pending
 	drain := func() {
@@ -76,6 +84,13 @@ func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error 
 			pending = append(pending, b.IDs...)
 		}
 	}
+	receive := func(c workflow.ReceiveChannel, _ bool) {
+		var b EventBatch
+		c.Receive(ctx, &b)
+		pending = append(pending, b.IDs...)
+	}
+	var idleTimer workflow.Future // version 1: pending across signals
+	lastBusy := workflow.Now(ctx)
 	batches := 0
 	for {
 		drain()
@@ -84,16 +99,24 @@ func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error 
 				return workflow.NewContinueAsNewError(ctx, workflow.GetInfo(ctx).WorkflowType.Name, EntityInput{Source: in.Source, EntityID: in.EntityID})
 			}
 			idle := false
-			timerCtx, cancelTimer := workflow.WithCancel(ctx)
 			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
-				var b EventBatch
-				c.Receive(ctx, &b)
-				pending = append(pending, b.IDs...)
-			})
-			sel.AddFuture(workflow.NewTimer(timerCtx, EntityIdleTimeout), func(workflow.Future) { idle = true })
-			sel.Select(ctx)
-			cancelTimer()
+			sel.AddReceive(ch, receive)
+			if keepTimer {
+				if idleTimer == nil {
+					idleTimer = workflow.NewTimer(ctx, max(EntityIdleTimeout-workflow.Now(ctx).Sub(lastBusy), time.Millisecond))
+				}
+				sel.AddFuture(idleTimer, func(workflow.Future) { idle = true })
+				sel.Select(ctx)
+				if idle {
+					idleTimer = nil // fired: busy since it was set, the next covers the rest
+					idle = workflow.Now(ctx).Sub(lastBusy) >= EntityIdleTimeout
+				}
+			} else {
+				timerCtx, cancelTimer := workflow.WithCancel(ctx)
+				sel.AddFuture(workflow.NewTimer(timerCtx, EntityIdleTimeout), func(workflow.Future) { idle = true })
+				sel.Select(ctx)
+				cancelTimer()
+			}
 			if idle {
 				drain()
 				if len(pending) == 0 {
@@ -111,6 +134,7 @@ func RunEntityLoop(ctx workflow.Context, in EntityInput, apply ApplyFunc) error 
 		}
 		pending = pending[n:]
 		batches++
+		lastBusy = workflow.Now(ctx)
 	}
 }
 

@@ -69,6 +69,36 @@ func TestPrinterEndsWhenIdle(t *testing.T) {
 	}
 }
 
+// TestPrinterKeepsOneIdleTimer: signals a minute apart do not each cancel
+// and start an idle timer (two history events and a server timer task per
+// signal); one timer stays pending, and when it fires after activity the
+// next covers the rest, so the run still ends exactly the idle timeout
+// after its last batch.
+func TestPrinterKeepsOneIdleTimer(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(spActs.ApplyEvents, mockAny, mockAny).Return(activities.ApplyResult{}, nil)
+	const signals = 5
+	for i := 1; i <= signals; i++ {
+		env.RegisterDelayedCallback(func() {
+			env.SignalWorkflow(workflows.SignalEvents, workflows.EventBatch{IDs: []int64{int64(i)}})
+		}, time.Duration(i)*time.Minute)
+	}
+	var timers []time.Duration
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { timers = append(timers, d) })
+	start := env.Now()
+	env.ExecuteWorkflow("SimplyPrintPrinter", workflows.EntityInput{Source: "simplyprint", EntityID: "7", Pending: []int64{0}})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{workflows.EntityIdleTimeout, signals * time.Minute}
+	if !slices.Equal(timers, want) {
+		t.Fatalf("idle timers %v for %d signals, want %v (one, then the rest of the idle time)", timers, signals, want)
+	}
+	if ended := env.Now().Sub(start); ended != signals*time.Minute+workflows.EntityIdleTimeout {
+		t.Fatalf("ended %s after the start, want the idle timeout after the last signal (%s)", ended, signals*time.Minute+workflows.EntityIdleTimeout)
+	}
+}
+
 func TestPrinterContinuesAsNewAndCarriesNothingLost(t *testing.T) {
 	old := workflows.EntityBatchesBeforeContinue
 	workflows.EntityBatchesBeforeContinue = 2
@@ -110,7 +140,10 @@ func TestPrinterActivityFailureIsRetried(t *testing.T) {
 // TestPrinterReplay replays histories recorded from real runs (api tests
 // write the current one with UPDATE_HISTORY=1): a change that breaks
 // determinism fails. The -v0 history was recorded before batches moved to
-// local activities; runs like it must still replay.
+// local activities, -v1 before the idle timer was kept across signals (a
+// TimerCanceled and a TimerStarted at each one); runs like them must still
+// replay.
 func TestPrinterReplay(t *testing.T) {
-	replay(t, []string{"testdata/simplyprint-printer-101.json", "testdata/simplyprint-printer-101-v0.json"}, printerWorkflow)
+	replay(t, []string{"testdata/simplyprint-printer-101.json", "testdata/simplyprint-printer-101-v1.json",
+		"testdata/simplyprint-printer-101-v0.json"}, printerWorkflow)
 }
