@@ -280,14 +280,10 @@ func TestBenchCeiling(t *testing.T) {
 		return testenv.MetricValue(t, page, "hookflow_ack_batch_rows_sum"), testenv.MetricValue(t, page, "hookflow_ack_batch_rows_count")
 	}
 	type batching struct{ rows, commits float64 }
-	perCommit := map[*scenario]*batching{}
+	perCommit := map[*scenario]*batching{ackOnly: {}, e2e: {}}
 	countBatches := func(s *scenario, rows0, commits0 float64) {
 		rows, commits := batchRows()
 		b := perCommit[s]
-		if b == nil {
-			b = &batching{}
-			perCommit[s] = b
-		}
 		b.rows, b.commits = b.rows+rows-rows0, b.commits+commits-commits0
 	}
 	measure := func(s *scenario) (result, cpuWindow) {
