@@ -16,6 +16,11 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/internal/inbound"
+	"github.com/hookflow/hookflow/internal/integrations/simplyprint"
+	"github.com/hookflow/hookflow/internal/store"
 )
 
 // The ceiling benchmark's bare handlers run in a process of their own: this
@@ -24,14 +29,19 @@ import (
 const (
 	baselineDBEnv   = "HOOKFLOW_BENCH_BASELINE_DB"   // their database
 	baselineAddrEnv = "HOOKFLOW_BENCH_BASELINE_ADDR" // host:port to listen on
+	// hookflow's migrated database for the bare pipeline (pathPipeline)
+	baselineHookDBEnv = "HOOKFLOW_BENCH_BASELINE_HOOKFLOW_DB"
 )
 
 // Paths of the three baselines on the baseline server.
 const (
-	pathSingle  = "/single" // one INSERT and commit per request
-	pathGroup   = "/group"  // group commit: one COPY and one commit per batch
-	pathNoDB    = "/nodb"   // read the body, answer
-	baselinePGN = 20        // pool size, DATABASE_MAX_CONNS' default
+	pathSingle = "/single" // one INSERT and commit per request
+	pathGroup  = "/group"  // group commit: one COPY and one commit per batch
+	pathNoDB   = "/nodb"   // read the body, answer
+	// hookflow's parse and ack pipeline in a bare handler: no middleware,
+	// no auth, no tracer provider (spans are no-ops), no log line
+	pathPipeline = "/pipeline"
+	baselinePGN  = 20 // pool size, DATABASE_MAX_CONNS' default
 )
 
 // serveBaselines runs the baseline server until SIGTERM; it returns the
@@ -82,6 +92,14 @@ func runBaselines(ctx context.Context, dbURL, addr string) error {
 	r.GET("/healthz", func(c *gin.Context) { c.Status(http.StatusOK) })
 	r.POST(pathSingle, singleInsert(pool))
 	r.POST(pathGroup, gc.handle)
+	if db := os.Getenv(baselineHookDBEnv); db != "" {
+		h, err := newBarePipeline(ctx, db)
+		if err != nil {
+			return err
+		}
+		defer h.st.Close()
+		r.POST(pathPipeline, h.handle)
+	}
 	var seq atomic.Int64
 	r.POST(pathNoDB, func(c *gin.Context) {
 		if _, err := io.ReadAll(c.Request.Body); err != nil {
@@ -199,4 +217,44 @@ func (g *groupCommitter) write(ctx context.Context, batch []groupReq, first int6
 			return []any{first + int64(i), string(batch[i].payload)}, nil
 		}))
 	return err
+}
+
+// barePipeline is hookflow's own ack pipeline (inbound.Pipeline: one
+// flusher, its multi-row INSERT, the outbox and counter triggers, every
+// index of inbound_events) behind a bare Gin handler that parses the
+// SimplyPrint body as hookflow does. Against the group commit it shows
+// what hookflow's table and statement cost; against hookflow's API, what
+// the server around them (middleware, auth, tracing, metrics) costs.
+type barePipeline struct {
+	st *store.Store
+	p  *inbound.Pipeline
+}
+
+func newBarePipeline(ctx context.Context, db string) (*barePipeline, error) {
+	st, err := store.Open(ctx, db, baselinePGN)
+	if err != nil {
+		return nil, err
+	}
+	p := &inbound.Pipeline{Store: st}
+	p.Run(ctx)
+	return &barePipeline{st: st, p: p}, nil
+}
+
+func (b *barePipeline) handle(c *gin.Context) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		c.AbortWithStatus(400)
+		return
+	}
+	ev, err := simplyprint.ParseEvent(body)
+	if err != nil {
+		c.AbortWithStatus(400)
+		return
+	}
+	id, _, err := b.p.Accept(c.Request.Context(), api.SimplyPrintRecord(ev, body))
+	if err != nil {
+		c.AbortWithStatus(500)
+		return
+	}
+	c.JSON(200, gin.H{"status": "received", "id": id})
 }

@@ -75,6 +75,7 @@ func TestBenchCeiling(t *testing.T) {
 
 	hookDB, st := testenv.Database(t)
 	baseDB := testenv.EmptyDatabase(t)
+	pipeDB, _ := testenv.Database(t) // the bare pipeline's: hookflow's schema
 	admin, err := pgx.Connect(ctx, testenv.AdminDatabaseURL())
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestBenchCeiling(t *testing.T) {
 	}
 	baseAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	baseline := &devenv.Process{Name: "baselines", Path: self, LogPath: filepath.Join(logDir, "baselines.log"),
-		Env:   append(os.Environ(), baselineDBEnv+"="+baseDB, baselineAddrEnv+"="+baseAddr),
+		Env:   append(os.Environ(), baselineDBEnv+"="+baseDB, baselineAddrEnv+"="+baseAddr, baselineHookDBEnv+"="+pipeDB),
 		Ready: func(ctx context.Context) error { return cluster.HTTPOK(ctx, "http://"+baseAddr+"/healthz") }}
 	startProc(t, baseline)
 
@@ -193,6 +194,7 @@ func TestBenchCeiling(t *testing.T) {
 	parts := []cpuPart{
 		{"baseline handler process", one(baseline.PID)},
 		{"baseline Postgres backends", dbPIDs(baseDB)},
+		{"bare pipeline Postgres backends", dbPIDs(pipeDB)},
 		{"hookflow api", one(api.PID)},
 		{"hookflow worker", one(worker.PID)},
 		{"Temporal dev server", one(func() int { return devPID })},
@@ -254,6 +256,7 @@ func TestBenchCeiling(t *testing.T) {
 	single := &scenario{name: "single insert", urls: []string{"http://" + baseAddr + pathSingle}}
 	group := &scenario{name: "group commit", urls: []string{"http://" + baseAddr + pathGroup}}
 	nodb := &scenario{name: "no database", urls: []string{"http://" + baseAddr + pathNoDB}}
+	pipe := &scenario{name: "bare pipeline", urls: []string{"http://" + baseAddr + pathPipeline}}
 	ackOnly := &scenario{name: "hookflow ack-only", urls: hookURL}
 	e2e := &scenario{name: "hookflow end to end", urls: hookURL}
 	baseAcked := map[*scenario]int64{}
@@ -297,7 +300,7 @@ func TestBenchCeiling(t *testing.T) {
 	}
 	fmt.Printf("\nCeiling benchmark: %d clients, %d printers, %d rounds of %s per scenario, interleaved; Temporal dev server database: %s; group-commit writers: %s\n",
 		workers, printers, rounds, phase, map[bool]string{true: "file", false: "memory"}[devDB != ""], groupWriters)
-	for _, s := range []*scenario{single, group, nodb} { // warm-up
+	for _, s := range []*scenario{single, group, nodb, pipe} { // warm-up
 		baseAcked[s] += load(s.urls, workers, time.Second, &seq, body).acks
 	}
 	for round := range rounds {
@@ -352,7 +355,7 @@ func TestBenchCeiling(t *testing.T) {
 		e2e.drains = append(e2e.drains, drained.Sub(lastAck))
 		e2e.procRts = append(e2e.procRts, float64(r.acks)/drained.Sub(t0).Seconds())
 
-		for _, s := range []*scenario{single, group, nodb} {
+		for _, s := range []*scenario{single, group, nodb, pipe} {
 			if s == group {
 				profile(round, "group-commit", nil, map[string][]int{"postgres": dbPIDs(baseDB)(), "handler": {baseline.PID()}})
 			}
@@ -362,8 +365,8 @@ func TestBenchCeiling(t *testing.T) {
 			s.cpu.add(cpu)
 			baseAcked[s] += r.acks
 		}
-		fmt.Printf("  round %d: single %.0f/s, group %.0f/s, no db %.0f/s, ack-only %.0f/s, end to end %.0f/s (processed %.0f/s, drained %s)\n",
-			round+1, single.res[round].rate(), group.res[round].rate(), nodb.res[round].rate(), ackOnly.res[round].rate(),
+		fmt.Printf("  round %d: single %.0f/s, group %.0f/s, no db %.0f/s, bare pipeline %.0f/s, ack-only %.0f/s, end to end %.0f/s (processed %.0f/s, drained %s)\n",
+			round+1, single.res[round].rate(), group.res[round].rate(), nodb.res[round].rate(), pipe.res[round].rate(), ackOnly.res[round].rate(),
 			e2e.res[round].rate(), e2e.procRts[round], e2e.drains[round].Round(10*time.Millisecond))
 	}
 
@@ -392,6 +395,18 @@ func TestBenchCeiling(t *testing.T) {
 			t.Fatalf("%s acked %d requests, stored %d", s.name, baseAcked[s], n)
 		}
 	}
+	pipeConn, err := pgx.Connect(ctx, pipeDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pipeConn.Close(ctx)
+	var pipeStored, pipeKeys int64
+	if err := pipeConn.QueryRow(ctx, `SELECT count(*), count(DISTINCT dedup_key) FROM inbound_events`).Scan(&pipeStored, &pipeKeys); err != nil {
+		t.Fatal(err)
+	}
+	if pipeStored != baseAcked[pipe] || pipeKeys != pipeStored {
+		t.Fatalf("bare pipeline acked %d requests, stored %d events with %d dedup keys", baseAcked[pipe], pipeStored, pipeKeys)
+	}
 
 	median := func(s *scenario) result {
 		rs := slices.Clone(s.res)
@@ -402,7 +417,7 @@ func TestBenchCeiling(t *testing.T) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
 	gRes := median(group)
 	fmt.Printf("\n  %-22s %9s %9s %9s %7s %12s %11s\n", "median round", "acks/s", "p50", "p99", "errors", "processed/s", "drained in")
-	for _, s := range []*scenario{single, group, nodb, ackOnly, e2e} {
+	for _, s := range []*scenario{single, group, nodb, pipe, ackOnly, e2e} {
 		r := median(s)
 		var errs int64
 		for _, x := range s.res {
@@ -431,13 +446,14 @@ func TestBenchCeiling(t *testing.T) {
 		single:  {"baseline handler process", "baseline Postgres backends"},
 		group:   {"baseline handler process", "baseline Postgres backends"},
 		nodb:    {"baseline handler process"},
+		pipe:    {"baseline handler process", "bare pipeline Postgres backends"},
 		ackOnly: {"hookflow api", "hookflow Postgres backends"},
 		e2e:     {"hookflow api", "hookflow worker", "Temporal dev server", "hookflow Postgres backends"},
 	}
 	totalPer1k := map[*scenario]float64{}
 	fmt.Printf("\n  CPU per 1,000 events (user+sys from /proc/<pid>/stat, all %d rounds; Postgres: backends of the scenario's database only)\n", rounds)
 	fmt.Printf("  %-22s %-34s %10s %7s\n", "scenario", "component", "ms/1k", "share")
-	for _, s := range []*scenario{single, group, nodb, ackOnly, e2e} {
+	for _, s := range []*scenario{single, group, nodb, pipe, ackOnly, e2e} {
 		var sum float64
 		for _, p := range counted[s] {
 			sum += per1k(s, p)
@@ -469,7 +485,7 @@ func TestBenchCeiling(t *testing.T) {
 		per1k(group, "load generator (bench)"), per1k(e2e, "load generator (bench)"))
 	fmt.Printf("    idle parts during ack-only: worker %.1f, Temporal %.1f ms/1k\n", per1k(ackOnly, "hookflow worker"), per1k(ackOnly, "Temporal dev server"))
 	var all cpuWindow
-	for _, s := range []*scenario{single, group, nodb, ackOnly, e2e} {
+	for _, s := range []*scenario{single, group, nodb, pipe, ackOnly, e2e} {
 		all.add(s.cpu)
 	}
 	var ours time.Duration
@@ -504,7 +520,7 @@ func TestBenchCeiling(t *testing.T) {
 	fmt.Println()
 	// A non-200 answer (a wrong secret, an overload 503) makes the
 	// figures meaningless.
-	for _, s := range []*scenario{single, group, nodb, ackOnly, e2e} {
+	for _, s := range []*scenario{single, group, nodb, pipe, ackOnly, e2e} {
 		for i, r := range s.res {
 			if r.errors > 0 {
 				t.Errorf("%s, round %d: %d requests failed or were not answered 200", s.name, i+1, r.errors)

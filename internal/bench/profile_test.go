@@ -73,15 +73,19 @@ func (p *profiler) capture(label string, d time.Duration, processes []string, pe
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	for _, name := range processes {
-		addr := p.pprof[name]
-		file := filepath.Join(p.dir, label+"-"+name+".pprof")
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			if err := fetchTo(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), file, d+30*time.Second); err != nil {
-				fmt.Printf("  profiles: %s: %v\n", name, err)
-			}
-		}()
+		// The CPU profile, and what was allocated over the same window
+		// (<label>-<process>.allocs.pprof: `go tool pprof -sample_index=alloc_space`).
+		for kind, suffix := range map[string]string{"profile": ".pprof", "allocs": ".allocs.pprof"} {
+			url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", p.pprof[name], kind, secs)
+			file := filepath.Join(p.dir, label+"-"+name+suffix)
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				if err := fetchTo(url, file, d+30*time.Second); err != nil {
+					fmt.Printf("  profiles: %s %s: %v\n", name, kind, err)
+				}
+			}()
+		}
 	}
 	if !p.perf {
 		return
