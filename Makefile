@@ -188,6 +188,7 @@ FUZZ_TARGETS = \
 	./internal/integrations/simplyprint:FuzzParseEvent \
 	./internal/integrations/simplyprint:FuzzLooseStringMatchesItsDefinition \
 	./internal/integrations/simplyprint:FuzzParseEventMatchesItsDefinition \
+	./internal/inbound:FuzzScanJSONWellFormed \
 	./internal/integrations/okdesk:FuzzParseWebhook \
 	./internal/integrations/telegram:FuzzParseUpdate \
 	./internal/integrations/telegram:FuzzParseRateCallback \

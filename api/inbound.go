@@ -42,7 +42,7 @@ func (p *bodyProblem) reply(c *gin.Context) {
 // readLimited reads the whole body up to BODY_LIMIT_BYTES.
 func (s *Server) readLimited(c *gin.Context) ([]byte, *bodyProblem) {
 	limit := s.Config.BodyLimit
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	body, err := readAllSized(http.MaxBytesReader(c.Writer, c.Request.Body, limit), min(c.Request.ContentLength, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -57,15 +57,46 @@ func (s *Server) readLimited(c *gin.Context) ([]byte, *bodyProblem) {
 	return body, nil
 }
 
+// readAllSized is io.ReadAll with a first buffer of size bytes (the
+// request's Content-Length, when it has one): a webhook body is then read
+// into one allocation instead of a doubling series of them.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // +1: room to see io.EOF without growing
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) { // longer than announced: grow as io.ReadAll does
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
 // readJSON reads an inbound JSON body and refuses, with a 4xx naming the
 // problem, what can never be accepted: see inboundJSON.
 func (s *Server) readJSON(c *gin.Context) ([]byte, bool) {
-	body, p := s.inboundJSON(c)
+	body, _, ok := s.readScannedJSON(c)
+	return body, ok
+}
+
+// readScannedJSON is readJSON that also says whether the body is
+// well-formed JSON (inbound.ScanJSON), for a parser that can then skip its
+// own check.
+func (s *Server) readScannedJSON(c *gin.Context) (body []byte, wellFormed, ok bool) {
+	body, wellFormed, p := s.scanInboundJSON(c)
 	if p != nil {
 		p.reply(c)
-		return nil, false
+		return nil, false, false
 	}
-	return body, true
+	return body, wellFormed, true
 }
 
 // inboundJSON reads a webhook or submission body that must be JSON:
@@ -78,14 +109,19 @@ func (s *Server) readJSON(c *gin.Context) ([]byte, bool) {
 //
 // Whether it is the JSON the endpoint expects is its parser's to say.
 func (s *Server) inboundJSON(c *gin.Context) ([]byte, *bodyProblem) {
-	body, p := s.readTyped(c, "application/json", isJSONType, "a JSON object")
-	if p != nil {
-		return nil, p
+	body, _, p := s.scanInboundJSON(c)
+	return body, p
+}
+
+func (s *Server) scanInboundJSON(c *gin.Context) (body []byte, wellFormed bool, p *bodyProblem) {
+	if body, p = s.readTyped(c, "application/json", isJSONType, "a JSON object"); p != nil {
+		return nil, false, p
 	}
-	if err := inbound.CheckJSON(body); err != nil {
-		return nil, refuse(http.StatusBadRequest, err.Field, err.Error())
+	wellFormed, err := inbound.ScanJSON(body)
+	if err != nil {
+		return nil, false, refuse(http.StatusBadRequest, err.Field, err.Error())
 	}
-	return body, nil
+	return body, wellFormed, nil
 }
 
 // readTyped reads a body whose Content-Type ok accepts (see
@@ -115,8 +151,8 @@ func isFormType(mt string) bool { return mt == "application/x-www-form-urlencode
 // checkContentType accepts an absent Content-Type or one ok says yes to,
 // with no charset or UTF-8; want names the type to send instead.
 func checkContentType(header, want string, ok func(mediaType string) bool) *bodyProblem {
-	if strings.TrimSpace(header) == "" {
-		return nil
+	if strings.TrimSpace(header) == "" || header == want && ok(want) {
+		return nil // (the plain type, as nearly every sender sends it, needs no parsing)
 	}
 	mt, params, err := mime.ParseMediaType(header)
 	if err != nil {

@@ -73,11 +73,15 @@ func (s *Server) simplyPrintWebhook(c *gin.Context) {
 			return
 		}
 	}
-	body, ok := s.readJSON(c)
+	body, wellFormed, ok := s.readScannedJSON(c)
 	if !ok {
 		return
 	}
-	ev, err := simplyprint.ParseEvent(body)
+	parse := simplyprint.ParseEvent // which says what is malformed
+	if wellFormed {
+		parse = simplyprint.ParseWellFormedEvent
+	}
+	ev, err := parse(body)
 	var inputErr *simplyprint.InputError
 	if errors.As(err, &inputErr) {
 		failField(c, http.StatusBadRequest, inputErr.Field, err.Error())

@@ -41,23 +41,32 @@ func (e *BodyError) Error() string { return e.Field + ": " + e.Problem }
 // Malformed JSON is left to the endpoint's parser, which says what it
 // expected; CheckJSON returns nil for it.
 func CheckJSON(body []byte) *BodyError {
+	_, err := ScanJSON(body)
+	return err
+}
+
+// ScanJSON is CheckJSON that also says whether the body is well-formed JSON
+// (exactly what json.Valid says, in the same walk), so that a parser that
+// would check it again need not. wellFormed is false whenever err is set.
+func ScanJSON(body []byte) (wellFormed bool, err *BodyError) {
 	if i := bytes.IndexByte(body, 0); i >= 0 {
-		return &BodyError{Field: "body", Problem: fmt.Sprintf("contains a NUL byte (offset %d), which cannot be stored", i)}
+		return false, &BodyError{Field: "body", Problem: fmt.Sprintf("contains a NUL byte (offset %d), which cannot be stored", i)}
 	}
 	if !utf8.Valid(body) {
 		i := invalidUTF8At(body)
-		return &BodyError{Field: "body", Problem: fmt.Sprintf("is not valid UTF-8 (byte 0x%02x at offset %d)", body[i], i)}
+		return false, &BodyError{Field: "body", Problem: fmt.Sprintf("is not valid UTF-8 (byte 0x%02x at offset %d)", body[i], i)}
 	}
 	s := jsonScan{b: body, path: make([]pathStep, 0, 16)}
-	err := s.value(0)
-	if err == nil {
-		return nil
+	e := s.value(0)
+	if e == nil {
+		s.ws()
+		return s.i == len(s.b), nil // anything after the value: malformed
 	}
 	var be *BodyError
-	if errors.As(err, &be) {
-		return be
+	if errors.As(e, &be) {
+		return false, be
 	}
-	return nil // malformed: the endpoint's parser reports it
+	return false, nil // malformed: the endpoint's parser reports it
 }
 
 func invalidUTF8At(b []byte) int {
@@ -168,16 +177,46 @@ func (s *jsonScan) value(depth int) error {
 	case c == 'n':
 		return s.literal("null")
 	case c == '-' || (c >= '0' && c <= '9'):
-		start := s.i
-		for s.i < len(s.b) && strings.IndexByte("+-.eE0123456789", s.b[s.i]) >= 0 {
-			s.i++
-		}
-		if s.i == start {
-			return errSyntax
-		}
-		return nil
+		return s.number()
 	}
 	return errSyntax
+}
+
+// number reads a number as RFC 8259 spells it: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *jsonScan) number() error {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == '0':
+		s.i++
+	case s.digits() == 0:
+		return errSyntax
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return errSyntax
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return errSyntax
+		}
+	}
+	return nil
+}
+
+func (s *jsonScan) digits() int {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i - start
 }
 
 func (s *jsonScan) literal(word string) error {
@@ -217,6 +256,9 @@ func (s *jsonScan) str() (raw []byte, nul bool, err error) {
 				nul = nul || zero
 				s.i += 6
 				continue
+			}
+			if strings.IndexByte(`"\\/bfnrt`, s.b[s.i+1]) < 0 {
+				return nil, false, errSyntax
 			}
 			s.i += 2
 		case c < 0x20:

@@ -78,3 +78,25 @@ func BenchmarkCheckJSON(b *testing.B) {
 		}
 	}
 }
+
+// FuzzScanJSONWellFormed: where ScanJSON finds nothing to refuse, it says
+// well-formed exactly when encoding/json does (the SimplyPrint handler then
+// skips json.Valid); where it refuses, it never says well-formed.
+func FuzzScanJSONWellFormed(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `{"a":1} x`, `{"a":-0.5e+3}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":-}`,
+		`{"a":1e}`, `[1,2]`, `[1,]`, `{"a":1,"a":2}`, `"x"`, `  {"a":[true,false,null]}  `, `{"a":"\u00e9"}`, `{"a":"\x"}`, `1 2`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		wf, err := ScanJSON(b)
+		if err != nil {
+			if wf {
+				t.Fatalf("%q: refused (%v) and well-formed", b, err)
+			}
+			return
+		}
+		if wf != json.Valid(b) {
+			t.Fatalf("%q: ScanJSON says well-formed %v, json.Valid %v", b, wf, json.Valid(b))
+		}
+	})
+}

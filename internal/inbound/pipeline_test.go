@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookflow/hookflow/internal/inbound"
 	"github.com/hookflow/hookflow/internal/store"
 	"github.com/hookflow/hookflow/internal/testenv"
@@ -50,5 +53,22 @@ func TestPipelineRefusesOnlyTheEventPostgresRefuses(t *testing.T) {
 	var count int
 	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM inbound_events`).Scan(&count); err != nil || count != n-1 {
 		t.Fatalf("%d events recorded (%v), want %d", count, err, n-1)
+	}
+}
+
+// TraceParent writes what the W3C TraceContext propagator writes.
+func TestTraceParentAsThePropagator(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	for _, flags := range []trace.TraceFlags{0, trace.FlagsSampled, 0xff} {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: flags})
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), carrier)
+		if got, want := inbound.TraceParent(sc), carrier.Get("traceparent"); got != want || want == "" {
+			t.Fatalf("flags %02x: %q, the propagator %q", byte(flags), got, want)
+		}
+	}
+	if got := inbound.TraceParent(trace.SpanContext{}); got != "" {
+		t.Fatalf("invalid span context: %q, want none", got)
 	}
 }

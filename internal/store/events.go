@@ -59,8 +59,13 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 	n := len(evs)
 	cols := make([][]string, 9)
 	for i := range cols {
-		cols[i] = make([]string, n)
+		if i != 6 && i != 7 {
+			cols[i] = make([]string, n)
+		}
 	}
+	// attrs and payloads go as bytes, not copied into strings first: pgx
+	// writes []byte text as it is.
+	attrCol, payloadCol := make([][]byte, n), make([][]byte, n)
 	// Events ignored at the edge come with their outcome: recorded as
 	// processed, and the relay leaves them out (no workflow).
 	outcomes, reasons := make([]*string, n), make([]*string, n)
@@ -74,7 +79,7 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 			}
 		}
 		cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i] = ev.Source, ev.DedupKey, ev.WorkflowID, ev.Event, ev.EventType
-		cols[5][i], cols[6][i], cols[7][i], cols[8][i] = ev.EntityID, string(attrs), string(ev.Payload), ev.TraceParent
+		cols[5][i], attrCol[i], payloadCol[i], cols[8][i] = ev.EntityID, attrs, ev.Payload, ev.TraceParent
 	}
 	rows, err := s.Pool.Query(ctx, `
 		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent,
@@ -85,7 +90,7 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 			AS u(s, k, w, e, t, en, a, p, tp, o, er)
 		ON CONFLICT (source, dedup_key) DO NOTHING
 		RETURNING id, source, dedup_key`,
-		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], outcomes, reasons)
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], attrCol, payloadCol, cols[8], outcomes, reasons)
 	if err != nil {
 		return nil, err
 	}
