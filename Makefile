@@ -25,7 +25,8 @@ help:
 	@echo "              (BENCH_TARGET=dev|cluster|both; on the cluster also the relay hand-over and takeover),"
 	@echo "              then make bench-ceiling"
 	@echo "make bench-ceiling  hookflow ack-only and end to end against single-insert, group-commit and"
-	@echo "              no-database handlers, CPU per event per process (BENCH_PHASE, BENCH_ROUNDS)"
+	@echo "              no-database handlers and hookflow's pipeline behind a bare handler, CPU per"
+	@echo "              event per process (BENCH_PHASE, BENCH_ROUNDS)"
 	@echo "make bench-scale  every read endpoint and ops page, the ack rate and a retention purge with"
 	@echo "              10 thousand and BENCH_SCALE_N (default 10 million) seeded events (20-40 min, ~25 GB)"
 	@echo "make bench-jobs  description jobs end to end on the dev server: one-lot jobs/s against a same-run"
@@ -157,13 +158,14 @@ bench: bin/temporal cluster-tools
 	$(MAKE) --no-print-directory bench-ceiling
 
 # The ceiling of a durable ack (issue 17, docs/performance.md): three bare
-# handlers (single insert, group commit, no database), hookflow ack-only and
-# end to end, CPU per event per process, ratios and targets, in one run.
+# handlers (single insert, group commit, no database), hookflow's own ack
+# pipeline behind a bare handler, hookflow ack-only and end to end, CPU per
+# event per process, ratios and targets, in one run.
 # BENCH_PHASE (default 5s) is each scenario's load per round, BENCH_ROUNDS
 # (default 3) the interleaved rounds; BENCH_TEMPORAL_DB=memory runs the dev
 # server in memory, BENCH_GROUP_WRITERS (default 1) the group commit's writers,
 # BENCH_PROFILE_DIR=DIR profiles the first round (pprof of hookflow, perf of
-# Postgres and the Temporal server) into DIR.
+# Postgres and the Temporal server; hookflow's allocations) into DIR.
 bench-ceiling: bin/temporal
 	HOOKFLOW_BENCH=1 TEMPORAL_CLI=$(GOBIN_DIR)/temporal $(GO) test -count=1 -run '^TestBenchCeiling$$' -v -timeout 30m ./internal/bench/
 
