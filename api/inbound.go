@@ -42,7 +42,10 @@ func (p *bodyProblem) reply(c *gin.Context) {
 // readLimited reads the whole body up to BODY_LIMIT_BYTES.
 func (s *Server) readLimited(c *gin.Context) ([]byte, *bodyProblem) {
 	limit := s.Config.BodyLimit
-	body, err := readAllSized(http.MaxBytesReader(c.Writer, c.Request.Body, limit), min(c.Request.ContentLength, limit))
+	// The announced length sizes the first buffer only up to presizeLimit:
+	// a client that announces a large body and sends it slowly must not
+	// make the server hold that much memory before the bytes arrive.
+	body, err := readAllSized(http.MaxBytesReader(c.Writer, c.Request.Body, limit), min(c.Request.ContentLength, limit, presizeLimit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -56,6 +59,10 @@ func (s *Server) readLimited(c *gin.Context) ([]byte, *bodyProblem) {
 	}
 	return body, nil
 }
+
+// presizeLimit bounds the buffer a request's Content-Length alone makes
+// readLimited allocate; webhook bodies are nearly all smaller.
+const presizeLimit = 64 << 10
 
 // readAllSized is io.ReadAll with a first buffer of size bytes (the
 // request's Content-Length, when it has one): a webhook body is then read
