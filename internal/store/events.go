@@ -57,12 +57,8 @@ type eventKey struct{ source, dedupKey string }
 // not handle is ignored at the edge (see Ignored).
 func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Recorded, error) {
 	n := len(evs)
-	cols := make([][]string, 9)
-	for i := range cols {
-		if i != 6 && i != 7 {
-			cols[i] = make([]string, n)
-		}
-	}
+	sources, keys, workflowIDs, names, types, entities, traces := make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	// attrs and payloads go as bytes, not copied into strings first: pgx
 	// writes []byte text as it is.
 	attrCol, payloadCol := make([][]byte, n), make([][]byte, n)
@@ -78,8 +74,8 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 				return nil, fmt.Errorf("event attrs: %w", err)
 			}
 		}
-		cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i] = ev.Source, ev.DedupKey, ev.WorkflowID, ev.Event, ev.EventType
-		cols[5][i], attrCol[i], payloadCol[i], cols[8][i] = ev.EntityID, attrs, ev.Payload, ev.TraceParent
+		sources[i], keys[i], workflowIDs[i], names[i], types[i] = ev.Source, ev.DedupKey, ev.WorkflowID, ev.Event, ev.EventType
+		entities[i], attrCol[i], payloadCol[i], traces[i] = ev.EntityID, attrs, ev.Payload, ev.TraceParent
 	}
 	rows, err := s.Pool.Query(ctx, `
 		INSERT INTO inbound_events (source, dedup_key, workflow_id, event, event_type, entity_id, attrs, payload, traceparent,
@@ -90,7 +86,7 @@ func (s *Store) RecordEvents(ctx context.Context, evs []*InboundEvent) ([]Record
 			AS u(s, k, w, e, t, en, a, p, tp, o, er)
 		ON CONFLICT (source, dedup_key) DO NOTHING
 		RETURNING id, source, dedup_key`,
-		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], attrCol, payloadCol, cols[8], outcomes, reasons)
+		sources, keys, workflowIDs, names, types, entities, attrCol, payloadCol, traces, outcomes, reasons)
 	if err != nil {
 		return nil, err
 	}
